@@ -1,0 +1,665 @@
+// GObject: typed properties with notify, and signals with GLib's emission stages, for TypeScript.
+
+import {debuglog} from 'node:util';
+import {describe, ParamFlags, type ParamSpec} from './param-spec.ts';
+import {Emission, EmissionState, HandlerRecord, SignalFlags, type SignalInfo, type SignalSpec} from './signal.ts';
+import type {
+	ConstructProperties,
+	HandlerId,
+	PropertyName,
+	PropertyTable,
+	PropertyValue,
+	SignalArgs,
+	SignalDefinitions,
+	SignalHandler,
+	SignalName,
+	WritableName,
+} from './types.ts';
+
+const debug = debuglog('gobject');
+
+/** The signals every GObject has. */
+export interface GObjectSignals {
+	notify: [pspec: ParamSpec<unknown, boolean>];
+}
+
+/** Receives what a signal handler threw; GLib would log a critical. */
+export type ErrorReporter = (error: unknown, instance: object, signal: string) => void;
+
+/** Where the resolved declarations of one class are kept. */
+interface ClassInfo {
+	readonly name: string;
+	/** Both spellings of each name → spec. */
+	readonly properties: Map<string, ParamSpec>;
+	/** Canonical order: base classes first, then declaration order. */
+	readonly propertyList: readonly ParamSpec[];
+	readonly signals: Map<string, SignalInfo>;
+	readonly signalCount: number;
+	/** `connect`/`emit` names already parsed (`notify::state` → notify + detail). */
+	readonly signalKeys: Map<string, {signal: SignalInfo; detail: string | null}>;
+}
+
+/** A class derived from GObject, as its static side sees it. */
+interface GObjectClass {
+	readonly name: string;
+	readonly properties?: PropertyTable;
+	readonly signals?: Readonly<Record<string, SignalSpec<never, never[]>>>;
+	readonly prototype: object;
+}
+
+const classInfos = new WeakMap<object, ClassInfo>();
+let nextHandlerId = 1;
+/** GLib has no bound; websoup stops an emission restarted this many times by NO_RECURSE re-emissions. */
+const maxRestarts = 1000;
+
+function defaultReporter(error: unknown, instance: object, signal: string): void {
+	const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+	process.emitWarning(`${instance.constructor.name}: a handler of '${signal}' threw: ${detail}`, {
+		type: 'GObjectWarning',
+		code: 'GOBJECT_HANDLER_THREW',
+	});
+}
+
+let reporter: ErrorReporter = defaultReporter;
+
+/**
+ * The base class: declared, typed properties with `notify::<name>` signals, and declared
+ * signals with class handlers and GLib's emission stages.
+ *
+ * A subclass declares its tables as statics and passes their types as the generics:
+ *
+ * ```ts
+ * const properties = {
+ *   'keepalive-interval': ParamSpec.uint('keepalive-interval', 0, {flags: ParamFlags.READWRITE | ParamFlags.CONSTRUCT}),
+ * };
+ * interface Signals { message: [type: number, data: Uint8Array] }
+ * class Conn extends GObject<typeof properties, Signals> {
+ *   static override properties = properties;
+ *   static override signals: SignalTable<Conn, Signals> = {message: {flags: SignalFlags.RUN_FIRST}};
+ * }
+ * ```
+ *
+ * @typeParam T - the property table (`typeof properties`).
+ * @typeParam S - signal name → tuple of handler arguments after the emitter.
+ */
+export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDefinitions<S> = GObjectSignals> {
+	/** Properties this class declares (its bases' are inherited). */
+	static readonly properties: PropertyTable = {};
+	/** Signals this class declares (its bases' are inherited). */
+	static readonly signals: Readonly<Record<string, SignalSpec<never, never[]>>> = {
+		notify: {flags: SignalFlags.RUN_FIRST | SignalFlags.NO_RECURSE | SignalFlags.DETAILED | SignalFlags.NO_HOOKS},
+	};
+
+	readonly #info: ClassInfo;
+	readonly #values: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+	/** Per signal index: the connected handlers, replaced (never mutated) when one is added or removed. */
+	readonly #handlers: Array<readonly HandlerRecord[] | undefined>;
+	#handlerById: Map<number, HandlerRecord> | undefined;
+	#emission: Emission | null = null;
+	/** Per signal index: emissions running on the hot path, which keeps no Emission record. */
+	readonly #running: Uint32Array;
+	#freeEmission: Emission | null = null;
+	#freezeCount = 0;
+	#pendingNotify: Set<ParamSpec> | undefined;
+	#constructed = false;
+
+	/**
+	 * Creates the object, setting every CONSTRUCT and CONSTRUCT_ONLY property (to its default
+	 * when `properties` has no value for it), then the other writable properties given.
+	 *
+	 * @throws {TypeError} for an unknown or read-only property, or a value of the wrong type or out of range.
+	 */
+	constructor(properties?: ConstructProperties<T>) {
+		this.#info = classInfo(new.target as unknown as GObjectClass);
+		this.#handlers = Array.from({length: this.#info.signalCount});
+		this.#running = new Uint32Array(this.#info.signalCount);
+		const given = new Map<ParamSpec, unknown>();
+		if (properties !== undefined) {
+			if (properties === null || typeof properties !== 'object') {
+				throw new TypeError(`Expected \`properties\` to be an object, got ${describe(properties)}`);
+			}
+
+			for (const [name, value] of Object.entries(properties)) {
+				const spec = this.#findProperty(name);
+				if (!spec.writable) {
+					throw new TypeError(`${this.#info.name}: property '${spec.name}' is not writable`);
+				}
+
+				if (given.has(spec)) {
+					throw new TypeError(`${this.#info.name}: property '${spec.name}' is given twice`);
+				}
+
+				this.#validate(spec, value);
+				given.set(spec, value);
+			}
+		}
+
+		for (const spec of this.#info.propertyList) {
+			this.#values[spec.name] = given.has(spec) ? given.get(spec) : spec.defaultValue;
+		}
+
+		this.#constructed = true;
+	}
+
+	/** Replaces the function that receives errors thrown by signal handlers; `null` restores the default (`process.emitWarning`). Returns the previous one. */
+	static setErrorReporter(fn: ErrorReporter | null): ErrorReporter {
+		const previous = reporter;
+		reporter = fn ?? defaultReporter;
+		return previous;
+	}
+
+	/** The specs of every property of this class, bases first, like `g_object_class_list_properties`. */
+	static listProperties(): ParamSpec[] {
+		return [...classInfo(this as GObjectClass).propertyList];
+	}
+
+	/** The spec of a property by either spelling, or `null`, like `g_object_class_find_property`. */
+	static findProperty(name: string): ParamSpec | null {
+		return classInfo(this as GObjectClass).properties.get(name) ?? null;
+	}
+
+	// --- Properties ------------------------------------------------------------------------
+
+	/** The specs of every property of this object's class, like `g_object_class_list_properties`. */
+	listProperties(): ParamSpec[] {
+		return [...this.#info.propertyList];
+	}
+
+	/**
+	 * The value of a property, by its dashed or camelCase name.
+	 *
+	 * @throws {TypeError} for an unknown or unreadable property.
+	 */
+	getProperty<K extends PropertyName<T>>(name: K): PropertyValue<T, K> {
+		const spec = this.#findProperty(name);
+		if (!spec.readable) {
+			throw new TypeError(`${this.#info.name}: property '${spec.name}' is not readable`);
+		}
+
+		return this.getPropertyValue(spec) as PropertyValue<T, K>;
+	}
+
+	/**
+	 * Sets a property, by its dashed or camelCase name, and emits `notify::<name>` if the value
+	 * changed (unless the property is EXPLICIT_NOTIFY: then the class notifies itself).
+	 *
+	 * @throws {TypeError} for an unknown, read-only or construct-only property, or a bad value; nothing changes.
+	 */
+	setProperty<K extends WritableName<T>>(name: K, value: PropertyValue<T, K>): void {
+		const spec = this.#findProperty(name);
+		if (!spec.writable) {
+			throw new TypeError(`${this.#info.name}: property '${spec.name}' is not writable`);
+		}
+
+		if (spec.flags & ParamFlags.CONSTRUCT_ONLY && this.#constructed) {
+			throw new TypeError(`${this.#info.name}: construct-only property '${spec.name}' can't be set after construction`);
+		}
+
+		this.#validate(spec, value);
+		const before = this.getPropertyValue(spec);
+		this.setPropertyValue(spec, value);
+		if (!(spec.flags & ParamFlags.EXPLICIT_NOTIFY) && !Object.is(before, this.getPropertyValue(spec))) {
+			this.notify(spec.name as PropertyName<T>);
+		}
+	}
+
+	/** Emits `notify::<name>` now, or queues it while notifications are frozen. */
+	notify(name: PropertyName<T>): void {
+		const spec = this.#findProperty(name);
+		if (this.#freezeCount > 0) {
+			(this.#pendingNotify ??= new Set()).add(spec);
+			return;
+		}
+
+		this.#emitNotify(spec);
+	}
+
+	/** Queues notifications until the matching {@link GObject.thawNotify}; each property is notified once. */
+	freezeNotify(): void {
+		this.#freezeCount++;
+	}
+
+	/**
+	 * Undoes one {@link GObject.freezeNotify}; at the last one, emits the queued notifications,
+	 * one per property, in the order they were first queued.
+	 *
+	 * @throws {TypeError} when notifications are not frozen.
+	 */
+	thawNotify(): void {
+		if (this.#freezeCount === 0) {
+			throw new TypeError(`${this.#info.name}: thawNotify() without freezeNotify()`);
+		}
+
+		if (--this.#freezeCount > 0 || this.#pendingNotify === undefined) {
+			return;
+		}
+
+		const pending = this.#pendingNotify;
+		this.#pendingNotify = undefined;
+		for (const spec of pending) {
+			this.#emitNotify(spec);
+		}
+	}
+
+	/**
+	 * Reads a property's stored value: GObject's `get_property` vfunc. A subclass overrides it
+	 * for properties it derives (calling `super` for the rest).
+	 */
+	protected getPropertyValue(spec: ParamSpec): unknown {
+		return this.#values[spec.name];
+	}
+
+	/**
+	 * Stores a validated value: GObject's `set_property` vfunc. A subclass overrides it to react
+	 * to a change (calling `super`). Not called during the base constructor, when subclass fields
+	 * do not exist yet: a subclass reads its construct properties after `super()`.
+	 */
+	protected setPropertyValue(spec: ParamSpec, value: unknown): void {
+		this.#values[spec.name] = value;
+	}
+
+	// --- Signals ---------------------------------------------------------------------------
+
+	/**
+	 * Connects a handler, run after the class handler of a RUN_FIRST signal and before that of a
+	 * RUN_LAST one. The handler receives this object first, then the signal's arguments.
+	 *
+	 * @returns the handler's id.
+	 * @throws {TypeError} for an unknown signal or a handler that is not a function.
+	 */
+	connect<K extends SignalName<T, S>>(signal: K, handler: SignalHandler<this, SignalArgs<S, K>>): HandlerId {
+		return this.#connect(signal, handler, false);
+	}
+
+	/** Connects a handler that runs after the RUN_LAST class handler and every `connect` handler. */
+	connectAfter<K extends SignalName<T, S>>(signal: K, handler: SignalHandler<this, SignalArgs<S, K>>): HandlerId {
+		return this.#connect(signal, handler, true);
+	}
+
+	/**
+	 * Disconnects a handler. A handler disconnected during an emission is not called afterwards.
+	 *
+	 * @throws {TypeError} when no handler with this id is connected.
+	 */
+	disconnect(id: HandlerId): void {
+		const record = this.#record(id, 'disconnect');
+		record.connected = false;
+		this.#handlerById!.delete(id);
+		const list = this.#handlers[record.signal.index]!;
+		this.#handlers[record.signal.index] = list.length === 1 ? undefined : list.filter(other => other !== record);
+	}
+
+	/** Whether a handler with this id is connected. */
+	handlerIsConnected(id: HandlerId): boolean {
+		return this.#handlerById?.has(id) ?? false;
+	}
+
+	/** Blocks a handler: it is skipped until unblocked as many times as it was blocked. */
+	handlerBlock(id: HandlerId): void {
+		this.#record(id, 'handlerBlock').blocked++;
+	}
+
+	/**
+	 * Undoes one {@link GObject.handlerBlock}.
+	 *
+	 * @throws {TypeError} when the handler is not blocked.
+	 */
+	handlerUnblock(id: HandlerId): void {
+		const record = this.#record(id, 'handlerUnblock');
+		if (record.blocked === 0) {
+			throw new TypeError(`${this.#info.name}: handler ${id} is not blocked`);
+		}
+
+		record.blocked--;
+	}
+
+	/**
+	 * Stops the innermost running emission of `signal` on this object: the handlers and class
+	 * handler still due are skipped, except a RUN_CLEANUP class handler.
+	 *
+	 * @throws {TypeError} when the signal is not being emitted on this object.
+	 */
+	stopEmission(signal: SignalName<T, S>): void {
+		const {signal: info, detail} = this.#resolveSignal(signal);
+		for (let emission = this.#emission; emission !== null; emission = emission.parent) {
+			if (emission.signal === info && (detail === null || emission.detail === detail)) {
+				emission.state = EmissionState.STOP;
+				return;
+			}
+		}
+
+		if (this.#running[info.index]! > 0) {
+			// A hot-path emission: its only handler is the one running, nothing is left to skip.
+			return;
+		}
+
+		throw new TypeError(`${this.#info.name}: signal '${signal}' is not being emitted`);
+	}
+
+	/**
+	 * Emits a signal: RUN_FIRST class handler, `connect` handlers in order, RUN_LAST class
+	 * handler, `connectAfter` handlers, RUN_CLEANUP class handler. A handler that throws is
+	 * reported to the error reporter and the emission goes on.
+	 *
+	 * @throws {TypeError} for an unknown signal.
+	 */
+	emit<K extends SignalName<T, S>>(signal: K, ...args: SignalArgs<S, K>): void {
+		const key = this.#info.signalKeys.get(signal) ?? this.#resolveSignal(signal);
+		const info = key.signal;
+		const handlers = this.#handlers[info.index];
+		if (handlers === undefined) {
+			if (info.classHandler === undefined) {
+				return;
+			}
+		} else if (handlers.length === 1 && info.classHandler === undefined && !(info.flags & SignalFlags.NO_RECURSE)) {
+			// The hot path: one handler and no class handler, so no stage can follow the handler and
+			// the emission needs no record; `#running` only lets stopEmission() find it.
+			const record = handlers[0]!;
+			if (record.blocked === 0 && (record.detail === null || record.detail === key.detail) && args.length <= 3) {
+				const running = this.#running;
+				running[info.index] = running[info.index]! + 1;
+				this.#call(record.fn, signal, args.length, args[0], args[1], args[2]);
+				running[info.index] = running[info.index]! - 1;
+				return;
+			}
+		}
+
+		if (info.flags & SignalFlags.NO_RECURSE) {
+			for (let running = this.#emission; running !== null; running = running.parent) {
+				if (running.signal === info && running.detail === key.detail) {
+					// GLib: the running emission restarts with its own arguments; this one does not run.
+					if (running.state === EmissionState.RUN) {
+						running.state = EmissionState.RESTART;
+					}
+
+					return;
+				}
+			}
+		}
+
+		const emission = this.#freeEmission ?? new Emission();
+		this.#freeEmission = emission.parent === this.#emission ? null : emission.parent;
+		emission.signal = info;
+		emission.detail = key.detail;
+		emission.parent = this.#emission;
+		this.#emission = emission;
+		try {
+			this.#run(emission, signal, args);
+		} finally {
+			this.#emission = emission.parent;
+			emission.signal = null;
+			emission.parent = this.#freeEmission;
+			this.#freeEmission = emission;
+		}
+	}
+
+	#run(emission: Emission, name: string, args: readonly unknown[]): void {
+		const info = emission.signal!;
+		const {classHandler, flags} = info;
+		for (let restarts = 0; ; restarts++) {
+			emission.state = EmissionState.RUN;
+			// Handlers connected from here on are not called in this emission.
+			const handlers = this.#handlers[info.index];
+			if (classHandler !== undefined && flags & SignalFlags.RUN_FIRST) {
+				this.#apply(classHandler, name, args);
+			}
+
+			if (emission.state === EmissionState.RUN && handlers !== undefined) {
+				this.#callHandlers(handlers, false, emission, name, args);
+			}
+
+			if (emission.state === EmissionState.RUN && classHandler !== undefined && flags & SignalFlags.RUN_LAST) {
+				this.#apply(classHandler, name, args);
+			}
+
+			if (emission.state === EmissionState.RUN && handlers !== undefined) {
+				this.#callHandlers(handlers, true, emission, name, args);
+			}
+
+			if ((emission.state as EmissionState) !== EmissionState.RESTART) {
+				break;
+			}
+
+			if (restarts === maxRestarts) {
+				reporter(new Error(`emission restarted ${maxRestarts} times; stopped`), this, name);
+				break;
+			}
+		}
+
+		if (classHandler !== undefined && flags & SignalFlags.RUN_CLEANUP) {
+			this.#apply(classHandler, name, args);
+		}
+	}
+
+	#callHandlers(
+		handlers: readonly HandlerRecord[],
+		after: boolean,
+		emission: Emission,
+		name: string,
+		args: readonly unknown[],
+	): void {
+		const {detail} = emission;
+		for (let i = 0; i < handlers.length; i++) {
+			const record = handlers[i]!;
+			if (
+				record.after === after &&
+				record.connected &&
+				record.blocked === 0 &&
+				(record.detail === null || record.detail === detail)
+			) {
+				this.#apply(record.fn, name, args);
+				if (emission.state !== EmissionState.RUN) {
+					return;
+				}
+			}
+		}
+	}
+
+	#apply(fn: (...args: never[]) => void, name: string, args: readonly unknown[]): void {
+		if (args.length <= 3) {
+			this.#call(fn, name, args.length, args[0], args[1], args[2]);
+			return;
+		}
+
+		try {
+			(fn as (...args: unknown[]) => void)(this, ...args);
+		} catch (error) {
+			debug('handler of %s threw', name);
+			reporter(error, this, name);
+		}
+	}
+
+	#call(fn: (...args: never[]) => void, name: string, argc: number, a: unknown, b: unknown, c: unknown): void {
+		const call = fn as (...args: unknown[]) => void;
+		try {
+			switch (argc) {
+				case 0: {
+					call(this);
+					break;
+				}
+
+				case 1: {
+					call(this, a);
+					break;
+				}
+
+				case 2: {
+					call(this, a, b);
+					break;
+				}
+
+				default: {
+					call(this, a, b, c);
+				}
+			}
+		} catch (error) {
+			debug('handler of %s threw', name);
+			reporter(error, this, name);
+		}
+	}
+
+	#connect(signal: string, handler: unknown, after: boolean): HandlerId {
+		const {signal: info, detail} = this.#resolveSignal(signal);
+		if (typeof handler !== 'function') {
+			throw new TypeError(`Expected \`handler\` to be a function, got ${describe(handler)}`);
+		}
+
+		const record = new HandlerRecord(nextHandlerId++, info, detail, handler as (...args: never[]) => void, after);
+		const list = this.#handlers[info.index];
+		this.#handlers[info.index] = list === undefined ? [record] : [...list, record];
+		(this.#handlerById ??= new Map()).set(record.id, record);
+		return record.id;
+	}
+
+	#record(id: HandlerId, method: string): HandlerRecord {
+		const record = this.#handlerById?.get(id);
+		if (record === undefined) {
+			throw new TypeError(`${this.#info.name}.${method}(): no handler with id \`${String(id)}\` is connected`);
+		}
+
+		return record;
+	}
+
+	#resolveSignal(name: string): {signal: SignalInfo; detail: string | null} {
+		const cached = this.#info.signalKeys.get(name);
+		if (cached !== undefined) {
+			return cached;
+		}
+
+		if (typeof name !== 'string') {
+			throw new TypeError(`Expected \`signal\` to be a signal name, got ${describe(name)}`);
+		}
+
+		const separator = name.indexOf('::');
+		const base = separator === -1 ? name : name.slice(0, separator);
+		const detail = separator === -1 ? null : name.slice(separator + 2);
+		const signal = this.#info.signals.get(base);
+		if (signal === undefined) {
+			throw new TypeError(`${this.#info.name}: unknown signal '${name}'`);
+		}
+
+		if (detail !== null) {
+			if (!(signal.flags & SignalFlags.DETAILED)) {
+				throw new TypeError(`${this.#info.name}: signal '${base}' takes no detail, got '${name}'`);
+			}
+
+			// Detailed notify names a property, in its canonical spelling.
+			if (base === 'notify' && this.#info.properties.get(detail)?.name !== detail) {
+				throw new TypeError(`${this.#info.name}: '${name}' names no property`);
+			}
+		}
+
+		const key = {signal, detail};
+		this.#info.signalKeys.set(name, key);
+		return key;
+	}
+
+	#emitNotify(spec: ParamSpec): void {
+		(this.emit as (signal: string, ...args: unknown[]) => void)(`notify::${spec.name}`, spec);
+	}
+
+	#findProperty(name: string): ParamSpec {
+		const spec = this.#info.properties.get(name);
+		if (spec === undefined) {
+			throw new TypeError(
+				typeof name === 'string'
+					? `${this.#info.name}: unknown property '${name}'`
+					: `Expected \`name\` to be a property name, got ${describe(name)}`,
+			);
+		}
+
+		return spec;
+	}
+
+	#validate(spec: ParamSpec, value: unknown): void {
+		const expected = spec.check(value);
+		if (expected !== null) {
+			throw new TypeError(
+				`${this.#info.name}: invalid value ${describe(value)} for property '${spec.name}': expected ${expected}`,
+			);
+		}
+	}
+}
+
+/** Resolves (once per class) the properties and signals of a class and its bases, and installs camelCase accessors. */
+function classInfo(ctor: GObjectClass): ClassInfo {
+	const cached = classInfos.get(ctor);
+	if (cached !== undefined) {
+		return cached;
+	}
+
+	const chain: GObjectClass[] = [];
+	for (let c: unknown = ctor; typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
+		chain.unshift(c as GObjectClass);
+		if (c === GObject) {
+			break;
+		}
+	}
+
+	const properties = new Map<string, ParamSpec>();
+	const propertyList: ParamSpec[] = [];
+	const signals = new Map<string, SignalInfo>();
+	for (const c of chain) {
+		if (Object.hasOwn(c, 'properties') && c.properties !== undefined) {
+			for (const [key, spec] of Object.entries(c.properties)) {
+				if (key !== spec.name) {
+					throw new TypeError(`${c.name}: property table key '${key}' differs from its spec's name '${spec.name}'`);
+				}
+
+				if (properties.has(spec.name) || properties.has(spec.camelName)) {
+					throw new TypeError(`${c.name}: property '${spec.name}' is declared twice`);
+				}
+
+				properties.set(spec.name, spec);
+				properties.set(spec.camelName, spec);
+				propertyList.push(spec);
+				installAccessor(c, spec);
+			}
+		}
+
+		if (Object.hasOwn(c, 'signals') && c.signals !== undefined) {
+			for (const [name, spec] of Object.entries(c.signals)) {
+				if (signals.has(name)) {
+					throw new TypeError(`${c.name}: signal '${name}' is declared twice`);
+				}
+
+				const runStage = SignalFlags.RUN_FIRST | SignalFlags.RUN_LAST | SignalFlags.RUN_CLEANUP;
+				if (spec.classHandler !== undefined && !(spec.flags & runStage)) {
+					throw new TypeError(`${c.name}: signal '${name}' has a class handler but no RUN_* flag`);
+				}
+
+				signals.set(name, {name, index: signals.size, flags: spec.flags, classHandler: spec.classHandler});
+			}
+		}
+	}
+
+	const info: ClassInfo = {
+		name: ctor.name,
+		properties,
+		propertyList,
+		signals,
+		signalCount: signals.size,
+		signalKeys: new Map(),
+	};
+	classInfos.set(ctor, info);
+	return info;
+}
+
+/** Defines `obj.camelName` on the declaring class's prototype, unless the class wrote its own. */
+function installAccessor(ctor: GObjectClass, spec: ParamSpec): void {
+	if (spec.camelName in ctor.prototype) {
+		return;
+	}
+
+	type Untyped = {getProperty(name: string): unknown; setProperty(name: string, value: unknown): void};
+	Object.defineProperty(ctor.prototype, spec.camelName, {
+		configurable: true,
+		enumerable: false,
+		get(this: Untyped) {
+			return this.getProperty(spec.name);
+		},
+		set(this: Untyped, value: unknown) {
+			this.setProperty(spec.name, value);
+		},
+	});
+}
