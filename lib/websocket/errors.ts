@@ -55,6 +55,7 @@ const reasonDetails = {
 	WS_ERR_HANDSHAKE_REJECTED: 'HandshakeRejected',
 	WS_ERR_HANDSHAKE_TIMEOUT: 'HandshakeTimeout',
 	WS_ERR_HEADERS_TOO_LARGE: 'HandshakeRejected',
+	WS_ERR_INVALID_HTTP: 'NoHandshake',
 	WS_ERR_ABORTED: 'Aborted',
 	// Framing.
 	WS_ERR_UNEXPECTED_MASK: 'ProtocolViolation',
