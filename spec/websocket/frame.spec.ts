@@ -7,7 +7,6 @@ import {FrameDecoder} from '../../lib/websocket/frame-decoder.ts';
 import {
 	COPY_THRESHOLD,
 	encodeClosePayload,
-	encodeClosepayload,
 	encodeFrame,
 	generateMaskKey,
 } from '../../lib/websocket/frame.ts';
@@ -153,7 +152,6 @@ test('encodeClosePayload builds code and reason', t => {
 	t.is(encodeClosePayload(1001, 'bye').toString('hex'), '03e9627965');
 	t.is(encodeClosePayload(4000, Buffer.from([0xc3, 0xa9])).toString('hex'), '0fa0c3a9');
 	t.is(encodeClosePayload(1000, 'é'.repeat(61) + 'x').length, 125); // 123 bytes of reason
-	t.is(encodeClosepayload, encodeClosePayload);
 });
 
 test('encodeClosePayload rejects a long reason, a bad code, a reason without a code', t => {
