@@ -1,0 +1,1277 @@
+// WebsocketConnection: RFC 6455 over any Duplex, with libsoup 3's signals, close handshake and limits.
+
+import {Duplex} from 'node:stream';
+import {debuglog} from 'node:util';
+import {GObject} from '../gobject/object.ts';
+import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
+import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
+import {
+	CloseCode,
+	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+	MAX_CLOSE_REASON,
+	MAX_CONTROL_PAYLOAD,
+	Opcode,
+	WebsocketConnectionType,
+	WebsocketDataType,
+	WebsocketState,
+} from './constants.ts';
+import {badDataError, protocolError, tooBigError, WebsocketError, type Peer} from './errors.ts';
+import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
+import {FrameDecoder} from './frame-decoder.ts';
+import {encodeClosePayload, encodeFrame, generateMaskKey} from './frame.ts';
+import {OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
+import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
+
+const debug = debuglog('websocket');
+
+/** libsoup waits this long for the peer to finish the close handshake before it closes the stream. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+/** Prefix of keepalive ping payloads (libsoup's is `libsoup-keepalive-`). */
+const KEEPALIVE_PREFIX = 'websoup-keepalive-';
+
+const EMPTY = Buffer.alloc(0);
+
+function isExtensionList(value: unknown): string | null {
+	return Array.isArray(value) && value.every(item => item instanceof WebsocketExtension)
+		? null
+		: 'an array of WebsocketExtension';
+}
+
+const construct = ParamFlags.READWRITE | ParamFlags.CONSTRUCT;
+const constructOnly = ParamFlags.READWRITE | ParamFlags.CONSTRUCT_ONLY;
+
+const properties = {
+	'connection-type': ParamSpec.enum('connection-type', WebsocketConnectionType, WebsocketConnectionType.UNKNOWN, {
+		flags: constructOnly,
+		blurb: 'Whether this is a client or a server connection',
+	}),
+	'io-stream': ParamSpec.object('io-stream', Duplex, {
+		flags: constructOnly,
+		blurb: 'The Duplex the handshake happened on',
+	}),
+	uri: ParamSpec.object('uri', URL, {flags: constructOnly, blurb: 'The WebSocket URI'}),
+	origin: ParamSpec.string('origin', null, {flags: constructOnly, blurb: 'The WebSocket origin'}),
+	protocol: ParamSpec.string('protocol', null, {flags: constructOnly, blurb: 'The chosen WebSocket subprotocol'}),
+	extensions: ParamSpec.value('extensions', [] as readonly WebsocketExtension[], isExtensionList, {
+		flags: constructOnly,
+		blurb: 'The negotiated extensions, in the order they apply',
+	}),
+	state: ParamSpec.enum('state', WebsocketState, WebsocketState.OPEN, {
+		flags: ParamFlags.READABLE,
+		blurb: 'State',
+	}),
+	'keepalive-interval': ParamSpec.uint('keepalive-interval', 0, {
+		flags: construct,
+		blurb: 'Seconds between keepalive pings, 0 = off',
+	}),
+	'keepalive-pong-timeout': ParamSpec.uint('keepalive-pong-timeout', 0, {
+		flags: construct,
+		blurb: 'Seconds to wait for the pong of a keepalive ping before closing, 0 = off',
+	}),
+	'max-incoming-payload-size': ParamSpec.uint64('max-incoming-payload-size', DEFAULT_MAX_INCOMING_PAYLOAD_SIZE, {
+		flags: construct,
+		blurb: 'Largest payload of an incoming frame, in bytes, 0 = unlimited',
+	}),
+	'max-total-message-size': ParamSpec.uint64('max-total-message-size', 0, {
+		flags: construct,
+		blurb: 'Largest incoming message after extensions, in bytes, 0 = unlimited',
+	}),
+};
+
+/** The property table of {@link WebsocketConnection}. */
+export type WebsocketConnectionProperties = typeof properties;
+
+/** The signals of {@link WebsocketConnection}: name → what handlers receive after the connection. */
+export interface WebsocketConnectionSignals {
+	/** A complete, validated data message. `data` is a Buffer. */
+	message: [type: WebsocketDataType, data: Buffer];
+	/** A failure: a {@link WebsocketError} for protocol and limit failures, the stream's own error for I/O. */
+	error: [error: Error];
+	/** An orderly close has begun (locally, or because the peer's Close frame arrived). */
+	closing: [];
+	/** The connection is closed; emitted once. */
+	closed: [];
+	/** A Pong frame arrived; `data` is its payload. */
+	pong: [data: Buffer];
+}
+
+/** What the {@link WebsocketConnection.closed} promise resolves with. */
+export interface WebsocketCloseInfo {
+	/** The peer's close code: 0 when none arrived, 1005 when its Close frame was empty. */
+	code: number;
+	/** The peer's close reason, or `null`. */
+	reason: string | null;
+	/** Whether both Close frames were exchanged before the stream closed. */
+	wasClean: boolean;
+	/** The error that closed the connection, if one did. */
+	error: Error | null;
+}
+
+/** One message, as `for await (const message of connection)` yields it. */
+export interface WebsocketMessage {
+	type: WebsocketDataType;
+	data: Buffer;
+}
+
+/** Iterator buffering: pause the stream past this many unread messages, resume below half. */
+const ITERATOR_HIGH_WATER_MARK = 16;
+
+/**
+ * A WebSocket connection over a Duplex on which the handshake has already happened, as libsoup's
+ * `SoupWebsocketConnection`: create it with `new WebsocketConnection({ioStream, connectionType,
+ * uri, …})`, then connect to `message`, `closing`, `closed`, `error` and `pong`.
+ *
+ * Reading starts at construction. Note that until the `closed` signal fires, the connection is
+ * not yet completely closed.
+ */
+export class WebsocketConnection extends GObject<WebsocketConnectionProperties, WebsocketConnectionSignals> {
+	static override properties = properties;
+	static override signals: SignalTable<WebsocketConnection, WebsocketConnectionSignals> = {
+		message: {flags: SignalFlags.RUN_FIRST},
+		error: {flags: SignalFlags.RUN_FIRST},
+		closing: {flags: SignalFlags.RUN_LAST},
+		closed: {flags: SignalFlags.RUN_FIRST},
+		pong: {flags: SignalFlags.RUN_FIRST},
+	};
+
+	/**
+	 * How long (ms) to wait for the peer to complete the close handshake or close its end before
+	 * the stream is closed regardless: libsoup's 5 s. Meant for tests.
+	 */
+	static closeTimeout = CLOSE_TIMEOUT_MS;
+
+	readonly #stream: Duplex;
+	readonly #type: WebsocketConnectionType;
+	readonly #peer: Peer;
+	readonly #extensions: readonly WebsocketExtension[];
+	readonly #decoder: FrameDecoder;
+	readonly #queue = new OutgoingQueue();
+
+	// libsoup's flags; `state` is derived from them.
+	#closeSent = false;
+	#closeReceived = false;
+	#dirtyClose = false;
+	#ioClosing = false;
+	#ioClosed = false;
+	/** `close()` or an echo is under way (set before `closing` is emitted, so a handler's close() is ignored). */
+	#closeStarted = false;
+	#notifiedState: WebsocketState = WebsocketState.OPEN;
+	#errorEmitted = false;
+	#error: Error | null = null;
+	#warnedSendAfterClose = false;
+
+	#peerCloseCode = 0;
+	#peerCloseData: string | null = null;
+
+	// Message assembly.
+	#messageOpcode = 0;
+	#fragments: Buffer[] = [];
+	#fragmentsSize = 0;
+	readonly #utf8 = new Utf8Validator();
+	#maxTotalMessageSize: number;
+
+	// Incoming frames waiting while an extension works asynchronously.
+	#incomingBacklog: Array<[boolean, number, number, Buffer]> | null = null;
+
+	// Timers.
+	#closeTimer: NodeJS.Timeout | undefined;
+	#keepaliveTimer: NodeJS.Timeout | undefined;
+	readonly #pongTimers = new Map<string, NodeJS.Timeout>();
+	#keepaliveCount = 0;
+
+	// Waiting for 'drain' before writing more.
+	#waitingDrain = false;
+
+	readonly #closedPromise: Promise<WebsocketCloseInfo>;
+	#resolveClosed!: (info: WebsocketCloseInfo) => void;
+	#iterating = false;
+
+	/**
+	 * Wraps `ioStream`, on which the WebSocket handshake has completed, like
+	 * `soup_websocket_connection_new()`. `ioStream`, `uri` and a `connectionType` other than
+	 * UNKNOWN are required. Bytes the stream has already read past the handshake can be given back
+	 * with `stream.unshift(head)` before construction.
+	 *
+	 * @throws {TypeError} for a missing stream or URI, an UNKNOWN type, or any invalid property value.
+	 */
+	constructor(properties: ConstructorParameters<typeof GObject<WebsocketConnectionProperties>>[0]) {
+		super(properties);
+		const stream = this.getProperty('io-stream');
+		const uri = this.getProperty('uri');
+		this.#type = this.getProperty('connection-type');
+		if (stream === null) {
+			throw new TypeError('Expected `ioStream` to be a Duplex stream, got `null`');
+		}
+
+		if (uri === null) {
+			throw new TypeError('Expected `uri` to be a URL, got `null`');
+		}
+
+		if (this.#type === WebsocketConnectionType.UNKNOWN) {
+			throw new TypeError('Expected `connectionType` to be CLIENT or SERVER, got UNKNOWN');
+		}
+
+		this.#stream = stream;
+		this.#peer = this.#type === WebsocketConnectionType.SERVER ? 'client' : 'server';
+		this.#extensions = this.getProperty('extensions');
+		this.#maxTotalMessageSize = this.getProperty('max-total-message-size');
+		let allowedRsv = 0;
+		for (const extension of this.#extensions) {
+			allowedRsv |= extension.reservedBits;
+		}
+
+		this.#decoder = new FrameDecoder(
+			{
+				onFrame: (fin, rsv, opcode, payload) => {
+					this.#onFrame(fin, rsv, opcode, payload);
+				},
+				onError: error => {
+					// A frame over max-incoming-payload-size closes with prejudice, as libsoup does.
+					this.#emitErrorAndClose(error, error.code === CloseCode.TOO_BIG);
+				},
+			},
+			{
+				role: this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client',
+				maxPayloadSize: this.getProperty('max-incoming-payload-size'),
+				allowedRsv,
+			},
+		);
+		this.#closedPromise = new Promise(resolve => {
+			this.#resolveClosed = resolve;
+		});
+
+		stream.on('data', this.#onData);
+		stream.on('end', this.#onEnd);
+		stream.on('error', this.#onStreamError);
+		stream.on('close', this.#onStreamClose);
+		this.#startKeepalive();
+		if (stream.destroyed) {
+			queueMicrotask(this.#onStreamClose);
+		}
+	}
+
+	// --- Getters, in libsoup's names -----------------------------------------------------------
+
+	/** The state: OPEN, CLOSING or CLOSED. */
+	get state(): WebsocketState {
+		return this.getState();
+	}
+
+	/** The state, derived as libsoup does: CLOSED once the stream closed, CLOSING once a Close frame was sent or the stream is closing. */
+	getState(): WebsocketState {
+		if (this.#ioClosed) {
+			return WebsocketState.CLOSED;
+		}
+
+		return this.#ioClosing || this.#closeSent ? WebsocketState.CLOSING : WebsocketState.OPEN;
+	}
+
+	/** The peer's close code: 0 if no Close frame arrived, 1005 if it was empty. */
+	getCloseCode(): number {
+		return this.#peerCloseCode;
+	}
+
+	/** The peer's close reason, or `null`. Only meaningful once CLOSED. */
+	getCloseData(): string | null {
+		return this.#peerCloseData;
+	}
+
+	/** The stream the connection runs on. */
+	getIoStream(): Duplex {
+		return this.#stream;
+	}
+
+	/** CLIENT or SERVER. */
+	getConnectionType(): WebsocketConnectionType {
+		return this.#type;
+	}
+
+	/** The URI of the connection. */
+	getUri(): URL {
+		return this.getProperty('uri')!;
+	}
+
+	/** The origin, or `null`. */
+	getOrigin(): string | null {
+		return this.getProperty('origin');
+	}
+
+	/** The negotiated subprotocol, or `null`. */
+	getProtocol(): string | null {
+		return this.getProperty('protocol');
+	}
+
+	/** The negotiated extensions. */
+	getExtensions(): readonly WebsocketExtension[] {
+		return this.#extensions;
+	}
+
+	/** Seconds between keepalive pings, 0 = off. */
+	getKeepaliveInterval(): number {
+		return this.getProperty('keepalive-interval');
+	}
+
+	/** Sets the keepalive interval in seconds (0 = off) and restarts the timer. */
+	setKeepaliveInterval(seconds: number): void {
+		this.setProperty('keepalive-interval', seconds);
+	}
+
+	/** Seconds to wait for a keepalive pong, 0 = off. */
+	getKeepalivePongTimeout(): number {
+		return this.getProperty('keepalive-pong-timeout');
+	}
+
+	/** Sets the keepalive pong timeout in seconds; 0 drops the timers of pings already sent. */
+	setKeepalivePongTimeout(seconds: number): void {
+		this.setProperty('keepalive-pong-timeout', seconds);
+	}
+
+	/** Largest payload of an incoming frame, 0 = unlimited. */
+	getMaxIncomingPayloadSize(): number {
+		return this.getProperty('max-incoming-payload-size');
+	}
+
+	/** Sets the largest payload of an incoming frame, 0 = unlimited. */
+	setMaxIncomingPayloadSize(bytes: number): void {
+		this.setProperty('max-incoming-payload-size', bytes);
+	}
+
+	/** Largest incoming message after extensions, 0 = unlimited. */
+	getMaxTotalMessageSize(): number {
+		return this.getProperty('max-total-message-size');
+	}
+
+	/** Sets the largest incoming message after extensions, 0 = unlimited. */
+	setMaxTotalMessageSize(bytes: number): void {
+		this.setProperty('max-total-message-size', bytes);
+	}
+
+	/** Seconds between keepalive pings, 0 = off. */
+	get keepaliveInterval(): number {
+		return this.getKeepaliveInterval();
+	}
+
+	set keepaliveInterval(seconds: number) {
+		this.setKeepaliveInterval(seconds);
+	}
+
+	/** Seconds to wait for a keepalive pong, 0 = off. */
+	get keepalivePongTimeout(): number {
+		return this.getKeepalivePongTimeout();
+	}
+
+	set keepalivePongTimeout(seconds: number) {
+		this.setKeepalivePongTimeout(seconds);
+	}
+
+	/** Largest payload of an incoming frame, 0 = unlimited. */
+	get maxIncomingPayloadSize(): number {
+		return this.getMaxIncomingPayloadSize();
+	}
+
+	set maxIncomingPayloadSize(bytes: number) {
+		this.setMaxIncomingPayloadSize(bytes);
+	}
+
+	/** Largest incoming message after extensions, 0 = unlimited. */
+	get maxTotalMessageSize(): number {
+		return this.getMaxTotalMessageSize();
+	}
+
+	set maxTotalMessageSize(bytes: number) {
+		this.setMaxTotalMessageSize(bytes);
+	}
+
+	/** Bytes accepted by send calls and not yet handed to the operating system (ws and W3C's `bufferedAmount`). */
+	get bufferedAmount(): number {
+		return this.#queue.bytes + this.#stream.writableLength;
+	}
+
+	/** Settles once the connection is closed (after `closed` was emitted), with the peer's code and reason. */
+	get closed(): Promise<WebsocketCloseInfo> {
+		return this.#closedPromise;
+	}
+
+	// --- Sending ---------------------------------------------------------------------------------
+
+	/**
+	 * Sends a text message. Ignored, with a one-time process warning, unless the state is OPEN.
+	 *
+	 * @throws {TypeError} when `text` is not a string.
+	 */
+	sendText(text: string): void {
+		if (typeof text !== 'string') {
+			throw new TypeError(`Expected \`text\` to be a string, got \`${typeof text}\``);
+		}
+
+		if (this.#canSend('sendText')) {
+			this.#sendData(Opcode.TEXT, Buffer.from(text, 'utf8'));
+		}
+	}
+
+	/**
+	 * Sends a binary message. Ignored, with a one-time process warning, unless the state is OPEN.
+	 *
+	 * @throws {TypeError} when `data` is not a Uint8Array, ArrayBuffer or ArrayBuffer view.
+	 */
+	sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView): void {
+		const payload = toBuffer(data, 'data');
+		if (this.#canSend('sendBinary')) {
+			this.#sendData(Opcode.BINARY, payload);
+		}
+	}
+
+	/**
+	 * Sends a message of either type. A TEXT payload must be valid UTF-8.
+	 *
+	 * @throws {TypeError} for an unknown type, data that is not bytes, or TEXT data that is not UTF-8.
+	 */
+	sendMessage(type: WebsocketDataType, data: Uint8Array | ArrayBuffer | ArrayBufferView): void {
+		if (type !== WebsocketDataType.TEXT && type !== WebsocketDataType.BINARY) {
+			throw new TypeError(`Expected \`type\` to be WebsocketDataType.TEXT or BINARY, got \`${String(type)}\``);
+		}
+
+		const payload = toBuffer(data, 'data');
+		if (type === WebsocketDataType.TEXT && !isValidUtf8(payload)) {
+			throw new TypeError('Expected `data` of a TEXT message to be valid UTF-8');
+		}
+
+		if (this.#canSend('sendMessage')) {
+			this.#sendData(type, payload);
+		}
+	}
+
+	/**
+	 * Sends a Ping with `data` (at most 125 bytes); the peer's Pong comes as the `pong` signal.
+	 * libsoup has no such call (it pings only for keepalive); ws users expect one.
+	 *
+	 * @throws {RangeError} when `data` is longer than 125 bytes.
+	 */
+	ping(data: Uint8Array | ArrayBuffer | ArrayBufferView | string = EMPTY): void {
+		const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data, 'data');
+		if (payload.length > MAX_CONTROL_PAYLOAD) {
+			throw new RangeError(`Expected \`data\` to be at most ${MAX_CONTROL_PAYLOAD} bytes, got \`${payload.length}\``);
+		}
+
+		if (this.#canSend('ping')) {
+			this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+		}
+	}
+
+	/**
+	 * Closes the connection: emits `closing`, sends a Close frame with `code` and `reason`, and
+	 * waits for the peer's Close (libsoup's `soup_websocket_connection_close`). `code` 1005
+	 * (NO_STATUS, the default) sends an empty Close frame. Ignored if a Close was already sent.
+	 *
+	 * ```
+	 *  OPEN --close()--> CLOSING --peer's Close--> (client: half-close, wait for FIN; server: close TCP) --> CLOSED
+	 *    \--peer's Close--> closing, echo (LAST) --> CLOSING --written--> CLOSED
+	 * ```
+	 *
+	 * @param code - 1000–1003, 1007–1009, 1010 (client), 1011–1014 (server), 3000–4999, or 1005.
+	 * @param reason - At most 123 bytes of UTF-8.
+	 * @throws {RangeError} for a code that may not be sent or a reason over 123 bytes.
+	 * @throws {TypeError} for a code that is not an integer or a reason that is not a string.
+	 */
+	close(code: number = CloseCode.NO_STATUS, reason: string | null = null): void {
+		if (!Number.isInteger(code)) {
+			throw new TypeError(`Expected \`code\` to be an integer, got \`${String(code)}\``);
+		}
+
+		if (reason !== null && typeof reason !== 'string') {
+			throw new TypeError(`Expected \`reason\` to be a string or null, got \`${typeof reason}\``);
+		}
+
+		if (!this.#maySend(code)) {
+			throw new RangeError(`Expected \`code\` to be a close code this ${this.#side()} may send, got \`${code}\``);
+		}
+
+		if (reason !== null && Buffer.byteLength(reason) > MAX_CLOSE_REASON) {
+			throw new RangeError(
+				`Expected \`reason\` to be at most ${MAX_CLOSE_REASON} bytes of UTF-8, got \`${Buffer.byteLength(reason)}\``,
+			);
+		}
+
+		if (code === CloseCode.NO_STATUS && reason !== null && reason !== '') {
+			throw new RangeError('Expected no `reason` with code 1005 (an empty Close frame)');
+		}
+
+		if (this.#closeSent || this.#closeStarted || this.#ioClosing) {
+			debug('close: already closing/closed, ignoring');
+			return;
+		}
+
+		this.#closeConnection(code, reason);
+	}
+
+	/** Reads messages with backpressure: the stream is paused while 16 messages wait unread. Ends when the connection closes; throws the error that closed it, if one did. */
+	async *[Symbol.asyncIterator](): AsyncGenerator<WebsocketMessage, void, undefined> {
+		if (this.#iterating) {
+			throw new TypeError('WebsocketConnection: already being iterated');
+		}
+
+		this.#iterating = true;
+		const backlog: WebsocketMessage[] = [];
+		let wake: (() => void) | undefined;
+		let paused = false;
+		let done = false;
+		const onMessage = this.connect('message', (_self, type, data) => {
+			backlog.push({type, data});
+			if (backlog.length >= ITERATOR_HIGH_WATER_MARK && !paused && !this.#ioClosing) {
+				paused = true;
+				this.#stream.pause();
+			}
+
+			wake?.();
+		});
+		const onClosed = this.connect('closed', () => {
+			done = true;
+			wake?.();
+		});
+		done = this.#ioClosed;
+		try {
+			for (;;) {
+				const message = backlog.shift();
+				if (message !== undefined) {
+					if (paused && backlog.length <= ITERATOR_HIGH_WATER_MARK / 2) {
+						paused = false;
+						this.#stream.resume();
+					}
+
+					yield message;
+					continue;
+				}
+
+				if (done) {
+					break;
+				}
+
+				await new Promise<void>(resolve => {
+					wake = resolve;
+				});
+				wake = undefined;
+			}
+		} finally {
+			this.disconnect(onMessage);
+			this.disconnect(onClosed);
+			this.#iterating = false;
+			if (paused) {
+				this.#stream.resume();
+			}
+		}
+
+		if (this.#error !== null) {
+			throw this.#error;
+		}
+	}
+
+	// --- Properties ------------------------------------------------------------------------------
+
+	protected override getPropertyValue(spec: ParamSpec): unknown {
+		return spec.name === 'state' ? this.getState() : super.getPropertyValue(spec);
+	}
+
+	protected override setPropertyValue(spec: ParamSpec, value: unknown): void {
+		super.setPropertyValue(spec, value);
+		switch (spec.name) {
+			case 'max-incoming-payload-size': {
+				this.#decoder.maxPayloadSize = value as number;
+				break;
+			}
+
+			case 'max-total-message-size': {
+				this.#maxTotalMessageSize = value as number;
+				break;
+			}
+
+			case 'keepalive-interval': {
+				this.#startKeepalive();
+				break;
+			}
+
+			case 'keepalive-pong-timeout': {
+				if (value === 0) {
+					this.#clearPongTimers();
+				}
+
+				break;
+			}
+
+			default:
+		}
+	}
+
+	#updateState(): void {
+		const state = this.getState();
+		if (state !== this.#notifiedState) {
+			this.#notifiedState = state;
+			this.notify('state');
+		}
+	}
+
+	// --- Receiving -------------------------------------------------------------------------------
+
+	readonly #onData = (chunk: Buffer | string): void => {
+		if (this.#ioClosing && this.#closeSent && this.#closeReceived) {
+			return;
+		}
+
+		this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+	};
+
+	#onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
+		if (this.#incomingBacklog !== null) {
+			this.#incomingBacklog.push([fin, rsv, opcode, payload]);
+			return;
+		}
+
+		if (this.#extensions.length === 0) {
+			this.#processFrame(fin, rsv, opcode, payload);
+			return;
+		}
+
+		this.#runIncomingExtensions(fin, rsv, opcode, payload);
+	}
+
+	/** Applies the extensions in order; if one answers with a promise, later frames wait in a backlog, the stream paused. */
+	#runIncomingExtensions(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
+		const frame: FrameInfo = {fin, rsv, opcode};
+		const limit = this.#maxTotalMessageSize === 0 ? 0 : Math.max(1, this.#maxTotalMessageSize - this.#fragmentsSize);
+		let data = payload;
+		for (let i = 0; i < this.#extensions.length; i++) {
+			let result: Buffer | Promise<Buffer>;
+			try {
+				result = this.#extensions[i]!.processIncoming(frame, data, limit);
+			} catch (error) {
+				this.#failExtension(error);
+				return;
+			}
+
+			if (!(result instanceof Promise)) {
+				data = result;
+				continue;
+			}
+
+			this.#incomingBacklog = [];
+			this.#stream.pause();
+			void this.#finishIncomingExtensions(result, i + 1, frame);
+			return;
+		}
+
+		this.#processFrame(frame.fin, frame.rsv, frame.opcode, data);
+	}
+
+	async #finishIncomingExtensions(pending: Promise<Buffer>, next: number, frame: FrameInfo): Promise<void> {
+		const limit = this.#maxTotalMessageSize === 0 ? 0 : Math.max(1, this.#maxTotalMessageSize - this.#fragmentsSize);
+		try {
+			let data = await pending;
+			for (let i = next; i < this.#extensions.length; i++) {
+				data = await this.#extensions[i]!.processIncoming(frame, data, limit);
+			}
+
+			if (!this.#ioClosed) {
+				this.#processFrame(frame.fin, frame.rsv, frame.opcode, data);
+			}
+		} catch (error) {
+			this.#failExtension(error);
+		}
+
+		const backlog = this.#incomingBacklog ?? [];
+		this.#incomingBacklog = null;
+		for (let i = 0; i < backlog.length; i++) {
+			const again = this.#incomingBacklog as Array<[boolean, number, number, Buffer]> | null;
+			if (again !== null) {
+				// Async again: keep the remaining frames, in order, in the new backlog.
+				again.push(...backlog.slice(i));
+				return;
+			}
+
+			const [fin, rsv, opcode, payload] = backlog[i]!;
+			this.#onFrame(fin, rsv, opcode, payload);
+		}
+
+		if (this.#incomingBacklog === null && !this.#ioClosing) {
+			this.#stream.resume();
+		}
+	}
+
+	#failExtension(error: unknown): void {
+		const wrapped =
+			error instanceof WebsocketError
+				? error
+				: new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', String(error), {cause: error});
+		this.#emitErrorAndClose(wrapped, wrapped.code === CloseCode.TOO_BIG);
+	}
+
+	#processFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
+		// libsoup: nothing more is processed once both Close frames have been exchanged.
+		if (this.#closeSent && this.#closeReceived) {
+			return;
+		}
+
+		// RFC 6455 §5.2: reserved bits MUST be 0 unless an extension defines them (and consumed them).
+		if (rsv !== 0) {
+			this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_RSV_BITS'), false);
+			return;
+		}
+
+		if (opcode >= Opcode.CLOSE) {
+			this.#processControl(opcode, payload);
+			return;
+		}
+
+		if (this.#closeReceived || (this.#closeSent && this.#dirtyClose)) {
+			debug('dropping data frame after close');
+			return;
+		}
+
+		const start = opcode !== Opcode.CONTINUATION;
+		const total = this.#fragmentsSize + payload.length;
+		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
+		if (this.#maxTotalMessageSize > 0 && total > this.#maxTotalMessageSize) {
+			this.#emitErrorAndClose(tooBigError(this.#peer, 'max-total-message-size'), true);
+			return;
+		}
+
+		if (start) {
+			this.#messageOpcode = opcode;
+		}
+
+		const text = this.#messageOpcode === Opcode.TEXT;
+		if (fin && start) {
+			// A whole message in one frame: validate and deliver without copying.
+			if (text && !isValidUtf8(payload)) {
+				this.#emitErrorAndClose(badDataError(this.#peer), false);
+				return;
+			}
+
+			this.emit('message', opcode as WebsocketDataType, payload);
+			return;
+		}
+
+		// Fail fast: a fragment that makes the text invalid fails the message now, not at its end.
+		if (text && (start ? (this.#utf8.reset(), !this.#utf8.push(payload)) : !this.#utf8.push(payload))) {
+			this.#resetMessage();
+			this.#emitErrorAndClose(badDataError(this.#peer), false);
+			return;
+		}
+
+		this.#fragments.push(payload);
+		this.#fragmentsSize = total;
+		if (!fin) {
+			return;
+		}
+
+		if (text && !this.#utf8.end()) {
+			this.#resetMessage();
+			this.#emitErrorAndClose(badDataError(this.#peer), false);
+			return;
+		}
+
+		const data = this.#fragments.length === 1 ? this.#fragments[0]! : Buffer.concat(this.#fragments, total);
+		const type = this.#messageOpcode as WebsocketDataType;
+		this.#resetMessage();
+		this.emit('message', type, data);
+	}
+
+	#resetMessage(): void {
+		this.#fragments = [];
+		this.#fragmentsSize = 0;
+		this.#messageOpcode = 0;
+	}
+
+	#processControl(opcode: number, payload: Buffer): void {
+		switch (opcode) {
+			case Opcode.CLOSE: {
+				this.#receiveClose(payload);
+				break;
+			}
+
+			case Opcode.PING: {
+				// RFC 6455 §5.5.2: upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response.
+				if (this.getState() === WebsocketState.OPEN) {
+					this.#sendControl(Opcode.PONG, payload, QueueFlags.URGENT);
+				}
+
+				break;
+			}
+
+			case Opcode.PONG: {
+				this.#receivePong(payload);
+				break;
+			}
+
+			default: {
+				// The decoder has already refused reserved opcodes; this is unreachable.
+				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_OPCODE'), false);
+			}
+		}
+	}
+
+	#receivePong(payload: Buffer): void {
+		if (payload.length > KEEPALIVE_PREFIX.length && payload.toString('latin1', 0, KEEPALIVE_PREFIX.length) === KEEPALIVE_PREFIX) {
+			const key = payload.toString('latin1');
+			const timer = this.#pongTimers.get(key);
+			if (timer === undefined) {
+				debug('unknown keepalive pong %s', key);
+			} else {
+				clearTimeout(timer);
+				this.#pongTimers.delete(key);
+			}
+		}
+
+		this.emit('pong', payload);
+	}
+
+	#receiveClose(payload: Buffer): void {
+		this.#closeReceived = true;
+		let code: number = CloseCode.NO_STATUS;
+		let reason: string | null = null;
+		if (payload.length === 1) {
+			// RFC 6455 §5.5.1: the body, if any, MUST start with a 2-byte code.
+			this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_PAYLOAD'), false);
+			return;
+		}
+
+		if (payload.length >= 2) {
+			code = payload.readUInt16BE(0);
+			// RFC 6455 §7.4: 1005, 1006 and 1015 MUST NOT be set in a Close frame; unassigned codes are invalid.
+			if (!isValidReceivedCloseCode(code)) {
+				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_CODE'), false);
+				return;
+			}
+
+			const data = payload.subarray(2);
+			// RFC 6455 §5.5.1: the reason is UTF-8 encoded data.
+			if (!isValidUtf8(data)) {
+				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_REASON'), false);
+				return;
+			}
+
+			reason = data.toString('utf8');
+		}
+
+		this.#peerCloseCode = code;
+		this.#peerCloseData = reason;
+		if (this.#closeSent) {
+			// We started the close: the handshake is complete.
+			this.#shutdownWrite();
+			if (this.#type === WebsocketConnectionType.SERVER) {
+				this.#closeIoStream(false);
+			}
+
+			return;
+		}
+
+		// Echo the peer's code and reason; an empty Close is answered with 1000.
+		this.#closeConnection(code === CloseCode.NO_STATUS ? CloseCode.NORMAL : code, reason);
+	}
+
+	readonly #onEnd = (): void => {
+		debug('end of stream');
+		if (!(this.#closeSent && this.#closeReceived)) {
+			// libsoup: the peer went away without the close handshake; no error, just closed.
+			this.#dirtyClose = true;
+		}
+
+		this.#closeIoStream(false);
+	};
+
+	readonly #onStreamError = (error: Error): void => {
+		debug('stream error: %s', error.message);
+		this.#emitErrorAndClose(error, true);
+	};
+
+	readonly #onStreamClose = (): void => {
+		if (this.#ioClosed) {
+			return;
+		}
+
+		this.#ioClosing = true;
+		this.#ioClosed = true;
+		this.#stopTimers();
+		this.#decoder.stop();
+		this.#queue.clear();
+		this.#updateState();
+		this.emit('closed');
+		this.#resolveClosed({
+			code: this.#peerCloseCode,
+			reason: this.#peerCloseData,
+			wasClean: this.#closeSent && this.#closeReceived && !this.#dirtyClose,
+			error: this.#error,
+		});
+	};
+
+	// --- Closing ---------------------------------------------------------------------------------
+
+	#side(): 'client' | 'server' {
+		return this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client';
+	}
+
+	/** The codes `close()` accepts from this side (RFC 6455 §7.4, IANA; 1005 sends an empty frame). */
+	#maySend(code: number): boolean {
+		if (code >= 3000 && code <= 4999) {
+			return true;
+		}
+
+		switch (code) {
+			case CloseCode.NORMAL:
+			case CloseCode.GOING_AWAY:
+			case CloseCode.PROTOCOL_ERROR:
+			case CloseCode.UNSUPPORTED_DATA:
+			case CloseCode.NO_STATUS:
+			case CloseCode.BAD_DATA:
+			case CloseCode.POLICY_VIOLATION:
+			case CloseCode.TOO_BIG: {
+				return true;
+			}
+
+			case CloseCode.NO_EXTENSION: {
+				return this.#type === WebsocketConnectionType.CLIENT;
+			}
+
+			case CloseCode.SERVER_ERROR:
+			case CloseCode.SERVICE_RESTART:
+			case CloseCode.TRY_AGAIN_LATER:
+			case CloseCode.BAD_GATEWAY: {
+				return this.#type === WebsocketConnectionType.SERVER;
+			}
+
+			default: {
+				return false;
+			}
+		}
+	}
+
+	/** libsoup's close_connection: a local close() or the echo of the peer's Close. */
+	#closeConnection(code: number, reason: string | null): void {
+		if (this.#closeSent || this.#closeStarted) {
+			return;
+		}
+
+		this.#closeStarted = true;
+		this.emit('closing');
+		if (this.#ioClosing) {
+			return;
+		}
+
+		this.#sendClose(this.#closeReceived ? QueueFlags.LAST : QueueFlags.NORMAL, code, reason);
+		this.#armCloseTimer();
+	}
+
+	#sendClose(flags: number, code: number, reason: string | null): void {
+		let payload: Buffer;
+		try {
+			payload = encodeClosePayload(code === CloseCode.NO_STATUS ? null : code, reason ?? undefined);
+		} catch {
+			// An echoed reason cannot be too long (it came in a ≤125-byte frame); be safe anyway.
+			payload = encodeClosePayload(code === CloseCode.NO_STATUS ? null : code);
+		}
+
+		this.#closeSent = true;
+		this.#stopKeepalive();
+		this.#clearPongTimers();
+		this.#sendControl(Opcode.CLOSE, payload, flags);
+		this.#updateState();
+	}
+
+	#armCloseTimer(): void {
+		if (this.#closeTimer === undefined && !this.#ioClosing) {
+			this.#closeTimer = setTimeout(() => {
+				debug('close timeout');
+				this.#closeTimer = undefined;
+				this.#dirtyClose = !(this.#closeSent && this.#closeReceived) || this.#dirtyClose;
+				this.#closeIoStream(true);
+			}, WebsocketConnection.closeTimeout);
+		}
+	}
+
+	/**
+	 * The one place errors go: libsoup's emit_error_and_close. `prejudice` closes the stream at
+	 * once, without a Close frame (I/O errors, the payload limits).
+	 */
+	#emitErrorAndClose(error: Error, prejudice: boolean): void {
+		if (this.#ioClosed) {
+			debug('already closed, ignoring error: %s', error.message);
+			return;
+		}
+
+		this.#dirtyClose = true;
+		if (this.#errorEmitted) {
+			debug('error already reported, ignoring: %s', error.message);
+		} else {
+			this.#errorEmitted = true;
+			this.#error = error;
+			this.emit('error', error);
+		}
+
+		if (prejudice) {
+			this.#closeIoStream(true);
+			return;
+		}
+
+		if (this.#closeSent || this.#ioClosing) {
+			debug('already closing, not sending a Close frame');
+			return;
+		}
+
+		// Protocol errors close with their own code, I/O errors with 1001 (libsoup).
+		const code = error instanceof WebsocketError ? error.code : CloseCode.GOING_AWAY;
+		this.#sendClose(QueueFlags.URGENT | QueueFlags.LAST, code, null);
+		this.#armCloseTimer();
+	}
+
+	/** The client's half of the closing handshake: shutdown(SHUT_WR), then wait for the server's FIN. */
+	#shutdownWrite(): void {
+		if (!this.#stream.writableEnded) {
+			this.#stream.end();
+		}
+
+		this.#armCloseTimer();
+	}
+
+	/** libsoup's close_io_stream: stop everything and close the stream; `closed` follows from its 'close' event. */
+	#closeIoStream(now: boolean): void {
+		if (this.#ioClosing) {
+			if (now && !this.#stream.destroyed) {
+				this.#stream.destroy();
+			}
+
+			return;
+		}
+
+		this.#ioClosing = true;
+		this.#stopTimers();
+		this.#decoder.stop();
+		this.#queue.clear();
+		this.#updateState();
+		const stream = this.#stream;
+		if (stream.destroyed) {
+			queueMicrotask(this.#onStreamClose);
+			return;
+		}
+
+		if (now || stream.writableFinished) {
+			stream.destroy();
+			return;
+		}
+
+		// Flush what was written, then close; bounded by the close timeout.
+		stream.once('finish', () => stream.destroy());
+		this.#armCloseTimerForDestroy();
+		if (!stream.writableEnded) {
+			stream.end();
+		}
+	}
+
+	#armCloseTimerForDestroy(): void {
+		clearTimeout(this.#closeTimer);
+		this.#closeTimer = setTimeout(() => {
+			this.#closeTimer = undefined;
+			this.#stream.destroy();
+		}, WebsocketConnection.closeTimeout);
+	}
+
+	// --- Writing ---------------------------------------------------------------------------------
+
+	#canSend(method: string): boolean {
+		if (this.getState() === WebsocketState.OPEN && !this.#closeStarted) {
+			return true;
+		}
+
+		debug('%s: not open, dropping', method);
+		if (!this.#warnedSendAfterClose) {
+			this.#warnedSendAfterClose = true;
+			process.emitWarning(`WebsocketConnection.${method}() while the connection is not open: data dropped`, {
+				type: 'WebsocketWarning',
+				code: 'WEBSOCKET_SEND_AFTER_CLOSE',
+			});
+		}
+
+		return false;
+	}
+
+	#maskKey(): Buffer | null {
+		// RFC 6455 §5.3: a client MUST mask all frames it sends to the server; a server MUST NOT.
+		return this.#type === WebsocketConnectionType.CLIENT ? generateMaskKey() : null;
+	}
+
+	#sendControl(opcode: number, payload: Buffer, flags: number): void {
+		const buffers = encodeFrame(opcode, payload, {maskKey: this.#maskKey()});
+		this.#enqueue(buffers, payload.length, flags);
+	}
+
+	#sendData(opcode: number, payload: Buffer): void {
+		if (this.#extensions.length === 0) {
+			const buffers = encodeFrame(opcode, payload, {maskKey: this.#maskKey()});
+			this.#enqueue(buffers, payload.length, QueueFlags.NORMAL);
+			return;
+		}
+
+		// Extensions may work asynchronously: hold the frame's place in the queue meanwhile.
+		const frame = this.#queue.push(null, payload.length, QueueFlags.NORMAL);
+		void this.#runOutgoingExtensions(frame, opcode, payload);
+	}
+
+	async #runOutgoingExtensions(frame: OutgoingFrame, opcode: number, payload: Buffer): Promise<void> {
+		const info: FrameInfo = {fin: true, rsv: 0, opcode};
+		let data = payload;
+		try {
+			for (const extension of this.#extensions) {
+				const result = extension.processOutgoing(info, data);
+				data = result instanceof Promise ? await result : result;
+			}
+		} catch (error) {
+			this.#queue.remove(frame);
+			this.#failExtension(error);
+			return;
+		}
+
+		this.#queue.fill(frame, encodeFrame(opcode, data, {rsv: info.rsv, maskKey: this.#maskKey()}));
+		this.#flush();
+	}
+
+	#enqueue(buffers: Buffer[], size: number, flags: number): void {
+		if (this.#ioClosing) {
+			debug('stream closing, dropping frame');
+			return;
+		}
+
+		// The hot path: nothing queued and the stream is taking data, so write now.
+		if (this.#queue.length === 0 && !this.#waitingDrain) {
+			this.#write(buffers, flags);
+			return;
+		}
+
+		this.#queue.push(buffers, size, flags);
+		this.#flush();
+	}
+
+	#flush(): void {
+		while (!this.#waitingDrain && !this.#ioClosing) {
+			const next = this.#queue.shiftReady();
+			if (next === undefined) {
+				return;
+			}
+
+			this.#write(next.buffers!, next.flags);
+		}
+	}
+
+	#write(buffers: Buffer[], flags: number): void {
+		const stream = this.#stream;
+		const last = (flags & QueueFlags.LAST) !== 0;
+		let ok: boolean;
+		if (buffers.length === 1) {
+			ok = last ? stream.write(buffers[0], this.#onLastWritten) : stream.write(buffers[0]);
+		} else {
+			stream.cork();
+			stream.write(buffers[0]);
+			ok = last ? stream.write(buffers[1], this.#onLastWritten) : stream.write(buffers[1]);
+			stream.uncork();
+		}
+
+		if (last) {
+			// Nothing may follow the last frame.
+			this.#queue.clear();
+		}
+
+		if (!ok && !this.#waitingDrain) {
+			this.#waitingDrain = true;
+			stream.once('drain', this.#onDrain);
+		}
+	}
+
+	readonly #onDrain = (): void => {
+		this.#waitingDrain = false;
+		this.#flush();
+	};
+
+	/** The LAST frame (a Close echo, or an error's Close) is written: the server closes TCP, the client half-closes. */
+	readonly #onLastWritten = (error?: Error | null): void => {
+		if (error) {
+			return;
+		}
+
+		if (this.#type === WebsocketConnectionType.SERVER) {
+			this.#closeIoStream(false);
+		} else {
+			this.#shutdownWrite();
+		}
+	};
+
+	// --- Keepalive -------------------------------------------------------------------------------
+
+	#startKeepalive(): void {
+		this.#stopKeepalive();
+		const seconds = this.getProperty('keepalive-interval');
+		if (seconds > 0 && !this.#closeSent && !this.#ioClosing) {
+			this.#keepaliveTimer = setInterval(this.#sendKeepalive, seconds * 1000);
+		}
+	}
+
+	readonly #sendKeepalive = (): void => {
+		if (this.getState() !== WebsocketState.OPEN) {
+			return;
+		}
+
+		const key = `${KEEPALIVE_PREFIX}${++this.#keepaliveCount}`;
+		const timeout = this.getProperty('keepalive-pong-timeout');
+		if (timeout > 0) {
+			this.#pongTimers.set(
+				key,
+				setTimeout(() => {
+					this.#pongTimers.delete(key);
+					this.#emitErrorAndClose(
+						new WebsocketError(
+							CloseCode.POLICY_VIOLATION,
+							'WS_ERR_PONG_TIMEOUT',
+							`Did not receive keepalive pong within ${timeout} seconds`,
+						),
+						false,
+					);
+				}, timeout * 1000),
+			);
+		}
+
+		this.#sendControl(Opcode.PING, Buffer.from(key, 'latin1'), QueueFlags.NORMAL);
+	};
+
+	#stopKeepalive(): void {
+		clearInterval(this.#keepaliveTimer);
+		this.#keepaliveTimer = undefined;
+	}
+
+	#clearPongTimers(): void {
+		for (const timer of this.#pongTimers.values()) {
+			clearTimeout(timer);
+		}
+
+		this.#pongTimers.clear();
+	}
+
+	#stopTimers(): void {
+		this.#stopKeepalive();
+		this.#clearPongTimers();
+		clearTimeout(this.#closeTimer);
+		this.#closeTimer = undefined;
+	}
+}
+
+/** Bytes from what send calls accept, without copying. */
+function toBuffer(data: unknown, name: string): Buffer {
+	if (Buffer.isBuffer(data)) {
+		return data;
+	}
+
+	if (ArrayBuffer.isView(data)) {
+		return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+	}
+
+	if (data instanceof ArrayBuffer) {
+		return Buffer.from(data);
+	}
+
+	throw new TypeError(`Expected \`${name}\` to be a Uint8Array, ArrayBuffer or ArrayBuffer view, got \`${typeof data}\``);
+}

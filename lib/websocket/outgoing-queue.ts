@@ -1,0 +1,94 @@
+// The send queue of a connection: libsoup's NORMAL / URGENT / LAST frame flags, with frames an extension is still processing.
+
+/** Where a frame goes and what follows it, as libsoup's frame flags. */
+export const QueueFlags = {
+	/** At the tail. */
+	NORMAL: 0,
+	/** Before every frame that has not started (a Pong, an error's Close). */
+	URGENT: 1,
+	/** Nothing is written after it; once written the stream closes (server) or half-closes (client). */
+	LAST: 2,
+} as const;
+export type QueueFlags = (typeof QueueFlags)[keyof typeof QueueFlags];
+
+/** A queued frame: its encoded buffers, or `null` while an extension is still producing them. */
+export interface OutgoingFrame {
+	buffers: Buffer[] | null;
+	size: number;
+	flags: number;
+}
+
+/** Frames not yet handed to the stream, in the order they will be written. */
+export class OutgoingQueue {
+	#frames: OutgoingFrame[] = [];
+	#bytes = 0;
+
+	/** Frames waiting. */
+	get length(): number {
+		return this.#frames.length;
+	}
+
+	/** Payload bytes waiting. */
+	get bytes(): number {
+		return this.#bytes;
+	}
+
+	/**
+	 * Adds a frame: URGENT ones before the first frame that is not pending and has not started
+	 * (frames here have not started), others at the tail.
+	 */
+	push(buffers: Buffer[] | null, size: number, flags: number): OutgoingFrame {
+		const frame: OutgoingFrame = {buffers, size, flags};
+		this.#bytes += size;
+		if (flags & QueueFlags.URGENT) {
+			// An urgent frame may not overtake a frame an extension is still processing, nor another urgent one.
+			let index = 0;
+			while (index < this.#frames.length) {
+				const other = this.#frames[index]!;
+				if (other.buffers !== null && !(other.flags & QueueFlags.URGENT)) {
+					break;
+				}
+
+				index++;
+			}
+
+			this.#frames.splice(index, 0, frame);
+		} else {
+			this.#frames.push(frame);
+		}
+
+		return frame;
+	}
+
+	/** Gives a pending frame its encoded buffers. */
+	fill(frame: OutgoingFrame, buffers: Buffer[]): void {
+		frame.buffers = buffers;
+	}
+
+	/** Removes a frame, if still queued. */
+	remove(frame: OutgoingFrame): void {
+		const index = this.#frames.indexOf(frame);
+		if (index !== -1) {
+			this.#frames.splice(index, 1);
+			this.#bytes -= frame.size;
+		}
+	}
+
+	/** Takes the first frame if it is ready to write. */
+	shiftReady(): OutgoingFrame | undefined {
+		const first = this.#frames[0];
+		if (first === undefined || first.buffers === null) {
+			return undefined;
+		}
+
+		this.#frames.shift();
+		this.#bytes -= first.size;
+		return first;
+	}
+
+	/** Drops every frame. */
+	clear(): void {
+		this.#frames = [];
+		this.#bytes = 0;
+	}
+}
