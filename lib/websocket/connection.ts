@@ -245,6 +245,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		stream.on('end', this.#onEnd);
 		stream.on('error', this.#onStreamError);
 		stream.on('close', this.#onStreamClose);
+		// Reading begins at construction, even on a stream the handshake code left paused.
+		stream.resume();
 		this.#startKeepalive();
 		if (stream.destroyed) {
 			queueMicrotask(this.#onStreamClose);
