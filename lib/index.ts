@@ -25,3 +25,36 @@ export {
 	type FrameInfo,
 	type WebsocketExtensionClass,
 } from './websocket/extensions/extension.ts';
+export {
+	WebsocketConnection,
+	type WebsocketCloseInfo,
+	type WebsocketConnectionProperties,
+	type WebsocketConnectionSignals,
+	type WebsocketMessage,
+} from './websocket/connection.ts';
+export {encodeClosePayload, encodeFrame, generateMaskKey, type DecodedFrame, type FrameHeaderOptions} from './websocket/frame.ts';
+export {FrameDecoder, type FrameDecoderHandler, type FrameDecoderOptions} from './websocket/frame-decoder.ts';
+export {WebsocketFramer, type WebsocketFramerOptions, type WriteFrameOptions} from './websocket/framer.ts';
+export {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './websocket/validation.ts';
+export {
+	chooseSubprotocol,
+	clientPrepareHandshake,
+	clientVerifyHandshake,
+	computeAcceptKey,
+	serverCheckHandshake,
+	serverProcessHandshake,
+	type ServerHandshakeResult,
+} from './websocket/handshake.ts';
+export {
+	findHeadEnd,
+	formatRequestHead,
+	formatResponseHead,
+	Message,
+	MessageHeaders,
+	messageFromIncomingMessage,
+	parseResponseHead,
+	writeResponseHead,
+	type HttpVersion,
+	type IncomingMessageOptions,
+} from './websocket/message.ts';
+export {parseExtensions, type ExtensionOffer} from './websocket/extensions/manager.ts';

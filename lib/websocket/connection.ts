@@ -1100,14 +1100,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#sendControl(opcode: number, payload: Buffer, flags: number): void {
-		const buffers = encodeFrame(opcode, payload, {maskKey: this.#maskKey()});
-		this.#enqueue(buffers, payload.length, flags);
+		this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), flags);
 	}
 
 	#sendData(opcode: number, payload: Buffer): void {
 		if (this.#extensions.length === 0) {
-			const buffers = encodeFrame(opcode, payload, {maskKey: this.#maskKey()});
-			this.#enqueue(buffers, payload.length, QueueFlags.NORMAL);
+			this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), QueueFlags.NORMAL);
 			return;
 		}
 
@@ -1134,7 +1132,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flush();
 	}
 
-	#enqueue(buffers: Buffer[], size: number, flags: number): void {
+	#enqueue(buffers: Buffer[], flags: number): void {
 		if (this.#ioClosing) {
 			debug('stream closing, dropping frame');
 			return;
@@ -1146,7 +1144,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		this.#queue.push(buffers, size, flags);
+		this.#queue.push(buffers, frameSize(buffers), flags);
 		this.#flush();
 	}
 
@@ -1259,6 +1257,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		clearTimeout(this.#closeTimer);
 		this.#closeTimer = undefined;
 	}
+}
+
+/** The bytes of an encoded frame, header included, as bufferedAmount counts them. */
+function frameSize(buffers: readonly Buffer[]): number {
+	return buffers.length === 1 ? buffers[0]!.length : buffers[0]!.length + buffers[1]!.length;
 }
 
 /** Bytes from what send calls accept, without copying. */

@@ -28,7 +28,7 @@ export class OutgoingQueue {
 		return this.#frames.length;
 	}
 
-	/** Payload bytes waiting. */
+	/** Bytes waiting: whole frames, and the payload of frames an extension still holds. */
 	get bytes(): number {
 		return this.#bytes;
 	}
@@ -60,8 +60,11 @@ export class OutgoingQueue {
 		return frame;
 	}
 
-	/** Gives a pending frame its encoded buffers. */
+	/** Gives a pending frame its encoded buffers, and counts their real size. */
 	fill(frame: OutgoingFrame, buffers: Buffer[]): void {
+		const size = buffers.reduce((total, buffer) => total + buffer.length, 0);
+		this.#bytes += size - frame.size;
+		frame.size = size;
 		frame.buffers = buffers;
 	}
 
