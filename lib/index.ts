@@ -58,3 +58,18 @@ export {
 	type IncomingMessageOptions,
 } from './websocket/message.ts';
 export {parseExtensions, type ExtensionOffer} from './websocket/extensions/manager.ts';
+export {
+	DEFAULT_HANDSHAKE_TIMEOUT,
+	MAX_REFUSED_BODY_SIZE,
+	websocketConnect,
+	type RequestHeadersInit,
+	type WebsocketConnectOptions,
+} from './node/client.ts';
+export {
+	addWebsocketHandler,
+	DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+	type WebsocketHandler,
+	type WebsocketHandlerOptions,
+	type WebsocketHttpServer,
+	type WebsocketServerCallback,
+} from './node/server.ts';

@@ -122,8 +122,9 @@ const ITERATOR_HIGH_WATER_MARK = 16;
  * `SoupWebsocketConnection`: create it with `new WebsocketConnection({ioStream, connectionType,
  * uri, …})`, then connect to `message`, `closing`, `closed`, `error` and `pong`.
  *
- * Reading starts at construction. Note that until the `closed` signal fires, the connection is
- * not yet completely closed.
+ * Reading starts right after construction (from an immediate, so handlers connected in the same
+ * turn, or after an `await`, see the first message). Note that until the `closed` signal fires,
+ * the connection is not yet completely closed.
  */
 export class WebsocketConnection extends GObject<WebsocketConnectionProperties, WebsocketConnectionSignals> {
 	static override properties = properties;
@@ -245,8 +246,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		stream.on('end', this.#onEnd);
 		stream.on('error', this.#onStreamError);
 		stream.on('close', this.#onStreamClose);
-		// Reading begins at construction, even on a stream the handshake code left paused.
-		stream.resume();
+		// Reading begins right after construction, even on a stream the handshake code left paused,
+		// but from an immediate: like libsoup's input source dispatched by the main loop, it runs after
+		// the code that created the connection, including an `await` continuation, has connected its handlers.
+		stream.pause();
+		setImmediate(() => {
+			if (!this.#ioClosing) {
+				stream.resume();
+			}
+		});
 		this.#startKeepalive();
 		if (stream.destroyed) {
 			queueMicrotask(this.#onStreamClose);

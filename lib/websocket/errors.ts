@@ -57,6 +57,8 @@ const reasonDetails = {
 	WS_ERR_HEADERS_TOO_LARGE: 'HandshakeRejected',
 	WS_ERR_INVALID_HTTP: 'NoHandshake',
 	WS_ERR_ABORTED: 'Aborted',
+	WS_ERR_UNEXPECTED_RESPONSE: 'HandshakeRejected',
+	WS_ERR_CONNECTION_CLOSED: 'NoHandshake',
 	// Framing.
 	WS_ERR_UNEXPECTED_MASK: 'ProtocolViolation',
 	WS_ERR_EXPECTED_MASK: 'UnmaskedClientFrame',

@@ -1,0 +1,505 @@
+// Node glue, server side: libsoup's soup_server_add_websocket_handler for any http or https server.
+
+import type {IncomingMessage, Server as HttpServer, ServerResponse} from 'node:http';
+import type {Server as HttpsServer} from 'node:https';
+import type {Socket} from 'node:net';
+import type {Duplex} from 'node:stream';
+import {debuglog} from 'node:util';
+import {DEFAULT_MAX_INCOMING_PAYLOAD_SIZE, WebsocketConnectionType} from '../websocket/constants.ts';
+import {WebsocketConnection} from '../websocket/connection.ts';
+import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
+import {serverProcessHandshake} from '../websocket/handshake.ts';
+import {Message, messageFromIncomingMessage, writeResponseHead} from '../websocket/message.ts';
+
+const debug = debuglog('websocket');
+
+/** The default of {@link WebsocketHandlerOptions.handshakeTimeout}: 10 s. */
+export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
+
+/** How long a refused handshake's response may take to flush before the socket is destroyed. */
+const FLUSH_TIMEOUT_MS = 5000;
+
+/** A Node HTTP or HTTPS server. */
+export type WebsocketHttpServer = HttpServer | HttpsServer;
+
+/**
+ * What {@link addWebsocketHandler} calls with each new connection (libsoup 3's
+ * `SoupServerWebsocketCallback`): the server, the request message (headers, URI, `remoteAddress`,
+ * and the 101 response that was sent), the request's path, and the connection. Keep the connection:
+ * websoup holds no reference to it.
+ */
+export type WebsocketServerCallback<S extends WebsocketHttpServer = WebsocketHttpServer> = (
+	server: S,
+	msg: Message,
+	path: string,
+	connection: WebsocketConnection,
+) => void;
+
+/** Options of {@link addWebsocketHandler}. */
+export interface WebsocketHandlerOptions {
+	/** The extension classes the handler accepts (libsoup's server extension list). Default: none. */
+	extensions?: readonly WebsocketExtensionClass[] | null | undefined;
+	/** The connection's `max-incoming-payload-size` (bytes per frame, 0 = unlimited); default 128 KiB. */
+	maxIncomingPayloadSize?: number | undefined;
+	/** The connection's `max-total-message-size` (bytes per message, 0 = unlimited); default 128 KiB, as SoupServer. */
+	maxTotalMessageSize?: number | undefined;
+	/** The connection's `keepalive-interval` in seconds; default 0 (off). */
+	keepaliveInterval?: number | undefined;
+	/** The connection's `keepalive-pong-timeout` in seconds; default 0 (off). */
+	keepalivePongTimeout?: number | undefined;
+	/**
+	 * Milliseconds from the `'upgrade'` event to the 101 (that is, the time `check` may take);
+	 * past it the client gets 503 and the socket is closed. 0 = no limit. Reading the request
+	 * head is bounded by the HTTP server's own `headersTimeout` and `maxHeaderSize`.
+	 *
+	 * @defaultValue 10000
+	 */
+	handshakeTimeout?: number | undefined;
+	/**
+	 * Runs before the handshake is processed, like a normal SoupServer handler at the same path:
+	 * if it sets a status (`msg.setStatus()`, and `msg.setResponse()` for a body, headers in
+	 * `msg.responseHeaders`), that response is sent and no WebSocket is made. Headers it adds
+	 * without setting a status go out on the 101. May be async; a throw is answered with 500.
+	 */
+	check?: ((msg: Message) => void | Promise<void>) | undefined;
+	/** Extra headers for the 101 response (`Set-Cookie`, …), appended after the handshake's own. */
+	responseHeaders?: Readonly<Record<string, string | readonly string[]>> | Iterable<readonly [string, string]> | undefined;
+}
+
+/** What {@link addWebsocketHandler} returns. */
+export interface WebsocketHandler {
+	/** The path the handler was added at, `null` for the default handler. */
+	readonly path: string | null;
+	/**
+	 * Removes the handler, like `soup_server_remove_handler()`; connections already made stay open.
+	 * Once the last handler of a server is removed, websoup's listeners leave the server.
+	 */
+	remove(): void;
+}
+
+interface HandlerEntry {
+	readonly path: string | null;
+	readonly origin: string | null;
+	readonly protocols: readonly string[] | null;
+	readonly callback: WebsocketServerCallback<never>;
+	readonly options: WebsocketHandlerOptions;
+	readonly timeout: number;
+}
+
+interface Registry {
+	/** Handlers with a path, longest path first (libsoup's SoupPathMap order). */
+	handlers: HandlerEntry[];
+	defaultHandler: HandlerEntry | null;
+	readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+	readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** The part of a server's interface the glue uses; http.Server and https.Server both have it. */
+interface Listenable {
+	on(event: string, listener: (...args: never[]) => void): unknown;
+	removeListener(event: string, listener: (...args: never[]) => void): unknown;
+	listenerCount(event: string): number;
+}
+
+const registries = new WeakMap<object, Registry>();
+
+function describe(value: unknown): string {
+	return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+function normalizePath(path: unknown): string | null {
+	if (path === null || path === '' || path === '/') {
+		// libsoup: a NULL or "/" path makes the default handler.
+		return null;
+	}
+
+	if (typeof path !== 'string' || !path.startsWith('/')) {
+		throw new TypeError(`Expected \`path\` to be null or a string starting with "/", got \`${describe(path)}\``);
+	}
+
+	return path;
+}
+
+function validateTimeout(value: unknown): number {
+	if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2_147_483_647) {
+		throw new TypeError(
+			`Expected \`handshakeTimeout\` to be a whole number of milliseconds (0–2147483647), got \`${String(value)}\``,
+		);
+	}
+
+	return value;
+}
+
+/**
+ * The handler for a request path, as SoupServer finds it (SoupPathMap): the handler with the longest
+ * path that is a prefix of the request's path, compared as plain strings, else the default handler.
+ * So `/chat` handles `/chat`, `/chat/room` and also `/chatroom`, exactly as in libsoup.
+ */
+function lookup(registry: Registry, path: string): HandlerEntry | null {
+	for (const entry of registry.handlers) {
+		if (path.startsWith(entry.path!)) {
+			return entry;
+		}
+	}
+
+	return registry.defaultHandler;
+}
+
+function appendHeaders(
+	msg: Message,
+	headers: Readonly<Record<string, string | readonly string[]>> | Iterable<readonly [string, string]>,
+): void {
+	if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+		for (const [name, value] of headers as Iterable<readonly [string, string]>) {
+			msg.responseHeaders.append(name, value);
+		}
+
+		return;
+	}
+
+	for (const [name, value] of Object.entries(headers as Record<string, string | readonly string[]>)) {
+		for (const item of typeof value === 'string' ? [value] : value) {
+			msg.responseHeaders.append(name, item);
+		}
+	}
+}
+
+/** Flushes what was written, then destroys the socket; bounded, so a peer that reads nothing cannot hold it. */
+function closeAfterFlush(socket: Duplex): void {
+	const timer = setTimeout(() => socket.destroy(), FLUSH_TIMEOUT_MS);
+	timer.unref();
+	socket.once('close', () => clearTimeout(timer));
+	if (socket.writableFinished) {
+		socket.destroy();
+		return;
+	}
+
+	socket.once('finish', () => socket.destroy());
+	if (!socket.writableEnded) {
+		socket.end();
+	}
+}
+
+/** Sends `msg`'s response (a refused handshake) with `Connection: close`, then closes the socket. */
+function sendRefusal(socket: Duplex, msg: Message): void {
+	if (!msg.responseHeaders.headerContains('Connection', 'close')) {
+		msg.responseHeaders.append('Connection', 'close');
+	}
+
+	if (!socket.destroyed && !socket.writableEnded) {
+		writeResponseHead(socket, msg);
+	}
+
+	closeAfterFlush(socket);
+}
+
+/** A bare refusal, for requests that cannot be turned into a {@link Message}. */
+function sendStatus(socket: Duplex, status: number): void {
+	const msg = new Message('ws://localhost/');
+	msg.setStatus(status);
+	sendRefusal(socket, msg);
+}
+
+/** What the check hook left: `null` to go on with the handshake, or the message to send as the refusal. */
+async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | null> {
+	const {check} = entry.options;
+	if (check === undefined) {
+		return null;
+	}
+
+	try {
+		await check(msg);
+	} catch (error) {
+		debug('websocket check hook threw: %s', error instanceof Error ? error.message : String(error));
+		const failed = new Message(msg.uri);
+		failed.setStatus(500);
+		return failed;
+	}
+
+	if (msg.statusCode === 0) {
+		return null;
+	}
+
+	if (msg.statusCode < 200) {
+		// An interim status cannot end a request; a hook that set one made a mistake.
+		process.emitWarning(`websocket check hook set status ${msg.statusCode}; answering 500`, {
+			type: 'WebsocketWarning',
+			code: 'WEBSOCKET_CHECK_INTERIM_STATUS',
+		});
+		const failed = new Message(msg.uri);
+		failed.setStatus(500);
+		return failed;
+	}
+
+	return msg;
+}
+
+async function handleUpgrade(
+	server: WebsocketHttpServer,
+	registry: Registry,
+	req: IncomingMessage,
+	socket: Duplex,
+	head: Buffer,
+): Promise<void> {
+	// Node's HTTP server has removed its own listeners from an upgraded socket; until the
+	// connection takes over, an error (ECONNRESET) must not go unhandled.
+	const onError = (error: Error): void => {
+		debug('socket error during the handshake: %s', error.message);
+	};
+	socket.on('error', onError);
+
+	let msg: Message;
+	try {
+		msg = messageFromIncomingMessage(req);
+	} catch {
+		// RFC 7230 §5.4: a missing, repeated or invalid Host gets 400.
+		sendStatus(socket, 400);
+		return;
+	}
+
+	const path = msg.uri.pathname;
+	const entry = lookup(registry, path);
+	if (entry === null) {
+		if ((server as unknown as Listenable).listenerCount('upgrade') > 1) {
+			// Another 'upgrade' listener on this server may own the path; leave the socket to it.
+			socket.removeListener('error', onError);
+			return;
+		}
+
+		const notFound = new Message(msg.uri);
+		notFound.setStatus(404);
+		sendRefusal(socket, notFound);
+		return;
+	}
+
+	let timedOut = false;
+	let timer: NodeJS.Timeout | undefined;
+	if (entry.timeout > 0) {
+		timer = setTimeout(() => {
+			timedOut = true;
+			debug('handshake timeout');
+			sendStatus(socket, 503);
+		}, entry.timeout);
+	}
+
+	let refusal: Message | null;
+	try {
+		refusal = await runCheck(entry, msg);
+	} finally {
+		clearTimeout(timer);
+	}
+
+	if (timedOut || socket.destroyed) {
+		return;
+	}
+
+	if (refusal !== null) {
+		sendRefusal(socket, refusal);
+		return;
+	}
+
+	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, entry.options.extensions ?? null);
+	if (!result.accepted) {
+		debug('handshake refused: %s', result.error.message);
+		sendRefusal(socket, msg);
+		return;
+	}
+
+	if (entry.options.responseHeaders !== undefined) {
+		appendHeaders(msg, entry.options.responseHeaders);
+	}
+
+	const {options} = entry;
+	const netSocket = socket as Socket;
+	// The HTTP server's idle timeout does not apply to a WebSocket: keepalive is the connection's job.
+	netSocket.setTimeout?.(0);
+	netSocket.setNoDelay?.(true);
+	// No data may flow until the callback has connected its handlers.
+	socket.pause();
+	writeResponseHead(socket, msg);
+	if (head.length > 0) {
+		socket.unshift(head);
+	}
+
+	let connection: WebsocketConnection;
+	try {
+		connection = new WebsocketConnection({
+			ioStream: socket,
+			connectionType: WebsocketConnectionType.SERVER,
+			uri: msg.uri,
+			origin: msg.requestHeaders.getOne('Origin'),
+			protocol: result.protocol,
+			extensions: result.extensions,
+			maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+			maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+			keepaliveInterval: options.keepaliveInterval ?? 0,
+			keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
+		});
+	} catch (error) {
+		// An invalid limit in the options: nothing sensible can run on this socket.
+		socket.destroy();
+		throw error;
+	}
+
+	socket.removeListener('error', onError);
+	try {
+		(entry.callback as WebsocketServerCallback)(server, msg, path, connection);
+	} catch (error) {
+		process.emitWarning(
+			`websocket handler callback threw: ${error instanceof Error ? error.message : String(error)}`,
+			{type: 'WebsocketWarning', code: 'WEBSOCKET_CALLBACK_THREW'},
+		);
+		connection.close(1011);
+	} finally {
+		socket.resume();
+	}
+}
+
+/** Answers a plain request at a WebSocket path when nothing else on the server would answer it. */
+function handlePlainRequest(server: WebsocketHttpServer, registry: Registry, req: IncomingMessage, res: ServerResponse): void {
+	if ((server as unknown as Listenable).listenerCount('request') > 1) {
+		// The application's own request handler answers it.
+		return;
+	}
+
+	let msg: Message;
+	try {
+		msg = messageFromIncomingMessage(req);
+	} catch {
+		res.writeHead(400, {Connection: 'close'}).end();
+		return;
+	}
+
+	const entry = lookup(registry, msg.uri.pathname);
+	if (entry === null) {
+		res.writeHead(404, {Connection: 'close'}).end();
+		return;
+	}
+
+	// Not a handshake (no Upgrade), so this fills a 400 "WebSocket handshake expected", as libsoup answers.
+	serverProcessHandshake(msg, entry.origin, entry.protocols, entry.options.extensions ?? null);
+	const status = msg.statusCode === 101 ? 400 : msg.statusCode;
+	res.statusCode = status;
+	for (const [name, value] of msg.responseHeaders) {
+		if (name.toLowerCase() !== 'connection') {
+			res.appendHeader(name, value);
+		}
+	}
+
+	res.setHeader('Connection', 'close');
+	res.end(msg.responseBody ?? undefined);
+}
+
+/**
+ * Adds a WebSocket handler to a Node `http` or `https` server, like libsoup's
+ * `soup_server_add_websocket_handler()`.
+ *
+ * An upgrade request whose path is handled gets, in order: the `check` hook (a status it sets is
+ * sent instead of a handshake), {@link serverProcessHandshake} with `origin`, `protocols` and the
+ * handler's extensions (a failure is answered 400, or 403 for a wrong origin, with libsoup's body
+ * and `Connection: close`), then `101 Switching Protocols` and a SERVER {@link WebsocketConnection}
+ * handed to `callback` (`max-total-message-size` 128 KiB unless set, as SoupServer does).
+ *
+ * Path matching is libsoup's: the handler whose path is the longest string prefix of the request's
+ * path wins (`/chat` matches `/chat/x` and `/chatty`); a `null` or `"/"` path is the default
+ * handler; adding a handler at a path that has one replaces it. An upgrade request no handler
+ * matches gets 404, unless another `'upgrade'` listener is on the server.
+ *
+ * Plain requests (no `Upgrade`) are left to the server's `'request'` listeners. When there is
+ * none besides websoup's, they are answered so none hangs: 400 "WebSocket handshake expected" at a
+ * handled path, 404 elsewhere.
+ *
+ * @param server - The server; one listener per event is shared by all its handlers.
+ * @param path - The path, starting with "/", or `null` for the default handler.
+ * @param origin - The `Origin` to require (ASCII case-insensitive), or `null` for any.
+ * @param protocols - The subprotocols supported, in order of preference, or `null`.
+ * @param callback - Receives `(server, msg, path, connection)` for each accepted handshake.
+ * @param options - Extensions, limits, keepalive, handshake timeout, check hook, extra 101 headers.
+ * @returns The handler, with `remove()`.
+ * @throws {TypeError} for an invalid argument.
+ */
+export function addWebsocketHandler<S extends WebsocketHttpServer>(
+	server: S,
+	path: string | null,
+	origin: string | null,
+	protocols: readonly string[] | null,
+	callback: WebsocketServerCallback<S>,
+	options: WebsocketHandlerOptions = {},
+): WebsocketHandler {
+	const target = server as unknown as Listenable;
+	if (server === null || typeof server !== 'object' || typeof target.on !== 'function') {
+		throw new TypeError(`Expected \`server\` to be an http or https server, got \`${describe(server)}\``);
+	}
+
+	if (typeof callback !== 'function') {
+		throw new TypeError(`Expected \`callback\` to be a function, got \`${describe(callback)}\``);
+	}
+
+	if (origin !== null && typeof origin !== 'string') {
+		throw new TypeError(`Expected \`origin\` to be a string or null, got \`${describe(origin)}\``);
+	}
+
+	if (protocols !== null && (!Array.isArray(protocols) || protocols.some(item => typeof item !== 'string'))) {
+		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got \`${describe(protocols)}\``);
+	}
+
+	const entry: HandlerEntry = {
+		path: normalizePath(path),
+		origin,
+		protocols: protocols === null ? null : [...protocols],
+		callback: callback as WebsocketServerCallback<never>,
+		options: {...options},
+		timeout: validateTimeout(options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT),
+	};
+
+	let registry = registries.get(server);
+	if (registry === undefined) {
+		const created: Registry = {
+			handlers: [],
+			defaultHandler: null,
+			onUpgrade(req, socket, head) {
+				handleUpgrade(server, created, req, socket, head).catch((error: unknown) => {
+					debug('upgrade failed: %s', error instanceof Error ? error.message : String(error));
+					if (!socket.destroyed) {
+						socket.destroy();
+					}
+				});
+			},
+			onRequest(req, res) {
+				handlePlainRequest(server, created, req, res);
+			},
+		};
+		registry = created;
+		registries.set(server, registry);
+		target.on('upgrade', registry.onUpgrade);
+		target.on('request', registry.onRequest);
+	}
+
+	const active = registry;
+	if (entry.path === null) {
+		active.defaultHandler = entry;
+	} else {
+		// Replace a handler at the same path, keep the longest paths first.
+		active.handlers = active.handlers.filter(other => other.path !== entry.path);
+		active.handlers.push(entry);
+		active.handlers.sort((a, b) => b.path!.length - a.path!.length);
+	}
+
+	return {
+		path: entry.path,
+		remove() {
+			if (active.defaultHandler === entry) {
+				active.defaultHandler = null;
+			} else {
+				active.handlers = active.handlers.filter(other => other !== entry);
+			}
+
+			if (active.defaultHandler === null && active.handlers.length === 0 && registries.get(server) === active) {
+				registries.delete(server);
+				target.removeListener('upgrade', active.onUpgrade);
+				target.removeListener('request', active.onRequest);
+			}
+		},
+	};
+}
+
