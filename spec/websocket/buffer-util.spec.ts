@@ -2,18 +2,8 @@
 
 import test from 'ava';
 import {concat, mask, unmask} from '../../lib/websocket/buffer-util.ts';
+import {prng} from '../helpers/random.ts';
 
-/** A small seeded PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d_2b_79_f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-	};
-}
 
 function randomBytes(random: () => number, length: number): Buffer {
 	const buffer = Buffer.alloc(length);

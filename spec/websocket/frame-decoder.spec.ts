@@ -5,6 +5,7 @@ import {CloseCode, Opcode} from '../../lib/websocket/constants.ts';
 import {WebsocketError, type WebsocketErrorDetail, type WebsocketErrorReason} from '../../lib/websocket/errors.ts';
 import {FrameDecoder, type FrameDecoderOptions} from '../../lib/websocket/frame-decoder.ts';
 import {MAX_HEADER_SIZE, encodeFrame} from '../../lib/websocket/frame.ts';
+import {prng} from '../helpers/random.ts';
 
 interface Frame {
 	fin: boolean;
@@ -31,17 +32,6 @@ function record(options: FrameDecoderOptions) {
 	return {decoder, frames, errors};
 }
 
-/** A small seeded PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d_2b_79_f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-	};
-}
 
 const hello = Buffer.from('810548656c6c6f', 'hex'); // FIN+TEXT, len 5, "Hello"
 const maskedHello = Buffer.from('818537fa213d7f9f4d5158', 'hex'); // FIN+TEXT, masked (37 fa 21 3d), len 5, "Hello"

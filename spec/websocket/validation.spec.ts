@@ -3,18 +3,8 @@
 import {isUtf8} from 'node:buffer';
 import test from 'ava';
 import {Utf8Validator, isToken, isValidReceivedCloseCode, isValidUtf8} from '../../lib/websocket/validation.ts';
+import {prng} from '../helpers/random.ts';
 
-/** A small seeded PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d_2b_79_f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-	};
-}
 
 test('close codes valid to receive: 1000–1003, 1007–1014, 3000–4999', t => {
 	const valid = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999];
