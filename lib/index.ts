@@ -28,6 +28,7 @@ export {
 export {
 	WebsocketConnection,
 	type WebsocketCloseInfo,
+	type WebsocketCloseState,
 	type WebsocketConnectionProperties,
 	type WebsocketConnectionSignals,
 	type WebsocketMessage,

@@ -108,6 +108,9 @@ export interface WebsocketCloseInfo {
 	error: Error | null;
 }
 
+/** The close handshake as icey's `ws` names its states; see {@link WebsocketConnection.getCloseState}. */
+export type WebsocketCloseState = 'Open' | 'CloseSent' | 'CloseReceived' | 'Closed';
+
 /** One message, as `for await (const message of connection)` yields it. */
 export interface WebsocketMessage {
 	type: WebsocketDataType;
@@ -275,6 +278,23 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		return this.#ioClosing || this.#closeSent ? WebsocketState.CLOSING : WebsocketState.OPEN;
+	}
+
+	/**
+	 * Where the close handshake stands, in icey's terms: `'Open'`, `'CloseSent'` (we sent a Close
+	 * and wait for the peer's), `'CloseReceived'` (the peer's Close arrived first), or `'Closed'`
+	 * (both were exchanged, or the stream is closed).
+	 */
+	getCloseState(): WebsocketCloseState {
+		if (this.#ioClosed || (this.#closeSent && this.#closeReceived)) {
+			return 'Closed';
+		}
+
+		if (this.#closeSent) {
+			return 'CloseSent';
+		}
+
+		return this.#closeReceived ? 'CloseReceived' : 'Open';
 	}
 
 	/** The peer's close code: 0 if no Close frame arrived, 1005 if it was empty. */

@@ -432,3 +432,17 @@ both('a write to a peer that is gone ends in closed, never an uncaught exception
 	t.is(info.code, 0);
 	t.false(info.wasClean);
 });
+
+both('close state: Open, CloseSent on the initiator, CloseReceived never lingers on the echoing side, Closed at the end', async (t, mode) => {
+	const {client, server} = await connectionPair(t, mode);
+	const serverStates: string[] = [];
+	server.connect('closing', self => serverStates.push(self.getCloseState()));
+	t.is(client.getCloseState(), 'Open');
+	client.close(1000);
+	t.is(client.getCloseState(), 'CloseSent');
+	await withTimeout(Promise.all([client.closed, server.closed]));
+	// The server emits closing on the peer's Close, before echoing it.
+	t.deepEqual(serverStates, ['CloseReceived']);
+	t.is(client.getCloseState(), 'Closed');
+	t.is(server.getCloseState(), 'Closed');
+});
