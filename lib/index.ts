@@ -59,6 +59,8 @@ export {
 	type IncomingMessageOptions,
 } from './websocket/message.ts';
 export {parseExtensions, type ExtensionOffer} from './websocket/extensions/manager.ts';
+export {WebsocketExtensionDeflate} from './websocket/extensions/deflate.ts';
+export {Limiter} from './websocket/extensions/limiter.ts';
 export {
 	DEFAULT_HANDSHAKE_TIMEOUT,
 	MAX_REFUSED_BODY_SIZE,

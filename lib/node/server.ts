@@ -8,6 +8,7 @@ import {debuglog} from 'node:util';
 import {DEFAULT_MAX_INCOMING_PAYLOAD_SIZE, WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
+import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
 import {serverProcessHandshake} from '../websocket/handshake.ts';
 import {Message, messageFromIncomingMessage, writeResponseHead} from '../websocket/message.ts';
 
@@ -35,9 +36,17 @@ export type WebsocketServerCallback<S extends WebsocketHttpServer = WebsocketHtt
 	connection: WebsocketConnection,
 ) => void;
 
+/** The extensions a handler accepts: SoupServer offers permessage-deflate unless told otherwise. */
+function serverExtensions(options: WebsocketHandlerOptions): readonly WebsocketExtensionClass[] | null {
+	return options.extensions === undefined ? [WebsocketExtensionDeflate] : options.extensions;
+}
+
 /** Options of {@link addWebsocketHandler}. */
 export interface WebsocketHandlerOptions {
-	/** The extension classes the handler accepts (libsoup's server extension list). Default: none. */
+	/**
+	 * The extension classes the handler accepts (libsoup's server extension list). Default:
+	 * permessage-deflate, as SoupServer; `null` or `[]` turns extensions off.
+	 */
 	extensions?: readonly WebsocketExtensionClass[] | null | undefined;
 	/** The connection's `max-incoming-payload-size` (bytes per frame, 0 = unlimited); default 128 KiB. */
 	maxIncomingPayloadSize?: number | undefined;
@@ -298,7 +307,7 @@ async function handleUpgrade(
 		return;
 	}
 
-	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, entry.options.extensions ?? null);
+	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
 	if (!result.accepted) {
 		debug('handshake refused: %s', result.error.message);
 		sendRefusal(socket, msg);
@@ -377,7 +386,7 @@ function handlePlainRequest(server: WebsocketHttpServer, registry: Registry, req
 	}
 
 	// Not a handshake (no Upgrade), so this fills a 400 "WebSocket handshake expected", as libsoup answers.
-	serverProcessHandshake(msg, entry.origin, entry.protocols, entry.options.extensions ?? null);
+	serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
 	const status = msg.statusCode === 101 ? 400 : msg.statusCode;
 	res.statusCode = status;
 	for (const [name, value] of msg.responseHeaders) {

@@ -667,7 +667,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Applies the extensions in order; if one answers with a promise, later frames wait in a backlog, the stream paused. */
 	#runIncomingExtensions(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
 		const frame: FrameInfo = {fin, rsv, opcode};
-		const limit = this.#maxTotalMessageSize === 0 ? 0 : Math.max(1, this.#maxTotalMessageSize - this.#fragmentsSize);
+		const limit = this.#inflateLimit();
 		let data = payload;
 		for (let i = 0; i < this.#extensions.length; i++) {
 			let result: Buffer | Promise<Buffer>;
@@ -693,7 +693,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	async #finishIncomingExtensions(pending: Promise<Buffer>, next: number, frame: FrameInfo): Promise<void> {
-		const limit = this.#maxTotalMessageSize === 0 ? 0 : Math.max(1, this.#maxTotalMessageSize - this.#fragmentsSize);
+		const limit = this.#inflateLimit();
 		try {
 			let data = await pending;
 			for (let i = next; i < this.#extensions.length; i++) {
@@ -724,6 +724,19 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		if (this.#incomingBacklog === null && !this.#ioClosing) {
 			this.#stream.resume();
 		}
+	}
+
+	/**
+	 * The most bytes an extension may turn the current frame into: what max-total-message-size
+	 * leaves of the message or, when that is 0, max-incoming-payload-size, so decompression is
+	 * bounded even where libsoup leaves it unbounded; 0 (no bound) when both are 0.
+	 */
+	#inflateLimit(): number {
+		if (this.#maxTotalMessageSize > 0) {
+			return Math.max(1, this.#maxTotalMessageSize - this.#fragmentsSize);
+		}
+
+		return this.#decoder.maxPayloadSize;
 	}
 
 	#failExtension(error: unknown): void {

@@ -1,0 +1,330 @@
+// permessage-deflate (RFC 7692), libsoup 3's SoupWebsocketExtensionDeflate, on Node's zlib.
+
+import zlib from 'node:zlib';
+import {CloseCode, Opcode, WebsocketConnectionType} from '../constants.ts';
+import {tooBigError, WebsocketError, WebsocketErrorCode, type Peer} from '../errors.ts';
+import {WebsocketExtension, type ExtensionParams, type FrameInfo} from './extension.ts';
+import {zlibLimiter} from './limiter.ts';
+
+/** RFC 7692 §7.2.1: the bytes a sync flush ends with, removed before sending and put back before inflating. */
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const RSV1 = 0x40;
+
+interface Parameters {
+	serverNoContextTakeover: boolean;
+	clientNoContextTakeover: boolean;
+	/** `null` when the parameter was absent. */
+	serverMaxWindowBits: number | null;
+	/** `null` when absent; 15 when present without a value. */
+	clientMaxWindowBits: number | null;
+}
+
+function handshakeError(message: string): WebsocketError {
+	return new WebsocketError(WebsocketErrorCode.BAD_HANDSHAKE, 'WS_ERR_INVALID_EXTENSION_HEADER', message);
+}
+
+/** RFC 7692 §7.1.2: a window size is a decimal 8–15, with no other characters. */
+function parseWindowBits(name: string, value: string): number {
+	if (!/^\d{1,2}$/.test(value) || Number(value) < 8 || Number(value) > 15) {
+		throw handshakeError(`Invalid value of parameter '${name}' in permessage-deflate extension header`);
+	}
+
+	return Number(value);
+}
+
+/** Collects what a zlib stream writes between two flushes. */
+class Collector {
+	chunks: Buffer[] = [];
+	size = 0;
+	/** 0 = no limit. */
+	limit = 0;
+	overflow = false;
+
+	/** Called once when the output passes `limit`. */
+	onOverflow: (() => void) | undefined;
+
+	readonly onData = (chunk: Buffer): void => {
+		if (this.overflow) {
+			return;
+		}
+
+		this.size += chunk.length;
+		if (this.limit > 0 && this.size > this.limit) {
+			// Keep nothing more, and let the owner stop the stream now rather than inflate the rest.
+			this.overflow = true;
+			this.chunks = [];
+			this.onOverflow?.();
+			return;
+		}
+
+		this.chunks.push(chunk);
+	};
+
+	take(): Buffer {
+		const result = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+		this.chunks = [];
+		this.size = 0;
+		this.overflow = false;
+		return result;
+	}
+}
+
+/**
+ * The permessage-deflate extension (RFC 7692), as libsoup's `SoupWebsocketExtensionDeflate`:
+ * parameters `server_no_context_takeover`, `client_no_context_takeover`,
+ * `server_max_window_bits` and `client_max_window_bits`; compression on Node's zlib, one job at a
+ * time per direction and ten at a time in the process.
+ *
+ * Give the class to the handshake helpers (`supportedExtensions`), to `websocketConnect` or to
+ * `addWebsocketHandler` in `extensions`. The decompressed size of a message is bounded by the
+ * connection's `max-total-message-size` (or, when that is 0, `max-incoming-payload-size`), so a
+ * small compressed frame cannot inflate without limit.
+ */
+export class WebsocketExtensionDeflate extends WebsocketExtension {
+	static override readonly extensionName = 'permessage-deflate';
+
+	#type: WebsocketConnectionType = WebsocketConnectionType.UNKNOWN;
+	#params: Parameters = {
+		serverNoContextTakeover: false,
+		clientNoContextTakeover: false,
+		serverMaxWindowBits: null,
+		clientMaxWindowBits: null,
+	};
+
+	#deflater: zlib.DeflateRaw | undefined;
+	#inflater: zlib.InflateRaw | undefined;
+	readonly #deflated = new Collector();
+	readonly #inflated = new Collector();
+	/** Outgoing messages are compressed one after the other, in the order they were sent. */
+	#outgoing: Promise<unknown> = Promise.resolve();
+	/** Whether the incoming message being assembled is compressed (RSV1 on its first frame). */
+	#incomingCompressed = false;
+
+	override get reservedBits(): number {
+		return RSV1;
+	}
+
+	/**
+	 * Reads the parameters of the offer (server) or the response (client).
+	 *
+	 * @throws {WebsocketError} `BAD_HANDSHAKE` for an unknown parameter or an invalid value.
+	 */
+	override configure(connectionType: WebsocketConnectionType, params: ExtensionParams | null): void {
+		const parsed: Parameters = {
+			serverNoContextTakeover: false,
+			clientNoContextTakeover: false,
+			serverMaxWindowBits: null,
+			clientMaxWindowBits: null,
+		};
+		for (const [name, value] of params ?? []) {
+			switch (name) {
+				case 'server_no_context_takeover':
+				case 'client_no_context_takeover': {
+					// RFC 7692 §7.1.1: these parameters have no value.
+					if (value !== null) {
+						throw handshakeError(`Invalid value of parameter '${name}' in permessage-deflate extension header`);
+					}
+
+					parsed[name === 'server_no_context_takeover' ? 'serverNoContextTakeover' : 'clientNoContextTakeover'] = true;
+					break;
+				}
+
+				case 'server_max_window_bits': {
+					// RFC 7692 §7.1.2.1: this parameter has a value.
+					if (value === null) {
+						throw handshakeError(`Invalid value of parameter '${name}' in permessage-deflate extension header`);
+					}
+
+					parsed.serverMaxWindowBits = parseWindowBits(name, value);
+					break;
+				}
+
+				case 'client_max_window_bits': {
+					// RFC 7692 §7.1.2.2: in an offer the value may be left out.
+					parsed.clientMaxWindowBits = value === null ? 15 : parseWindowBits(name, value);
+					break;
+				}
+
+				default: {
+					throw handshakeError(`Invalid parameter '${name}' in permessage-deflate extension header`);
+				}
+			}
+		}
+
+		this.#type = connectionType;
+		this.#params = parsed;
+		this.#deflater?.close();
+		this.#inflater?.close();
+		this.#deflater = undefined;
+		this.#inflater = undefined;
+	}
+
+	/** Always `; client_max_window_bits`, as libsoup offers. */
+	override getRequestParams(): string {
+		return '; client_max_window_bits';
+	}
+
+	/** The accepted parameters, in libsoup's order, `client_max_window_bits` always with a value. */
+	override getResponseParams(): string | null {
+		const {serverNoContextTakeover, clientNoContextTakeover, serverMaxWindowBits, clientMaxWindowBits} = this.#params;
+		let params = '';
+		if (serverNoContextTakeover) {
+			params += '; server_no_context_takeover';
+		}
+
+		if (clientNoContextTakeover) {
+			params += '; client_no_context_takeover';
+		}
+
+		if (serverMaxWindowBits !== null) {
+			params += `; server_max_window_bits=${serverMaxWindowBits}`;
+		}
+
+		if (clientMaxWindowBits !== null) {
+			params += `; client_max_window_bits=${clientMaxWindowBits}`;
+		}
+
+		return params === '' ? null : params;
+	}
+
+	/** Compresses a data message and sets RSV1; control frames and empty payloads pass as they are. */
+	override processOutgoing(frame: FrameInfo, payload: Buffer): Buffer | Promise<Buffer> {
+		if (frame.opcode >= Opcode.CLOSE || payload.length === 0) {
+			return payload;
+		}
+
+		frame.rsv |= RSV1;
+		const result = this.#outgoing.then(async () => zlibLimiter.run(async () => this.#deflate(payload)));
+		this.#outgoing = result.catch(() => undefined);
+		return result;
+	}
+
+	/** Inflates the frames of a compressed message and clears RSV1; control frames pass as they are. */
+	override processIncoming(frame: FrameInfo, payload: Buffer, limit: number): Buffer | Promise<Buffer> {
+		if (frame.opcode >= Opcode.CLOSE) {
+			return payload;
+		}
+
+		if (frame.opcode === Opcode.CONTINUATION) {
+			// RFC 7692 §6.1: RSV1 is set on the first frame of a compressed message only.
+			if (frame.rsv & RSV1) {
+				throw new WebsocketError(
+					CloseCode.PROTOCOL_ERROR,
+					'WS_ERR_INVALID_RSV_BITS',
+					'Received a non-first frame with RSV1 flag set',
+				);
+			}
+		} else {
+			this.#incomingCompressed = (frame.rsv & RSV1) !== 0;
+		}
+
+		if (!this.#incomingCompressed) {
+			return payload;
+		}
+
+		frame.rsv &= ~RSV1;
+		return zlibLimiter.run(async () => this.#inflate(payload, frame.fin, limit));
+	}
+
+	#side(): 'client' | 'server' {
+		return this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client';
+	}
+
+	#peer(): Peer {
+		return this.#type === WebsocketConnectionType.SERVER ? 'client' : 'server';
+	}
+
+	async #deflate(payload: Buffer): Promise<Buffer> {
+		// The client compresses with the client_* parameters, the server with the server_* ones.
+		const client = this.#side() === 'client';
+		const bits = (client ? this.#params.clientMaxWindowBits : this.#params.serverMaxWindowBits) ?? 15;
+		const noContextTakeover = client ? this.#params.clientNoContextTakeover : this.#params.serverNoContextTakeover;
+		if (this.#deflater === undefined) {
+			// zlib cannot make an 8-bit window for raw deflate; libsoup uses 9 too.
+			this.#deflater = zlib.createDeflateRaw({windowBits: Math.max(bits, 9)});
+			this.#deflater.on('data', this.#deflated.onData);
+		}
+
+		const deflater = this.#deflater;
+		try {
+			await new Promise<void>((resolve, reject) => {
+				deflater.once('error', reject);
+				deflater.write(payload);
+				deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+					deflater.off('error', reject);
+					resolve();
+				});
+			});
+		} catch (error) {
+			this.#deflater = undefined;
+			throw new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', 'Failed to compress outgoing frame', {
+				cause: error,
+			});
+		}
+
+		let data = this.#deflated.take();
+		if (data.length >= 4 && data.subarray(-4).equals(TRAILER)) {
+			data = data.subarray(0, -4);
+		}
+
+		if (noContextTakeover) {
+			deflater.reset();
+		}
+
+		return data;
+	}
+
+	async #inflate(payload: Buffer, fin: boolean, limit: number): Promise<Buffer> {
+		// The client inflates what the server compressed with the server_* parameters, and the reverse.
+		const noContextTakeover =
+			this.#side() === 'client' ? this.#params.serverNoContextTakeover : this.#params.clientNoContextTakeover;
+		if (this.#inflater === undefined) {
+			// A window of 15 bits inflates what any smaller window compressed.
+			this.#inflater = zlib.createInflateRaw({windowBits: 15});
+			this.#inflater.on('data', this.#inflated.onData);
+		}
+
+		const inflater = this.#inflater;
+		const collector = this.#inflated;
+		collector.limit = limit;
+		try {
+			await new Promise<void>((resolve, reject) => {
+				collector.onOverflow = () => {
+					reject(tooBigError(this.#peer(), 'max-total-message-size'));
+				};
+
+				inflater.once('error', reject);
+				inflater.write(payload);
+				if (fin) {
+					inflater.write(TRAILER);
+				}
+
+				inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+					inflater.off('error', reject);
+					resolve();
+				});
+			});
+		} catch (error) {
+			// The stream is of no more use: a failed or overflowing inflate ends the connection.
+			this.#inflater = undefined;
+			inflater.destroy();
+			collector.take();
+			if (error instanceof WebsocketError) {
+				throw error;
+			}
+
+			throw new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', 'Failed to uncompress incoming frame', {
+				cause: error,
+			});
+		} finally {
+			collector.onOverflow = undefined;
+		}
+
+		const data = collector.take();
+		if (fin && noContextTakeover) {
+			inflater.reset();
+		}
+
+		return data;
+	}
+}
