@@ -1,0 +1,720 @@
+#!/usr/bin/env node
+// The `websoup` command: `serve` (echo or chat server with a demo page) and `connect` (a wscat-like client).
+
+import {readFileSync} from 'node:fs';
+import {createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
+import {createServer as createHttpsServer} from 'node:https';
+import type {AddressInfo, Socket} from 'node:net';
+import {createInterface} from 'node:readline';
+import {parseArgs, type ParseArgsConfig} from 'node:util';
+import {demoPage} from './demo-page.ts';
+import {websocketConnect, type WebsocketConnectOptions} from './node/client.ts';
+import {addWebsocketHandler, type WebsocketHandlerOptions} from './node/server.ts';
+import {CloseCode, WebsocketDataType, WebsocketState} from './websocket/constants.ts';
+import type {WebsocketConnection} from './websocket/connection.ts';
+import {WebsocketError, WebsocketErrorCode} from './websocket/errors.ts';
+import {Message} from './websocket/message.ts';
+
+/** Exit codes: 0 success, 1 a runtime failure, 2 a usage error (as most Unix tools). */
+const ExitCode = {
+	OK: 0,
+	FAILURE: 1,
+	USAGE: 2,
+} as const;
+type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Where the demo's WebSocket endpoint lives. */
+const WS_PATH = '/ws';
+
+/** How long `serve` waits for the close handshakes on shutdown before it drops the rest. */
+const SHUTDOWN_TIMEOUT_MS = 3000;
+
+/** How long `connect` waits for the close handshake after Ctrl-C before it gives up. */
+const CLIENT_CLOSE_TIMEOUT_MS = 3000;
+
+/** At most this many bytes of a binary message are shown in hex. */
+const HEX_PREVIEW_BYTES = 64;
+
+/** A bad command line: reported on one line, exit code 2. */
+class UsageError extends Error {
+	override name = 'UsageError';
+}
+
+/** A failure while running: reported on one line, exit code 1. */
+class RuntimeError extends Error {
+	override name = 'RuntimeError';
+}
+
+const toolHelp = `Usage: websoup <command> [options]
+
+WebSocket server and client on websoup (libsoup's WebSocket support for Node.js).
+
+Commands:
+  serve            run an echo or chat server with a demo page at /
+  connect <url>    open a WebSocket and exchange messages from the terminal or a pipe
+
+Options:
+  -h, --help       show this help (or "websoup <command> --help")
+  -v, --version    show the version
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage.
+`;
+
+const serveHelp = `Usage: websoup serve [options]
+
+Serves a demo page at / and a WebSocket endpoint at ${WS_PATH}; every other path is 404.
+Logs one line per connection open, close and error. Ctrl-C closes every connection
+with 1001 "going away", waits up to ${SHUTDOWN_TIMEOUT_MS / 1000} s for the close handshakes, and exits.
+
+Options:
+  --host <host>          address to listen on (default 127.0.0.1)
+  --port <port>          port to listen on, 0 for any free port (default 8080)
+  --mode <echo|chat>     echo: messages come back to the sender;
+                         chat: messages go to every client (default echo)
+  --protocol <name>      a subprotocol the server accepts; repeat for more
+  --origin <origin>      accept only handshakes with this Origin
+  --keepalive <seconds>  send a ping every so many seconds (default 0: off)
+  --max-payload <bytes>  largest incoming frame and message (default 131072; 0: no limit)
+  --tls-cert <file>      PEM certificate: serve https and wss (needs --tls-key)
+  --tls-key <file>       PEM private key for --tls-cert
+  -h, --help             show this help
+`;
+
+const connectHelp = `Usage: websoup connect <url> [options]
+
+Opens a WebSocket to <url> (ws:, wss:, http: or https:). Each line read from stdin is sent
+as a message; received messages are printed on stdout, one per line:
+  < text                          a text message
+  < [binary N bytes] 00ff…        a binary message (at most ${HEX_PREVIEW_BYTES} bytes shown in hex)
+  < pong data                     a pong
+
+Commands typed as lines:
+  /ping [data]                    send a ping
+  /close [code] [reason]          close (default 1000)
+  //text                          send "/text" (a leading slash is escaped by doubling it)
+
+At the end of stdin the client closes with 1000 once everything is sent, and waits for the
+server's close. Exit code 0 after a clean close, 1 on failure.
+
+Options:
+  --protocol <name>      offer this subprotocol; repeat for more, in order of preference
+  --origin <origin>      send this Origin
+  -H, --header <'Name: value'>  add a request header; repeat for more
+  --binary               send lines as binary messages instead of text
+  --keepalive <seconds>  send a ping every so many seconds (default 0: off)
+  --insecure             accept any TLS certificate (wss: to a self-signed server)
+  -h, --help             show this help
+`;
+
+/** Writes a line to stdout. */
+function out(line: string): void {
+	process.stdout.write(`${line}\n`);
+}
+
+/** Writes a line to stderr. */
+function err(line: string): void {
+	process.stderr.write(`${line}\n`);
+}
+
+/** The first line of an error's message, for one-line reports. */
+function firstLine(error: unknown): string {
+	const message = error instanceof Error ? error.message : String(error);
+	return message.split('\n', 1)[0] ?? message;
+}
+
+/** Runs `parseArgs`, turning its errors into {@link UsageError}s. */
+function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+	try {
+		return parseArgs(config);
+	} catch (error) {
+		throw new UsageError(firstLine(error));
+	}
+}
+
+/** Parses a whole number in `[min, max]` given to `--name`. */
+function parseInteger(value: string, name: string, min: number, max: number): number {
+	if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+		throw new UsageError(`--${name} expects a whole number from ${min} to ${max}, got "${value}"`);
+	}
+
+	return Number(value);
+}
+
+/** `host:port` of a socket's peer, with IPv6 addresses in brackets. */
+function peerName(connection: WebsocketConnection): string {
+	const socket = connection.getIoStream() as Partial<Socket>;
+	const address = socket.remoteAddress ?? 'unknown';
+	const host = address.includes(':') ? `[${address}]` : address;
+	return socket.remotePort === undefined ? host : `${host}:${socket.remotePort}`;
+}
+
+/** Shows a binary payload as `[binary N bytes] hex…`. */
+function describeBinary(data: Buffer): string {
+	const preview = data.subarray(0, HEX_PREVIEW_BYTES).toString('hex');
+	const more = data.length > HEX_PREVIEW_BYTES ? '…' : '';
+	return `[binary ${data.length} ${data.length === 1 ? 'byte' : 'bytes'}]${preview === '' ? '' : ` ${preview}${more}`}`;
+}
+
+/** A pong or ping payload: as text when it is printable UTF-8, else in hex. */
+function describeControl(data: Buffer): string {
+	const text = data.toString('utf8');
+	if (Buffer.from(text, 'utf8').equals(data) && !/[\u0000-\u001f\u007f]/.test(text)) {
+		return text;
+	}
+
+	return data.toString('hex');
+}
+
+/** A close reason as it appears in log lines: JSON-quoted, so spaces and quotes stay unambiguous. */
+function quoteReason(reason: string | null): string {
+	return JSON.stringify(reason ?? '');
+}
+
+/** A one-line description of why a connection failed: the WebsocketError or socket error, with the HTTP status. */
+function describeConnectError(error: unknown, msg: Message): string {
+	if (error instanceof WebsocketError && error.code === WebsocketErrorCode.NOT_WEBSOCKET && msg.statusCode > 0) {
+		return `handshake rejected: HTTP ${msg.statusCode} ${msg.reasonPhrase}`.trimEnd();
+	}
+
+	if (error instanceof WebsocketError) {
+		return `handshake failed: ${firstLine(error)}`;
+	}
+
+	const code = (error as NodeJS.ErrnoException).code ?? '';
+	if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME/.test(code)) {
+		return `${firstLine(error)} (--insecure accepts it)`;
+	}
+
+	return firstLine(error);
+}
+
+// --- serve -------------------------------------------------------------------------------------
+
+interface ServeOptions {
+	host: string;
+	port: number;
+	mode: 'echo' | 'chat';
+	protocols: string[];
+	origin: string | null;
+	keepalive: number;
+	maxPayload: number | null;
+	tls: {cert: Buffer; key: Buffer} | null;
+}
+
+function readPem(file: string, option: string): Buffer {
+	try {
+		return readFileSync(file);
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		throw new RuntimeError(`cannot read ${option} file "${file}"${code === undefined ? '' : `: ${code}`}`);
+	}
+}
+
+function parseServeOptions(args: string[]): ServeOptions | null {
+	const {values} = parse({
+		args,
+		options: {
+			host: {type: 'string', default: '127.0.0.1'},
+			port: {type: 'string', default: '8080'},
+			mode: {type: 'string', default: 'echo'},
+			protocol: {type: 'string', multiple: true, default: []},
+			origin: {type: 'string'},
+			keepalive: {type: 'string', default: '0'},
+			'max-payload': {type: 'string'},
+			'tls-cert': {type: 'string'},
+			'tls-key': {type: 'string'},
+			help: {type: 'boolean', short: 'h', default: false},
+		},
+		allowPositionals: false,
+		strict: true,
+	});
+	if (values.help) {
+		process.stdout.write(serveHelp);
+		return null;
+	}
+
+	if (values.mode !== 'echo' && values.mode !== 'chat') {
+		throw new UsageError(`--mode expects "echo" or "chat", got "${values.mode}"`);
+	}
+
+	if (values.host === '') {
+		throw new UsageError('--host expects an address, got ""');
+	}
+
+	for (const protocol of values.protocol) {
+		if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(protocol)) {
+			throw new UsageError(`--protocol expects a token (letters, digits, "-", "." …), got "${protocol}"`);
+		}
+	}
+
+	const certFile = values['tls-cert'];
+	const keyFile = values['tls-key'];
+	if ((certFile === undefined) !== (keyFile === undefined)) {
+		throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
+	}
+
+	const options: ServeOptions = {
+		host: values.host,
+		port: parseInteger(values.port, 'port', 0, 65_535),
+		mode: values.mode,
+		protocols: values.protocol,
+		origin: values.origin ?? null,
+		keepalive: parseInteger(values.keepalive, 'keepalive', 0, 2_147_483),
+		maxPayload:
+			values['max-payload'] === undefined
+				? null
+				: parseInteger(values['max-payload'], 'max-payload', 0, Number.MAX_SAFE_INTEGER),
+		tls: null,
+	};
+	if (certFile !== undefined && keyFile !== undefined) {
+		options.tls = {cert: readPem(certFile, '--tls-cert'), key: readPem(keyFile, '--tls-key')};
+	}
+
+	return options;
+}
+
+function createHttpOrHttpsServer(
+	options: ServeOptions,
+	listener: (req: IncomingMessage, res: ServerResponse) => void,
+): Server {
+	if (options.tls === null) {
+		return createHttpServer(listener);
+	}
+
+	try {
+		return createHttpsServer({cert: options.tls.cert, key: options.tls.key}, listener);
+	} catch (error) {
+		throw new RuntimeError(`invalid TLS certificate or key: ${firstLine(error)}`);
+	}
+}
+
+async function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+	return new Promise((resolve, reject) => {
+		const onError = (error: NodeJS.ErrnoException): void => {
+			const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+			const reasons: Record<string, string> = {
+				EADDRINUSE: 'address already in use',
+				EACCES: 'permission denied',
+				EADDRNOTAVAIL: 'address not available',
+				ENOTFOUND: 'unknown host',
+			};
+			const why = (error.code === undefined ? undefined : reasons[error.code]) ?? firstLine(error);
+			reject(new RuntimeError(`cannot listen on ${where}: ${why}`));
+		};
+
+		server.once('error', onError);
+		server.listen(port, host, () => {
+			server.removeListener('error', onError);
+			resolve(server.address() as AddressInfo);
+		});
+	});
+}
+
+async function serve(args: string[]): Promise<ExitCode> {
+	const options = parseServeOptions(args);
+	if (options === null) {
+		return ExitCode.OK;
+	}
+
+	const page = demoPage({mode: options.mode, protocols: options.protocols, path: WS_PATH});
+	const connections = new Set<WebsocketConnection>();
+	let stopping = false;
+
+	const server = createHttpOrHttpsServer(options, (req, res) => {
+		const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+		if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+			res.writeHead(200, {
+				'Content-Type': 'text/html; charset=utf-8',
+				'Content-Length': Buffer.byteLength(page),
+				'Cache-Control': 'no-store',
+			});
+			res.end(req.method === 'HEAD' ? undefined : page);
+		} else if (path === '/') {
+			res.writeHead(405, {'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD'});
+			res.end('Method Not Allowed\n');
+		} else if (path === WS_PATH) {
+			// The upgrade itself never gets here: the WebSocket handler takes it.
+			res.writeHead(426, {'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket', Connection: 'Upgrade'});
+			res.end('Upgrade Required: this is a WebSocket endpoint\n');
+		} else {
+			res.writeHead(404, {'Content-Type': 'text/plain; charset=utf-8'});
+			res.end('Not Found\n');
+		}
+	});
+	server.on('clientError', (_error, socket) => {
+		if (socket.writable) {
+			socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+		} else {
+			socket.destroy();
+		}
+	});
+
+	const broadcast = (type: WebsocketDataType, data: Buffer): void => {
+		for (const peer of connections) {
+			if (peer.state === WebsocketState.OPEN) {
+				peer.sendMessage(type, data);
+			}
+		}
+	};
+
+	const handlerOptions: WebsocketHandlerOptions = {};
+	if (options.keepalive > 0) {
+		handlerOptions.keepaliveInterval = options.keepalive;
+	}
+
+	if (options.maxPayload !== null) {
+		handlerOptions.maxIncomingPayloadSize = options.maxPayload;
+		handlerOptions.maxTotalMessageSize = options.maxPayload;
+	}
+
+	const handler = addWebsocketHandler(
+		server,
+		WS_PATH,
+		options.origin,
+		options.protocols.length > 0 ? options.protocols : null,
+		(_server, _msg, _path, connection) => {
+			const name = peerName(connection);
+			if (stopping) {
+				connection.close(CloseCode.GOING_AWAY, 'going away');
+			}
+
+			connections.add(connection);
+			out(`open ${name} protocol=${connection.getProtocol() ?? '-'}`);
+			connection.connect('message', (_self, type, data) => {
+				if (options.mode === 'chat') {
+					broadcast(type, data);
+				} else if (connection.state === WebsocketState.OPEN) {
+					connection.sendMessage(type, data);
+				}
+			});
+			connection.connect('error', (_self, error) => {
+				const reason = error instanceof WebsocketError ? error.reason : ((error as NodeJS.ErrnoException).code ?? error.name);
+				out(`error ${name} ${reason} ${JSON.stringify(firstLine(error))}`);
+			});
+			connection.connect('closed', () => {
+				connections.delete(connection);
+				out(`close ${name} ${connection.getCloseCode()} ${quoteReason(connection.getCloseData())}`);
+			});
+		},
+		handlerOptions,
+	);
+
+	const address = await listen(server, options.port, options.host);
+	const scheme = options.tls === null ? 'http' : 'https';
+	const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
+	out(`listening on ${scheme}://${shownHost}:${address.port}/ (mode ${options.mode}, websocket at ${WS_PATH})`);
+
+	return new Promise<ExitCode>(resolve => {
+		const stop = (signal: NodeJS.Signals): void => {
+			if (stopping) {
+				err(`websoup: ${signal} again, exiting without waiting`);
+				resolve(ExitCode.FAILURE);
+				return;
+			}
+
+			stopping = true;
+			out(`stopping (${signal}): closing ${connections.size} connection${connections.size === 1 ? '' : 's'}`);
+			handler.remove();
+			server.close();
+			server.closeIdleConnections();
+
+			const pending = [...connections];
+			for (const connection of pending) {
+				connection.close(CloseCode.GOING_AWAY, 'going away');
+			}
+
+			let timer: NodeJS.Timeout | undefined;
+			const timeout = new Promise<'timeout'>(done => {
+				timer = setTimeout(done, SHUTDOWN_TIMEOUT_MS, 'timeout');
+			});
+			void Promise.race([Promise.all(pending.map(async connection => connection.closed)), timeout]).then(result => {
+				clearTimeout(timer);
+				if (result === 'timeout') {
+					out(`stopped: ${connections.size} connection(s) did not finish closing in ${SHUTDOWN_TIMEOUT_MS} ms`);
+					for (const connection of connections) {
+						connection.getIoStream().destroy();
+					}
+				}
+
+				resolve(ExitCode.OK);
+			});
+		};
+
+		process.on('SIGINT', stop);
+		process.on('SIGTERM', stop);
+	});
+}
+
+// --- connect -----------------------------------------------------------------------------------
+
+interface ConnectOptions {
+	url: URL;
+	protocols: string[];
+	origin: string | null;
+	headers: Array<[string, string]>;
+	binary: boolean;
+	keepalive: number;
+	insecure: boolean;
+}
+
+function parseConnectOptions(args: string[]): ConnectOptions | null {
+	const {values, positionals} = parse({
+		args,
+		options: {
+			protocol: {type: 'string', multiple: true, default: []},
+			origin: {type: 'string'},
+			header: {type: 'string', short: 'H', multiple: true, default: []},
+			binary: {type: 'boolean', default: false},
+			insecure: {type: 'boolean', default: false},
+			keepalive: {type: 'string', default: '0'},
+			help: {type: 'boolean', short: 'h', default: false},
+		},
+		allowPositionals: true,
+		strict: true,
+	});
+	if (values.help) {
+		process.stdout.write(connectHelp);
+		return null;
+	}
+
+	if (positionals.length !== 1) {
+		throw new UsageError(
+			positionals.length === 0 ? 'connect expects a URL, as in "websoup connect ws://127.0.0.1:8080/ws"' : `connect expects one URL, got ${positionals.length} arguments`,
+		);
+	}
+
+	const text = positionals[0] ?? '';
+	let url: URL;
+	try {
+		url = new URL(text);
+	} catch {
+		throw new UsageError(`not a URL: "${text}" (expected ws://host[:port]/path or wss://…)`);
+	}
+
+	if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol) || url.host === '') {
+		throw new UsageError(`unsupported URL "${text}": expected a ws:, wss:, http: or https: URL with a host`);
+	}
+
+	const headers: Array<[string, string]> = [];
+	for (const header of values.header) {
+		const colon = header.indexOf(':');
+		const name = colon === -1 ? '' : header.slice(0, colon).trim();
+		if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+			throw new UsageError(`-H expects "Name: value", got "${header}"`);
+		}
+
+		headers.push([name, header.slice(colon + 1).trim()]);
+	}
+
+	return {
+		url,
+		protocols: values.protocol,
+		origin: values.origin ?? null,
+		headers,
+		binary: values.binary,
+		keepalive: parseInteger(values.keepalive, 'keepalive', 0, 2_147_483),
+		insecure: values.insecure,
+	};
+}
+
+/** Runs one line typed by the user: a `/ping` or `/close` command, or a message to send. */
+function runLine(connection: WebsocketConnection, line: string, binary: boolean): void {
+	if (line === '/ping' || line.startsWith('/ping ')) {
+		connection.ping(line.slice('/ping '.length));
+		return;
+	}
+
+	if (line === '/close' || line.startsWith('/close ')) {
+		const [codeText = '', ...words] = line.slice('/close '.length).split(' ');
+		if (codeText !== '' && !/^\d{1,5}$/.test(codeText)) {
+			throw new RangeError(`/close expects a numeric close code such as 1000, got "${codeText}"`);
+		}
+
+		const code = codeText === '' ? CloseCode.NORMAL : Number(codeText);
+		connection.close(code, words.length === 0 ? null : words.join(' '));
+		return;
+	}
+
+	const text = line.startsWith('//') ? line.slice(1) : line;
+	if (binary) {
+		connection.sendBinary(Buffer.from(text, 'utf8'));
+	} else {
+		connection.sendText(text);
+	}
+}
+
+async function connectCommand(args: string[]): Promise<ExitCode> {
+	const options = parseConnectOptions(args);
+	if (options === null) {
+		return ExitCode.OK;
+	}
+
+	const msg = new Message(options.url);
+	const connectOptions: WebsocketConnectOptions = {headers: options.headers};
+	if (options.keepalive > 0) {
+		connectOptions.keepaliveInterval = options.keepalive;
+	}
+
+	if (options.insecure) {
+		connectOptions.tls = {rejectUnauthorized: false};
+	}
+
+	let connection: WebsocketConnection;
+	try {
+		connection = await websocketConnect(
+			msg,
+			options.origin,
+			options.protocols.length > 0 ? options.protocols : null,
+			connectOptions,
+		);
+	} catch (error) {
+		if (error instanceof TypeError) {
+			throw new UsageError(firstLine(error));
+		}
+
+		throw new RuntimeError(`cannot connect to ${options.url.href}: ${describeConnectError(error, msg)}`);
+	}
+
+	const interactive = process.stdin.isTTY === true;
+	if (interactive) {
+		const protocol = connection.getProtocol();
+		err(`connected to ${options.url.href}${protocol === null ? '' : ` (protocol ${protocol})`}; /ping, /close [code] [reason], Ctrl-D to quit`);
+	}
+
+	connection.connect('message', (_self, type, data) => {
+		out(`< ${type === WebsocketDataType.TEXT ? data.toString('utf8') : describeBinary(data)}`);
+	});
+	connection.connect('pong', (_self, data) => {
+		out(data.length === 0 ? '< pong' : `< pong ${describeControl(data)}`);
+	});
+
+	const lines = createInterface({input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY, terminal: false});
+	lines.on('line', line => {
+		if (connection.state !== WebsocketState.OPEN) {
+			err(`websoup: connection is closing, not sent: ${line}`);
+			return;
+		}
+
+		try {
+			runLine(connection, line, options.binary);
+		} catch (error) {
+			// A bad /ping or /close argument: say so and carry on.
+			err(`websoup: ${firstLine(error)}`);
+		}
+	});
+	lines.on('close', () => {
+		// End of input: everything read has been queued, and the Close frame goes after it.
+		connection.close(CloseCode.NORMAL, null);
+	});
+
+	let interrupted = false;
+	const onSignal = (): void => {
+		if (interrupted) {
+			connection.getIoStream().destroy();
+			return;
+		}
+
+		interrupted = true;
+		connection.close(CloseCode.NORMAL, null);
+		setTimeout(() => connection.getIoStream().destroy(), CLIENT_CLOSE_TIMEOUT_MS).unref();
+	};
+
+	process.on('SIGINT', onSignal);
+	process.on('SIGTERM', onSignal);
+
+	const info = await connection.closed;
+	lines.close();
+	process.stdin.destroy();
+	process.removeListener('SIGINT', onSignal);
+	process.removeListener('SIGTERM', onSignal);
+
+	if (info.wasClean && info.error === null) {
+		if (interactive) {
+			err(`closed ${info.code} ${quoteReason(info.reason)}`);
+		}
+
+		return ExitCode.OK;
+	}
+
+	const why = info.error === null ? 'connection closed without a close handshake' : firstLine(info.error);
+	err(`websoup: ${why} (close code ${info.code === 0 ? CloseCode.ABNORMAL : info.code})`);
+	return ExitCode.FAILURE;
+}
+
+// --- main --------------------------------------------------------------------------------------
+
+function version(): string {
+	const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version?: string};
+	return manifest.version ?? 'unknown';
+}
+
+/**
+ * Runs the command line `args` (without `node` and the script) and resolves with the exit code.
+ * Errors are reported on stderr as one line; nothing throws.
+ */
+async function main(args: readonly string[]): Promise<ExitCode> {
+	const [command, ...rest] = args;
+	try {
+		switch (command) {
+			case 'serve': {
+				return await serve(rest);
+			}
+
+			case 'connect': {
+				return await connectCommand(rest);
+			}
+
+			case undefined: {
+				process.stderr.write(toolHelp);
+				return ExitCode.USAGE;
+			}
+
+			case '-h':
+			case '--help':
+			case 'help': {
+				process.stdout.write(toolHelp);
+				return ExitCode.OK;
+			}
+
+			case '-v':
+			case '--version': {
+				out(version());
+				return ExitCode.OK;
+			}
+
+			default: {
+				throw new UsageError(`unknown command "${command}" (expected serve or connect; see websoup --help)`);
+			}
+		}
+	} catch (error) {
+		if (error instanceof UsageError) {
+			err(`websoup: ${error.message}`);
+			return ExitCode.USAGE;
+		}
+
+		err(`websoup: ${error instanceof RuntimeError ? error.message : firstLine(error)}`);
+		return ExitCode.FAILURE;
+	}
+}
+
+/** Exits once stdout and stderr have been flushed (pipes may be asynchronous). */
+function exit(code: ExitCode): void {
+	let pending = 2;
+	const done = (): void => {
+		pending--;
+		if (pending === 0) {
+			process.exit(code);
+		}
+	};
+
+	process.stdout.write('', done);
+	process.stderr.write('', done);
+}
+
+// A reader that goes away (`websoup connect … | head -1`) is not an error worth a stack trace.
+process.stdout.on('error', () => {
+	process.exit(ExitCode.FAILURE);
+});
+
+const code = await main(process.argv.slice(2));
+exit(code);

@@ -1,0 +1,407 @@
+// The `websoup` command line: serve and connect as child processes, their output and their exit codes.
+
+import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process';
+import {once} from 'node:events';
+import {createServer as createHttpServer} from 'node:http';
+import {createServer as createNetServer, type AddressInfo} from 'node:net';
+import {fileURLToPath} from 'node:url';
+import test, {type ExecutionContext} from 'ava';
+import {WebSocket, WebSocketServer, type RawData} from 'ws';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Every wait in this file gives up after this long. */
+const TIMEOUT = 15_000;
+
+interface Cli {
+	child: ChildProcessWithoutNullStreams;
+	/** Everything written to stdout so far. */
+	stdout(): string;
+	/** Everything written to stderr so far. */
+	stderr(): string;
+	/** Resolves with the first match of `pattern` in stdout, waiting for more output as needed. */
+	waitFor(pattern: RegExp, timeout?: number): Promise<RegExpMatchArray>;
+	/** Resolves with the exit code once the process has exited. */
+	exited(timeout?: number): Promise<{code: number | null; signal: NodeJS.Signals | null}>;
+}
+
+/** Runs `node --import tsx lib/cli.ts ...args` from the repository root; killed at teardown. */
+function runCli(t: ExecutionContext, args: string[], input?: string): Cli {
+	const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', ...args], {
+		cwd: root,
+		env: {...process.env, NODE_DEBUG: ''},
+	});
+	let stdout = '';
+	let stderr = '';
+	const listeners = new Set<() => void>();
+	child.stdout.setEncoding('utf8');
+	child.stderr.setEncoding('utf8');
+	child.stdout.on('data', (chunk: string) => {
+		stdout += chunk;
+		for (const listener of listeners) {
+			listener();
+		}
+	});
+	child.stderr.on('data', (chunk: string) => {
+		stderr += chunk;
+	});
+	const exit = new Promise<{code: number | null; signal: NodeJS.Signals | null}>(resolve => {
+		child.once('close', (code, signal) => {
+			resolve({code, signal});
+		});
+	});
+	t.teardown(() => {
+		if (child.exitCode === null && child.signalCode === null) {
+			child.kill('SIGKILL');
+		}
+	});
+	if (input === undefined) {
+		child.stdin.on('error', () => {});
+	} else {
+		child.stdin.end(input);
+	}
+
+	return {
+		child,
+		stdout: () => stdout,
+		stderr: () => stderr,
+		async waitFor(pattern, timeout = TIMEOUT) {
+			return new Promise((resolve, reject) => {
+				const check = (): void => {
+					const match = pattern.exec(stdout);
+					if (match !== null) {
+						listeners.delete(check);
+						clearTimeout(timer);
+						resolve(match);
+					}
+				};
+
+				const timer = setTimeout(() => {
+					listeners.delete(check);
+					reject(new Error(`timed out waiting for ${String(pattern)} in stdout: ${JSON.stringify(stdout)}; stderr: ${JSON.stringify(stderr)}`));
+				}, timeout);
+				listeners.add(check);
+				check();
+				void exit.then(() => {
+					if (listeners.has(check)) {
+						listeners.delete(check);
+						clearTimeout(timer);
+						reject(new Error(`exited before ${String(pattern)} appeared; stdout: ${JSON.stringify(stdout)}; stderr: ${JSON.stringify(stderr)}`));
+					}
+				});
+			});
+		},
+		async exited(timeout = TIMEOUT) {
+			return withTimeout(exit, timeout, `the exit of websoup ${args.join(' ')}`);
+		},
+	};
+}
+
+async function withTimeout<T>(promise: Promise<T>, timeout: number, what: string): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const expired = new Promise<never>((_resolve, reject) => {
+		timer = setTimeout(() => {
+			reject(new Error(`timed out after ${timeout} ms waiting for ${what}`));
+		}, timeout);
+	});
+	try {
+		return await Promise.race([promise, expired]);
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+/** Starts `websoup serve --port 0 ...args` and resolves with the process and the port it printed. */
+async function startServe(t: ExecutionContext, args: string[] = []): Promise<{cli: Cli; port: number}> {
+	const cli = runCli(t, ['serve', '--port', '0', ...args]);
+	const match = await cli.waitFor(/^listening on http:\/\/127\.0\.0\.1:(\d+)\//m);
+	return {cli, port: Number(match[1])};
+}
+
+/** Terminates `ws` at teardown, whatever its state; errors after the test are not the test's concern. */
+function closeAtTeardown(t: ExecutionContext, ws: WebSocket): void {
+	ws.on('error', () => {});
+	t.teardown(() => {
+		if (ws.readyState !== WebSocket.CLOSED) {
+			ws.terminate();
+		}
+	});
+}
+
+/** A `ws` client connected to `url`; closed at teardown. */
+async function wsClient(t: ExecutionContext, url: string, protocols: string[] = []): Promise<WebSocket> {
+	const ws = new WebSocket(url, protocols);
+	closeAtTeardown(t, ws);
+	await withTimeout(once(ws, 'open'), TIMEOUT, `ws open ${url}`);
+	return ws;
+}
+
+async function nextMessage(ws: WebSocket): Promise<{data: RawData; isBinary: boolean}> {
+	const [data, isBinary] = (await withTimeout(once(ws, 'message'), TIMEOUT, 'a ws message')) as [RawData, boolean];
+	return {data, isBinary};
+}
+
+/** A `ws` echo server on 127.0.0.1, port 0; closed at teardown. */
+async function wsEchoServer(t: ExecutionContext, options: {handleProtocols?: (protocols: Set<string>) => string | false} = {}): Promise<{server: WebSocketServer; url: string; closes: Array<{code: number; reason: string}>; headers: Array<Record<string, string | string[] | undefined>>}> {
+	const server = new WebSocketServer({host: '127.0.0.1', port: 0, ...options});
+	await withTimeout(once(server, 'listening'), TIMEOUT, 'ws server listening');
+	const closes: Array<{code: number; reason: string}> = [];
+	const headers: Array<Record<string, string | string[] | undefined>> = [];
+	server.on('connection', (socket, req) => {
+		headers.push(req.headers);
+		socket.on('message', (data, isBinary) => {
+			socket.send(data, {binary: isBinary});
+		});
+		socket.on('close', (code, reason) => {
+			closes.push({code, reason: reason.toString()});
+		});
+	});
+	t.teardown(() => {
+		for (const client of server.clients) {
+			client.terminate();
+		}
+
+		server.close();
+	});
+	const {port} = server.address() as AddressInfo;
+	return {server, url: `ws://127.0.0.1:${port}/`, closes, headers};
+}
+
+/** A port on 127.0.0.1 with nothing listening on it. */
+async function closedPort(): Promise<number> {
+	const server = createNetServer();
+	server.listen(0, '127.0.0.1');
+	await once(server, 'listening');
+	const {port} = server.address() as AddressInfo;
+	server.close();
+	await once(server, 'close');
+	return port;
+}
+
+function lines(text: string): string[] {
+	return text.split('\n').filter(line => line !== '');
+}
+
+// --- serve -------------------------------------------------------------------------------------
+
+test('serve: prints the real port, serves the page, echoes, and closes clients with 1001 on SIGINT', async t => {
+	const {cli, port} = await startServe(t);
+	t.true(port > 0);
+
+	const page = await withTimeout(fetch(`http://127.0.0.1:${port}/`), TIMEOUT, 'GET /');
+	t.is(page.status, 200);
+	t.regex(page.headers.get('content-type') ?? '', /^text\/html/);
+	const html = await page.text();
+	t.regex(html, /<!doctype html>/i);
+	t.true(html.includes('new WebSocket('));
+
+	const missing = await withTimeout(fetch(`http://127.0.0.1:${port}/nope`), TIMEOUT, 'GET /nope');
+	t.is(missing.status, 404);
+	await missing.arrayBuffer();
+
+	const ws = await wsClient(t, `ws://127.0.0.1:${port}/ws`);
+	const opened = await cli.waitFor(/^open (127\.0\.0\.1:\d+) protocol=-$/m);
+	ws.send('hello, websoup');
+	const text = await nextMessage(ws);
+	t.false(text.isBinary);
+	t.is(text.data.toString(), 'hello, websoup');
+	ws.send(Buffer.from([0, 1, 2, 255]));
+	const binary = await nextMessage(ws);
+	t.true(binary.isBinary);
+	t.deepEqual(Buffer.from(binary.data as Buffer), Buffer.from([0, 1, 2, 255]));
+
+	const closed = once(ws, 'close');
+	cli.child.kill('SIGINT');
+	const [code, reason] = (await withTimeout(closed, TIMEOUT, 'ws close')) as [number, Buffer];
+	t.is(code, 1001);
+	t.is(reason.toString(), 'going away');
+	const exit = await cli.exited();
+	t.is(exit.code, 0);
+	t.true(lines(cli.stdout()).includes(`close ${opened[1]} 1001 "going away"`), cli.stdout());
+	t.is(cli.stderr(), '');
+});
+
+test('serve: chat mode sends every message to every client', async t => {
+	const {cli, port} = await startServe(t, ['--mode', 'chat']);
+	const html = await (await withTimeout(fetch(`http://127.0.0.1:${port}/`), TIMEOUT, 'GET /')).text();
+	t.true(html.includes('"mode":"chat"'));
+	const alice = await wsClient(t, `ws://127.0.0.1:${port}/ws`);
+	const bob = await wsClient(t, `ws://127.0.0.1:${port}/ws`);
+	// Both handshakes are done on the server's side once both open lines are logged.
+	await cli.waitFor(/^open .*\n(?:.*\n)*open /m);
+	const toAlice = nextMessage(alice);
+	const toBob = nextMessage(bob);
+	alice.send('hi all');
+	t.is((await toAlice).data.toString(), 'hi all');
+	t.is((await toBob).data.toString(), 'hi all');
+
+	const bobAgain = nextMessage(bob);
+	const aliceAgain = nextMessage(alice);
+	bob.send('hi alice');
+	t.is((await aliceAgain).data.toString(), 'hi alice');
+	t.is((await bobAgain).data.toString(), 'hi alice');
+
+	cli.child.kill('SIGTERM');
+	t.is((await cli.exited()).code, 0);
+});
+
+test('serve: negotiates a --protocol and logs it; a client closing is logged with its code and reason', async t => {
+	const {cli, port} = await startServe(t, ['--protocol', 'chat', '--protocol', 'superchat']);
+	const ws = await wsClient(t, `ws://127.0.0.1:${port}/ws`, ['superchat']);
+	t.is(ws.protocol, 'superchat');
+	const [, name] = await cli.waitFor(/^open (\S+) protocol=superchat$/m);
+	ws.close(4000, 'bye now');
+	await withTimeout(once(ws, 'close'), TIMEOUT, 'ws close');
+	await cli.waitFor(new RegExp(`^close ${name!.replaceAll('.', '\\.')} 4000 "bye now"$`, 'm'));
+	cli.child.kill('SIGINT');
+	t.is((await cli.exited()).code, 0);
+});
+
+test('serve: refuses a handshake from another --origin', async t => {
+	const {cli, port} = await startServe(t, ['--origin', 'http://good.example']);
+	const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, {origin: 'http://evil.example'});
+	closeAtTeardown(t, ws);
+	const [, response] = (await withTimeout(once(ws, 'unexpected-response'), TIMEOUT, 'refusal')) as [unknown, {statusCode: number}];
+	t.is(response.statusCode, 403);
+	cli.child.kill('SIGINT');
+	t.is((await cli.exited()).code, 0);
+});
+
+test('serve: a port in use is one line on stderr and exit code 1', async t => {
+	const blocker = createNetServer();
+	blocker.listen(0, '127.0.0.1');
+	await once(blocker, 'listening');
+	t.teardown(() => {
+		blocker.close();
+	});
+	const {port} = blocker.address() as AddressInfo;
+	const cli = runCli(t, ['serve', '--port', String(port)]);
+	const exit = await cli.exited();
+	t.is(exit.code, 1);
+	t.deepEqual(lines(cli.stderr()), [`websoup: cannot listen on 127.0.0.1:${port}: address already in use`]);
+});
+
+test('serve: an unreadable certificate is one line on stderr and exit code 1', async t => {
+	const cli = runCli(t, ['serve', '--port', '0', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem']);
+	t.is((await cli.exited()).code, 1);
+	t.deepEqual(lines(cli.stderr()), ['websoup: cannot read --tls-cert file "/nonexistent/cert.pem": ENOENT']);
+});
+
+// --- connect -----------------------------------------------------------------------------------
+
+test('connect: sends stdin lines from a pipe, prints the echoes, closes with 1000 at EOF and exits 0', async t => {
+	const {url, closes} = await wsEchoServer(t);
+	const cli = runCli(t, ['connect', url], 'one\ntwo words\nünïcødé ✓\n');
+	const exit = await cli.exited();
+	t.is(exit.code, 0, cli.stderr());
+	t.deepEqual(lines(cli.stdout()), ['< one', '< two words', '< ünïcødé ✓']);
+	t.is(cli.stderr(), '');
+	t.deepEqual(closes, [{code: 1000, reason: ''}]);
+});
+
+test('connect: --binary sends binary messages, printed in hex; /ping prints the pong', async t => {
+	const {url} = await wsEchoServer(t);
+	const cli = runCli(t, ['connect', '--binary', url], 'AB\n/ping hey\n');
+	t.is((await cli.exited()).code, 0, cli.stderr());
+	t.deepEqual(lines(cli.stdout()).sort(), ['< [binary 2 bytes] 4142', '< pong hey']);
+});
+
+test('connect: /close sends the code and reason', async t => {
+	const {url, closes} = await wsEchoServer(t);
+	const cli = runCli(t, ['connect', url], 'first\n/close 4001 all done\nnot sent\n');
+	t.is((await cli.exited()).code, 0, cli.stderr());
+	t.deepEqual(lines(cli.stdout()), ['< first']);
+	t.deepEqual(closes, [{code: 4001, reason: 'all done'}]);
+});
+
+test('connect: a bad command is one line on stderr and the session goes on', async t => {
+	const {url, closes} = await wsEchoServer(t);
+	const cli = runCli(t, ['connect', url], '/close abc\n//slash\n');
+	t.is((await cli.exited()).code, 0, cli.stderr());
+	t.deepEqual(lines(cli.stderr()), ['websoup: /close expects a numeric close code such as 1000, got "abc"']);
+	t.deepEqual(lines(cli.stdout()), ['< /slash']);
+	t.deepEqual(closes, [{code: 1000, reason: ''}]);
+});
+
+test('connect: offers --protocol, sends --origin and -H headers', async t => {
+	const {url, headers} = await wsEchoServer(t, {handleProtocols: protocols => (protocols.has('two') ? 'two' : false)});
+	const cli = runCli(t, ['connect', '--protocol', 'one', '--protocol', 'two', '--origin', 'http://example.org', '-H', 'X-Token: abc 123', url], 'x\n');
+	t.is((await cli.exited()).code, 0, cli.stderr());
+	t.deepEqual(lines(cli.stdout()), ['< x']);
+	t.is(headers[0]?.['sec-websocket-protocol'], 'one, two');
+	t.is(headers[0]?.['origin'], 'http://example.org');
+	t.is(headers[0]?.['x-token'], 'abc 123');
+});
+
+test('connect: talks to websoup serve', async t => {
+	const {cli: server, port} = await startServe(t);
+	const cli = runCli(t, ['connect', `ws://127.0.0.1:${port}/ws`], 'round trip\n');
+	t.is((await cli.exited()).code, 0, cli.stderr());
+	t.deepEqual(lines(cli.stdout()), ['< round trip']);
+	await server.waitFor(/^close \S+ 1000 ""$/m);
+	server.child.kill('SIGINT');
+	t.is((await server.exited()).code, 0);
+});
+
+test('connect: a closed port is one line on stderr and a non-zero exit', async t => {
+	const port = await closedPort();
+	const cli = runCli(t, ['connect', `ws://127.0.0.1:${port}/`], '');
+	const exit = await cli.exited();
+	t.is(exit.code, 1);
+	const errors = lines(cli.stderr());
+	t.is(errors.length, 1, cli.stderr());
+	t.regex(errors[0] ?? '', /^websoup: cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: .*ECONNREFUSED/);
+	t.is(cli.stdout(), '');
+});
+
+test('connect: a refused handshake reports the HTTP status', async t => {
+	const server = createHttpServer((_req, res) => {
+		res.writeHead(403, {'Content-Type': 'text/plain'}).end('no');
+	});
+	server.on('upgrade', (_req, socket) => {
+		socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+	});
+	server.listen(0, '127.0.0.1');
+	await once(server, 'listening');
+	t.teardown(() => {
+		server.closeAllConnections();
+		server.close();
+	});
+	const {port} = server.address() as AddressInfo;
+	const cli = runCli(t, ['connect', `ws://127.0.0.1:${port}/`], '');
+	t.is((await cli.exited()).code, 1);
+	t.deepEqual(lines(cli.stderr()), [`websoup: cannot connect to ws://127.0.0.1:${port}/: handshake rejected: HTTP 403 Forbidden`]);
+});
+
+// --- usage -------------------------------------------------------------------------------------
+
+for (const [args, message] of [
+	[['serve', '--port', 'abc'], /^websoup: --port expects a whole number from 0 to 65535, got "abc"$/],
+	[['serve', '--port', '70000'], /^websoup: --port expects a whole number/],
+	[['serve', '--mode', 'karaoke'], /^websoup: --mode expects "echo" or "chat"/],
+	[['serve', '--bogus'], /^websoup: Unknown option '--bogus'/],
+	[['serve', '--tls-cert', 'cert.pem'], /^websoup: --tls-cert and --tls-key go together/],
+	[['connect', 'not-a-url'], /^websoup: not a URL: "not-a-url"/],
+	[['connect', 'ftp://example.org/'], /^websoup: unsupported URL "ftp:\/\/example\.org\/"/],
+	[['connect'], /^websoup: connect expects a URL/],
+	[['connect', 'ws://127.0.0.1:1/', '-H', 'no colon'], /^websoup: -H expects "Name: value"/],
+	[['frobnicate'], /^websoup: unknown command "frobnicate"/],
+] as const) {
+	test(`usage: websoup ${args.join(' ')} exits 2 with one line on stderr`, async t => {
+		const cli = runCli(t, [...args], '');
+		t.is((await cli.exited()).code, 2);
+		const errors = lines(cli.stderr());
+		t.is(errors.length, 1, cli.stderr());
+		t.regex(errors[0] ?? '', message);
+		t.is(cli.stdout(), '');
+	});
+}
+
+for (const args of [['--help'], ['serve', '--help'], ['connect', '--help'], ['connect', '-h']]) {
+	test(`usage: websoup ${args.join(' ')} prints help and exits 0`, async t => {
+		const cli = runCli(t, args);
+		t.is((await cli.exited()).code, 0);
+		t.regex(cli.stdout(), /^Usage: websoup/);
+		t.is(cli.stderr(), '');
+	});
+}
