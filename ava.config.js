@@ -1,5 +1,5 @@
 export default {
-	files: ['spec/**/*.spec.ts'],
+	files: ['spec/**/*.spec.ts', '!spec/interop/**'],
 	extensions: {ts: 'module'},
 	nodeArguments: ['--import=tsx'],
 	timeout: '60s',
