@@ -139,6 +139,24 @@ function validateTimeout(value: unknown): number {
 	return value;
 }
 
+/** The connection properties the options set, checked now rather than at the first handshake. */
+const connectionOptions = {
+	maxIncomingPayloadSize: 'max-incoming-payload-size',
+	maxTotalMessageSize: 'max-total-message-size',
+	keepaliveInterval: 'keepalive-interval',
+	keepalivePongTimeout: 'keepalive-pong-timeout',
+} as const;
+
+function validateConnectionOptions(options: WebsocketHandlerOptions): void {
+	for (const [option, property] of Object.entries(connectionOptions)) {
+		const value: unknown = options[option as keyof typeof connectionOptions];
+		const expected = value === undefined ? null : WebsocketConnection.findProperty(property)!.check(value);
+		if (expected !== null) {
+			throw new TypeError(`Expected \`${option}\` to be ${expected}, got \`${String(value)}\``);
+		}
+	}
+}
+
 /**
  * The handler for a request path, as SoupServer finds it (SoupPathMap): the handler with the longest
  * path that is a prefix of the request's path, compared as plain strings, else the default handler.
@@ -452,6 +470,7 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got \`${describe(protocols)}\``);
 	}
 
+	validateConnectionOptions(options);
 	const entry: HandlerEntry = {
 		path: normalizePath(path),
 		origin,

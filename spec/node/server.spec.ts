@@ -499,3 +499,18 @@ test('a refused client sees the server\'s refusal as libsoup\'s NOT_WEBSOCKET', 
 	t.true(error instanceof WebsocketError);
 	t.is((error as WebsocketError).code, WebsocketErrorCode.NOT_WEBSOCKET);
 });
+
+test('invalid limits in the options throw at once, naming the option', t => {
+	const server = createServer();
+	const cases: Array<[WebsocketHandlerOptions, RegExp]> = [
+		[{maxIncomingPayloadSize: -1}, /^Expected `maxIncomingPayloadSize` to be a uint64 in \[0, 9007199254740991\], got `-1`$/],
+		[{maxTotalMessageSize: 1.5}, /^Expected `maxTotalMessageSize` to be a uint64/],
+		[{keepaliveInterval: 2 ** 32}, /^Expected `keepaliveInterval` to be a uint in \[0, 4294967295\]/],
+		[{keepalivePongTimeout: '5' as unknown as number}, /^Expected `keepalivePongTimeout` to be a uint/],
+	];
+	for (const [options, message] of cases) {
+		t.throws(() => addWebsocketHandler(server, '/ws', null, null, () => {}, options), {instanceOf: TypeError, message});
+	}
+
+	t.is(server.listenerCount('upgrade'), 0);
+});
