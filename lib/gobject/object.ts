@@ -96,8 +96,8 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	readonly #handlers: Array<readonly HandlerRecord[] | undefined>;
 	#handlerById: Map<number, HandlerRecord> | undefined;
 	#emission: Emission | null = null;
-	/** Per signal index: emissions running on the hot path, which keeps no Emission record. */
-	readonly #running: Uint32Array;
+	/** Per signal index: emissions running on the hot path, which keeps no Emission record; made at the first. */
+	#running: number[] | undefined;
 	#freeEmission: Emission | null = null;
 	#freezeCount = 0;
 	#pendingNotify: Set<ParamSpec> | undefined;
@@ -112,7 +112,6 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	constructor(properties?: ConstructProperties<T>) {
 		this.#info = classInfo(new.target as unknown as GObjectClass);
 		this.#handlers = Array.from({length: this.#info.signalCount});
-		this.#running = new Uint32Array(this.#info.signalCount);
 		const given = new Map<ParamSpec, unknown>();
 		if (properties !== undefined) {
 			if (properties === null || typeof properties !== 'object') {
@@ -328,7 +327,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 			}
 		}
 
-		if (this.#running[info.index]! > 0) {
+		if ((this.#running?.[info.index] ?? 0) > 0) {
 			// A hot-path emission: its only handler is the one running, nothing is left to skip.
 			return;
 		}
@@ -356,7 +355,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 			// the emission needs no record; `#running` only lets stopEmission() find it.
 			const record = handlers[0]!;
 			if (record.blocked === 0 && (record.detail === null || record.detail === key.detail) && args.length <= 3) {
-				const running = this.#running;
+				const running = (this.#running ??= new Array<number>(this.#info.signalCount).fill(0));
 				running[info.index] = running[info.index]! + 1;
 				this.#call(record.fn, signal, args.length, args[0], args[1], args[2]);
 				running[info.index] = running[info.index]! - 1;

@@ -172,7 +172,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#messageOpcode = 0;
 	#fragments: Buffer[] = [];
 	#fragmentsSize = 0;
-	readonly #utf8 = new Utf8Validator();
+	/** Validates fragmented text; made for the first one. */
+	#utf8: Utf8Validator | null = null;
 	#maxTotalMessageSize: number;
 
 	// Incoming frames waiting while an extension works asynchronously.
@@ -181,14 +182,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
 	#keepaliveTimer: NodeJS.Timeout | undefined;
-	readonly #pongTimers = new Map<string, NodeJS.Timeout>();
+	/** Keepalive pings waiting for their pong; made for the first one. */
+	#pongTimers: Map<string, NodeJS.Timeout> | null = null;
 	#keepaliveCount = 0;
 
 	// Waiting for 'drain' before writing more.
 	#waitingDrain = false;
 
-	readonly #closedPromise: Promise<WebsocketCloseInfo>;
-	#resolveClosed!: (info: WebsocketCloseInfo) => void;
+	/** Made when `closed` is first read, settled at once if the connection is already closed. */
+	#closedPromise: Promise<WebsocketCloseInfo> | null = null;
+	#resolveClosed: ((info: WebsocketCloseInfo) => void) | null = null;
+	#closeInfo: WebsocketCloseInfo | null = null;
 	#iterating = false;
 
 	/**
@@ -241,9 +245,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				allowedRsv,
 			},
 		);
-		this.#closedPromise = new Promise(resolve => {
-			this.#resolveClosed = resolve;
-		});
 
 		stream.on('data', this.#onData);
 		stream.on('end', this.#onEnd);
@@ -420,6 +421,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** Settles once the connection is closed (after `closed` was emitted), with the peer's code and reason. */
 	get closed(): Promise<WebsocketCloseInfo> {
+		if (this.#closedPromise === null) {
+			const info = this.#closeInfo;
+			this.#closedPromise =
+				info === null
+					? new Promise(resolve => {
+							this.#resolveClosed = resolve;
+						})
+					: Promise.resolve(info);
+		}
+
 		return this.#closedPromise;
 	}
 
@@ -647,7 +658,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+		// Corked while the chunk is decoded: the frames sent by the handlers of the messages in it
+		// (echoes, pongs) leave in one vectored write instead of one system call each.
+		const stream = this.#stream;
+		stream.cork();
+		try {
+			this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+		} finally {
+			stream.uncork();
+		}
 	};
 
 	#onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
@@ -794,7 +813,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		// Fail fast: a fragment that makes the text invalid fails the message now, not at its end.
-		if (text && (start ? (this.#utf8.reset(), !this.#utf8.push(payload)) : !this.#utf8.push(payload))) {
+		const utf8 = text ? (this.#utf8 ??= new Utf8Validator()) : null;
+		if (utf8 !== null && (start ? (utf8.reset(), !utf8.push(payload)) : !utf8.push(payload))) {
 			this.#resetMessage();
 			this.#emitErrorAndClose(badDataError(this.#peer), false);
 			return;
@@ -806,7 +826,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		if (text && !this.#utf8.end()) {
+		if (utf8 !== null && !utf8.end()) {
 			this.#resetMessage();
 			this.#emitErrorAndClose(badDataError(this.#peer), false);
 			return;
@@ -855,12 +875,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#receivePong(payload: Buffer): void {
 		if (payload.length > KEEPALIVE_PREFIX.length && payload.toString('latin1', 0, KEEPALIVE_PREFIX.length) === KEEPALIVE_PREFIX) {
 			const key = payload.toString('latin1');
-			const timer = this.#pongTimers.get(key);
+			const timer = this.#pongTimers?.get(key);
 			if (timer === undefined) {
 				debug('unknown keepalive pong %s', key);
 			} else {
 				clearTimeout(timer);
-				this.#pongTimers.delete(key);
+				this.#pongTimers!.delete(key);
 			}
 		}
 
@@ -938,12 +958,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#queue.clear();
 		this.#updateState();
 		this.emit('closed');
-		this.#resolveClosed({
+		this.#closeInfo = {
 			code: this.#peerCloseCode,
 			reason: this.#peerCloseData,
 			wasClean: this.#closeSent && this.#closeReceived && !this.#dirtyClose,
 			error: this.#error,
-		});
+		};
+		this.#resolveClosed?.(this.#closeInfo);
 	};
 
 	// --- Closing ---------------------------------------------------------------------------------
@@ -1205,11 +1226,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		const last = (flags & QueueFlags.LAST) !== 0;
 		let ok: boolean;
 		if (buffers.length === 1) {
-			ok = last ? stream.write(buffers[0], this.#onLastWritten) : stream.write(buffers[0]);
+			ok = last ? stream.write(buffers[0], this.#lastWrittenCallback()) : stream.write(buffers[0]);
 		} else {
 			stream.cork();
 			stream.write(buffers[0]);
-			ok = last ? stream.write(buffers[1], this.#onLastWritten) : stream.write(buffers[1]);
+			ok = last ? stream.write(buffers[1], this.#lastWrittenCallback()) : stream.write(buffers[1]);
 			stream.uncork();
 		}
 
@@ -1220,17 +1241,26 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		if (!ok && !this.#waitingDrain) {
 			this.#waitingDrain = true;
-			stream.once('drain', this.#onDrain);
+			// Closures here and below are made when needed, not per connection.
+			stream.once('drain', () => {
+				this.#onDrain();
+			});
 		}
 	}
 
-	readonly #onDrain = (): void => {
+	#onDrain(): void {
 		this.#waitingDrain = false;
 		this.#flush();
-	};
+	}
 
 	/** The LAST frame (a Close echo, or an error's Close) is written: the server closes TCP, the client half-closes. */
-	readonly #onLastWritten = (error?: Error | null): void => {
+	#lastWrittenCallback(): (error?: Error | null) => void {
+		return error => {
+			this.#onLastWritten(error);
+		};
+	}
+
+	#onLastWritten(error?: Error | null): void {
 		if (error) {
 			return;
 		}
@@ -1240,7 +1270,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		} else {
 			this.#shutdownWrite();
 		}
-	};
+	}
 
 	// --- Keepalive -------------------------------------------------------------------------------
 
@@ -1248,11 +1278,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#stopKeepalive();
 		const seconds = this.getProperty('keepalive-interval');
 		if (seconds > 0 && !this.#closeSent && !this.#ioClosing) {
-			this.#keepaliveTimer = setInterval(this.#sendKeepalive, seconds * 1000);
+			this.#keepaliveTimer = setInterval(() => {
+				this.#sendKeepalive();
+			}, seconds * 1000);
 		}
 	}
 
-	readonly #sendKeepalive = (): void => {
+	#sendKeepalive(): void {
 		if (this.getState() !== WebsocketState.OPEN) {
 			return;
 		}
@@ -1260,10 +1292,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		const key = `${KEEPALIVE_PREFIX}${++this.#keepaliveCount}`;
 		const timeout = this.getProperty('keepalive-pong-timeout');
 		if (timeout > 0) {
-			this.#pongTimers.set(
+			(this.#pongTimers ??= new Map()).set(
 				key,
 				setTimeout(() => {
-					this.#pongTimers.delete(key);
+					this.#pongTimers?.delete(key);
 					this.#emitErrorAndClose(
 						new WebsocketError(
 							CloseCode.POLICY_VIOLATION,
@@ -1277,7 +1309,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#sendControl(Opcode.PING, Buffer.from(key, 'latin1'), QueueFlags.NORMAL);
-	};
+	}
 
 	#stopKeepalive(): void {
 		clearInterval(this.#keepaliveTimer);
@@ -1285,6 +1317,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#clearPongTimers(): void {
+		if (this.#pongTimers === null) {
+			return;
+		}
+
 		for (const timer of this.#pongTimers.values()) {
 			clearTimeout(timer);
 		}

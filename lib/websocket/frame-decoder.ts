@@ -46,6 +46,11 @@ export const FrameDecoderState = {
 export type FrameDecoderState = (typeof FrameDecoderState)[keyof typeof FrameDecoderState];
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * The masking key of the frame being unmasked, written just before each (synchronous) unmask:
+ * one 4-byte buffer for every decoder, so an idle decoder holds no buffer of its own.
+ */
+const maskScratch = Buffer.alloc(4);
 const TWO_TO_THE_32 = 0x1_00_00_00_00;
 
 /**
@@ -74,8 +79,8 @@ export class FrameDecoder {
 	/** A fragmented data message is in progress (a data frame without FIN was accepted). */
 	#inMessage = false;
 
-	/** Header bytes kept from earlier chunks when a header spans chunks. */
-	readonly #header = Buffer.alloc(MAX_HEADER_SIZE);
+	/** Header bytes kept from earlier chunks when a header spans chunks; allocated the first time one does. */
+	#header: Buffer | null = null;
 	#headerLength = 0;
 
 	// The frame being decoded.
@@ -83,7 +88,8 @@ export class FrameDecoder {
 	#rsv = 0;
 	#opcode = 0;
 	#masked = false;
-	readonly #maskKey = Buffer.alloc(4);
+	/** The masking key, as a big-endian 32-bit number. */
+	#maskKey = 0;
 	#payloadLength = 0;
 	/** Payload bytes kept from earlier chunks, or `null` while none had to be kept. */
 	#payload: Buffer | null = null;
@@ -220,8 +226,9 @@ export class FrameDecoder {
 		// Slow path: the header spans chunks. Keep its bytes, and check each part (first two
 		// bytes, extended length) as soon as it is complete.
 		let consumed = 0;
+		const header = (this.#header ??= Buffer.alloc(MAX_HEADER_SIZE));
 		for (;;) {
-			const wanted = this.#headerLength < 2 ? 2 : headerSize(this.#header[1]!);
+			const wanted = this.#headerLength < 2 ? 2 : headerSize(header[1]!);
 			if (this.#headerLength === wanted) {
 				break;
 			}
@@ -232,17 +239,17 @@ export class FrameDecoder {
 			}
 
 			const before = this.#headerLength;
-			chunk.copy(this.#header, before, position + consumed, position + consumed + take);
+			chunk.copy(header, before, position + consumed, position + consumed + take);
 			this.#headerLength += take;
 			consumed += take;
 			const after = this.#headerLength;
 			let error: WebsocketError | null = null;
 			if (before < 2 && after >= 2) {
-				error = this.#checkFirstBytes(this.#header[0]!, this.#header[1]!);
+				error = this.#checkFirstBytes(header[0]!, header[1]!);
 			} else {
-				const lengthEnd = 2 + lengthSize7(this.#header[1]! & 0x7f);
+				const lengthEnd = 2 + lengthSize7(header[1]! & 0x7f);
 				if (lengthEnd > 2 && before < lengthEnd && after >= lengthEnd) {
-					error = this.#checkLength(this.#header, 0);
+					error = this.#checkLength(header, 0);
 				}
 			}
 
@@ -252,7 +259,7 @@ export class FrameDecoder {
 			}
 		}
 
-		this.#acceptHeader(this.#header, 0);
+		this.#acceptHeader(header, 0);
 		return position + consumed;
 	}
 
@@ -277,7 +284,7 @@ export class FrameDecoder {
 		}
 
 		if (this.#masked) {
-			source.copy(this.#maskKey, 0, offset, offset + 4);
+			this.#maskKey = source.readUInt32BE(offset);
 		}
 
 		if (this.#opcode < Opcode.CLOSE) {
@@ -423,7 +430,8 @@ export class FrameDecoder {
 				const end = position + this.#payloadLength;
 				const payload = chunk.subarray(position, end);
 				if (this.#masked) {
-					unmask(payload, this.#maskKey);
+					maskScratch.writeUInt32BE(this.#maskKey, 0);
+					unmask(payload, maskScratch);
 				}
 
 				this.#deliver(payload);
@@ -455,7 +463,8 @@ export class FrameDecoder {
 		}
 
 		if (this.#masked) {
-			unmask(payload, this.#maskKey);
+			maskScratch.writeUInt32BE(this.#maskKey, 0);
+			unmask(payload, maskScratch);
 		}
 
 		this.#deliver(payload);
