@@ -99,5 +99,5 @@ serve({
 	async client(r) {
 		return clientRun(r['port'] as number, r['size'] as number, r['depth'] as number, r['warmupMs'] as number, r['durationMs'] as number);
 	},
-	emit: () => ({...measureEmit(1)}),
+	emit: async () => ({...measureEmit(1, await loadLibrary())}),
 });

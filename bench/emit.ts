@@ -2,15 +2,23 @@
 // Run: npx tsx bench/emit.ts [--quick]
 
 import {EventEmitter} from 'eventemitter3';
-import {GObject, SignalFlags, type SignalTable} from '../lib/gobject/index.ts';
+import * as source from '../lib/gobject/index.ts';
+import type {SignalTable} from '../lib/gobject/index.ts';
 
 interface Signals {
 	message: [type: number, data: Uint8Array];
 }
 
-class Emitter extends GObject<Record<never, never>, Signals> {
-	static override signals: SignalTable<Emitter, Signals> = {message: {flags: SignalFlags.RUN_FIRST}};
+/** The object model to measure: the TypeScript source, or the compiled build `npm run bench` loads. */
+export type ObjectModel = Pick<typeof source, 'GObject' | 'SignalFlags'>;
+
+function emitterClass({GObject, SignalFlags}: ObjectModel) {
+	return class Emitter extends GObject<Record<never, never>, Signals> {
+		static override signals: SignalTable<Emitter, Signals> = {message: {flags: SignalFlags.RUN_FIRST}};
+	};
 }
+
+let Emitter = emitterClass(source);
 
 const quick = process.argv.includes('--quick');
 const iterations = quick ? 500_000 : 5_000_000;
@@ -60,7 +68,8 @@ function median(values: number[]): number {
 }
 
 /** Returns median ns per emit for each library, measured alternately. */
-export function measureEmit(handlers: number): {gobject: number; eventemitter3: number} {
+export function measureEmit(handlers: number, model: ObjectModel = source): {gobject: number; eventemitter3: number} {
+	Emitter = emitterClass(model);
 	const gobject: number[] = [];
 	const ee3: number[] = [];
 	for (let round = 0; round < rounds; round++) {

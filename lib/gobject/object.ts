@@ -96,8 +96,11 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	readonly #handlers: Array<readonly HandlerRecord[] | undefined>;
 	#handlerById: Map<number, HandlerRecord> | undefined;
 	#emission: Emission | null = null;
-	/** Per signal index: emissions running on the hot path, which keeps no Emission record; made at the first. */
-	#running: number[] | undefined;
+	/**
+	 * Bit `i` is set while signal `i` is emitted on the hot path, which keeps no Emission record;
+	 * saved and restored around each such emission, so nesting needs no stack of its own.
+	 */
+	#hotSignals = 0;
 	#freeEmission: Emission | null = null;
 	#freezeCount = 0;
 	#pendingNotify: Set<ParamSpec> | undefined;
@@ -327,7 +330,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 			}
 		}
 
-		if ((this.#running?.[info.index] ?? 0) > 0) {
+		if (info.index < 31 && this.#hotSignals & (1 << info.index)) {
 			// A hot-path emission: its only handler is the one running, nothing is left to skip.
 			return;
 		}
@@ -350,15 +353,15 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 			if (info.classHandler === undefined) {
 				return;
 			}
-		} else if (handlers.length === 1 && info.classHandler === undefined && !(info.flags & SignalFlags.NO_RECURSE)) {
+		} else if (handlers.length === 1 && info.hot) {
 			// The hot path: one handler and no class handler, so no stage can follow the handler and
-			// the emission needs no record; `#running` only lets stopEmission() find it.
+			// the emission needs no record; `#hotSignals` only lets stopEmission() find it.
 			const record = handlers[0]!;
-			if (record.blocked === 0 && (record.detail === null || record.detail === key.detail) && args.length <= 3) {
-				const running = (this.#running ??= new Array<number>(this.#info.signalCount).fill(0));
-				running[info.index] = running[info.index]! + 1;
-				this.#call(record.fn, signal, args.length, args[0], args[1], args[2]);
-				running[info.index] = running[info.index]! - 1;
+			if (record.blocked === 0 && (record.detail === null || record.detail === key.detail)) {
+				const outer = this.#hotSignals;
+				this.#hotSignals = outer | (1 << info.index);
+				this.#apply(record.fn, signal, args);
+				this.#hotSignals = outer;
 				return;
 			}
 		}
@@ -454,41 +457,29 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		}
 	}
 
+	/** Calls a handler with this object and `args`, reporting what it throws. */
 	#apply(fn: (...args: never[]) => void, name: string, args: readonly unknown[]): void {
-		if (args.length <= 3) {
-			this.#call(fn, name, args.length, args[0], args[1], args[2]);
-			return;
-		}
-
-		try {
-			(fn as (...args: unknown[]) => void)(this, ...args);
-		} catch (error) {
-			debug('handler of %s threw', name);
-			reporter(error, this, name);
-		}
-	}
-
-	#call(fn: (...args: never[]) => void, name: string, argc: number, a: unknown, b: unknown, c: unknown): void {
 		const call = fn as (...args: unknown[]) => void;
 		try {
-			switch (argc) {
+			// Spelled out by count (no spread) for the common arities: this is the per-message path.
+			switch (args.length) {
 				case 0: {
 					call(this);
 					break;
 				}
 
 				case 1: {
-					call(this, a);
+					call(this, args[0]);
 					break;
 				}
 
 				case 2: {
-					call(this, a, b);
+					call(this, args[0], args[1]);
 					break;
 				}
 
 				default: {
-					call(this, a, b, c);
+					call(this, ...args);
 				}
 			}
 		} catch (error) {
@@ -627,7 +618,9 @@ function classInfo(ctor: GObjectClass): ClassInfo {
 					throw new TypeError(`${c.name}: signal '${name}' has a class handler but no RUN_* flag`);
 				}
 
-				signals.set(name, {name, index: signals.size, flags: spec.flags, classHandler: spec.classHandler});
+				const index = signals.size;
+				const hot = spec.classHandler === undefined && !(spec.flags & SignalFlags.NO_RECURSE) && index < 31;
+				signals.set(name, {name, index, flags: spec.flags, classHandler: spec.classHandler, hot});
 			}
 		}
 	}

@@ -38,6 +38,8 @@ export interface SignalInfo {
 	readonly index: number;
 	readonly flags: number;
 	readonly classHandler: ((self: never, ...args: never[]) => void) | undefined;
+	/** No class handler, no NO_RECURSE, index below 31: a lone handler can take the hot path. */
+	readonly hot: boolean;
 }
 
 /** One connected handler. */

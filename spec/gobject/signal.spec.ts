@@ -288,3 +288,20 @@ test('a blocked only handler is skipped; an after-only handler runs', t => {
 	widget.emit('plain');
 	t.deepEqual(calls, ['after']);
 });
+
+test('stopEmission finds an outer single-handler emission from a nested one', t => {
+	const widget = new Widget();
+	const calls: string[] = [];
+	widget.connect('plain', self => {
+		calls.push('plain');
+		self.emit('message', 1, new Uint8Array());
+	});
+	widget.connect('message', self => {
+		calls.push('message');
+		self.stopEmission('plain');
+		self.stopEmission('message');
+	});
+	widget.emit('plain');
+	t.deepEqual(calls, ['plain', 'message']);
+	t.throws(() => widget.stopEmission('plain'), {instanceOf: TypeError});
+});
