@@ -33,6 +33,10 @@ interface ClassInfo {
 	readonly properties: Map<string, ParamSpec>;
 	/** Canonical order: base classes first, then declaration order. */
 	readonly propertyList: readonly ParamSpec[];
+	/** Each spec's index in `propertyList`, where objects keep its value. */
+	readonly indexOf: Map<ParamSpec, number>;
+	/** The default of each property, by index: a new object's values start as a copy. */
+	readonly defaults: readonly unknown[];
 	readonly signals: Map<string, SignalInfo>;
 	readonly signalCount: number;
 	/** `connect`/`emit` names already parsed (`notify::state` → notify + detail). */
@@ -91,10 +95,10 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	};
 
 	readonly #info: ClassInfo;
-	readonly #values: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+	/** Property values, by the property's index in its class. */
+	readonly #values: unknown[];
 	/** Per signal index: the connected handlers, replaced (never mutated) when one is added or removed. */
-	readonly #handlers: Array<readonly HandlerRecord[] | undefined>;
-	#handlerById: Map<number, HandlerRecord> | undefined;
+	#handlers: Array<readonly HandlerRecord[] | undefined> | undefined;
 	#emission: Emission | null = null;
 	/**
 	 * Bit `i` is set while signal `i` is emitted on the hot path, which keeps no Emission record;
@@ -113,33 +117,34 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	 * @throws {TypeError} for an unknown or read-only property, or a value of the wrong type or out of range.
 	 */
 	constructor(properties?: ConstructProperties<T>) {
-		this.#info = classInfo(new.target as unknown as GObjectClass);
-		this.#handlers = Array.from({length: this.#info.signalCount});
-		const given = new Map<ParamSpec, unknown>();
+		const info = classInfo(new.target as unknown as GObjectClass);
+		this.#info = info;
+		// Defaults first, then what `properties` gives: one array copy, no per-object dictionary.
+		const values = info.defaults.slice();
 		if (properties !== undefined) {
 			if (properties === null || typeof properties !== 'object') {
 				throw new TypeError(`Expected \`properties\` to be an object, got ${describe(properties)}`);
 			}
 
-			for (const [name, value] of Object.entries(properties)) {
+			for (const name of Object.keys(properties)) {
 				const spec = this.#findProperty(name);
 				if (!spec.writable) {
-					throw new TypeError(`${this.#info.name}: property '${spec.name}' is not writable`);
+					throw new TypeError(`${info.name}: property '${spec.name}' is not writable`);
 				}
 
-				if (given.has(spec)) {
-					throw new TypeError(`${this.#info.name}: property '${spec.name}' is given twice`);
+				// A property can only be given twice under its two spellings.
+				const other = name === spec.name ? spec.camelName : spec.name;
+				if (other !== name && Object.hasOwn(properties, other)) {
+					throw new TypeError(`${info.name}: property '${spec.name}' is given twice`);
 				}
 
+				const value = (properties as Record<string, unknown>)[name];
 				this.#validate(spec, value);
-				given.set(spec, value);
+				values[info.indexOf.get(spec)!] = value;
 			}
 		}
 
-		for (const spec of this.#info.propertyList) {
-			this.#values[spec.name] = given.has(spec) ? given.get(spec) : spec.defaultValue;
-		}
-
+		this.#values = values;
 		this.#constructed = true;
 	}
 
@@ -248,7 +253,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	 * for properties it derives (calling `super` for the rest).
 	 */
 	protected getPropertyValue(spec: ParamSpec): unknown {
-		return this.#values[spec.name];
+		return this.#values[this.#info.indexOf.get(spec)!];
 	}
 
 	/**
@@ -257,7 +262,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	 * do not exist yet: a subclass reads its construct properties after `super()`.
 	 */
 	protected setPropertyValue(spec: ParamSpec, value: unknown): void {
-		this.#values[spec.name] = value;
+		this.#values[this.#info.indexOf.get(spec)!] = value;
 	}
 
 	// --- Signals ---------------------------------------------------------------------------
@@ -286,14 +291,14 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	disconnect(id: HandlerId): void {
 		const record = this.#record(id, 'disconnect');
 		record.connected = false;
-		this.#handlerById!.delete(id);
-		const list = this.#handlers[record.signal.index]!;
-		this.#handlers[record.signal.index] = list.length === 1 ? undefined : list.filter(other => other !== record);
+		const handlers = this.#handlers!;
+		const list = handlers[record.signal.index]!;
+		handlers[record.signal.index] = list.length === 1 ? undefined : list.filter(other => other !== record);
 	}
 
 	/** Whether a handler with this id is connected. */
 	handlerIsConnected(id: HandlerId): boolean {
-		return this.#handlerById?.has(id) ?? false;
+		return this.#find(id) !== undefined;
 	}
 
 	/** Blocks a handler: it is skipped until unblocked as many times as it was blocked. */
@@ -348,7 +353,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	emit<K extends SignalName<T, S>>(signal: K, ...args: SignalArgs<S, K>): void {
 		const key = this.#info.signalKeys.get(signal) ?? this.#resolveSignal(signal);
 		const info = key.signal;
-		const handlers = this.#handlers[info.index];
+		const handlers = this.#handlers?.[info.index];
 		if (handlers === undefined) {
 			if (info.classHandler === undefined) {
 				return;
@@ -401,7 +406,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		for (let restarts = 0; ; restarts++) {
 			emission.state = EmissionState.RUN;
 			// Handlers connected from here on are not called in this emission.
-			const handlers = this.#handlers[info.index];
+			const handlers = this.#handlers?.[info.index];
 			if (classHandler !== undefined && flags & SignalFlags.RUN_FIRST) {
 				this.#apply(classHandler, name, args);
 			}
@@ -495,14 +500,29 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		}
 
 		const record = new HandlerRecord(nextHandlerId++, info, detail, handler as (...args: never[]) => void, after);
-		const list = this.#handlers[info.index];
-		this.#handlers[info.index] = list === undefined ? [record] : [...list, record];
-		(this.#handlerById ??= new Map()).set(record.id, record);
+		const handlers = (this.#handlers ??= new Array<readonly HandlerRecord[] | undefined>(this.#info.signalCount).fill(undefined));
+		const list = handlers[info.index];
+		handlers[info.index] = list === undefined ? [record] : [...list, record];
 		return record.id;
 	}
 
+	/** The connected handler with this id: a scan, as objects have few handlers and no map is kept per object. */
+	#find(id: HandlerId): HandlerRecord | undefined {
+		for (const list of this.#handlers ?? []) {
+			if (list !== undefined) {
+				for (const record of list) {
+					if (record.id === id) {
+						return record;
+					}
+				}
+			}
+		}
+
+		return undefined;
+	}
+
 	#record(id: HandlerId, method: string): HandlerRecord {
-		const record = this.#handlerById?.get(id);
+		const record = this.#find(id);
 		if (record === undefined) {
 			throw new TypeError(`${this.#info.name}.${method}(): no handler with id \`${String(id)}\` is connected`);
 		}
@@ -629,6 +649,8 @@ function classInfo(ctor: GObjectClass): ClassInfo {
 		name: ctor.name,
 		properties,
 		propertyList,
+		indexOf: new Map(propertyList.map((spec, index) => [spec, index])),
+		defaults: propertyList.map(spec => spec.defaultValue),
 		signals,
 		signalCount: signals.size,
 		signalKeys: new Map(),

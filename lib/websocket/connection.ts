@@ -17,7 +17,7 @@ import {
 } from './constants.ts';
 import {badDataError, protocolError, tooBigError, WebsocketError, type Peer} from './errors.ts';
 import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
-import {FrameDecoder} from './frame-decoder.ts';
+import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
 import {encodeClosePayload, encodeFrame, generateMaskKey} from './frame.ts';
 import {OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
 import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
@@ -31,6 +31,16 @@ const CLOSE_TIMEOUT_MS = 5000;
 const KEEPALIVE_PREFIX = 'websoup-keepalive-';
 
 const EMPTY = Buffer.alloc(0);
+
+/** The back-link from a stream to the connection running on it, for the shared stream listeners. */
+const kConnection = Symbol('websoup.connection');
+type ConnectedStream = Duplex & {[kConnection]?: WebsocketConnection};
+// Assigned in WebsocketConnection's static block, where the private methods they call are in scope.
+let onStreamData: (this: ConnectedStream, chunk: Buffer | string) => void;
+let onStreamEnd: (this: ConnectedStream) => void;
+let onStreamError: (this: ConnectedStream, error: Error) => void;
+let onStreamClose: (this: ConnectedStream) => void;
+let DecoderSink: new (connection: WebsocketConnection) => FrameDecoderHandler;
 
 function isExtensionList(value: unknown): string | null {
 	return Array.isArray(value) && value.every(item => item instanceof WebsocketExtension)
@@ -150,7 +160,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	readonly #peer: Peer;
 	readonly #extensions: readonly WebsocketExtension[];
 	readonly #decoder: FrameDecoder;
-	readonly #queue = new OutgoingQueue();
+	/** Frames waiting to be written; made when the first one has to wait. */
+	#queue: OutgoingQueue | null = null;
 
 	// libsoup's flags; `state` is derived from them.
 	#closeSent = false;
@@ -170,7 +181,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	// Message assembly.
 	#messageOpcode = 0;
-	#fragments: Buffer[] = [];
+	/** The fragments of the message being assembled; made for the first fragmented message. */
+	#fragments: Buffer[] | null = null;
 	#fragmentsSize = 0;
 	/** Validates fragmented text; made for the first one. */
 	#utf8: Utf8Validator | null = null;
@@ -230,15 +242,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#decoder = new FrameDecoder(
-			{
-				onFrame: (fin, rsv, opcode, payload) => {
-					this.#onFrame(fin, rsv, opcode, payload);
-				},
-				onError: error => {
-					// A frame over max-incoming-payload-size closes with prejudice, as libsoup does.
-					this.#emitErrorAndClose(error, error.code === CloseCode.TOO_BIG);
-				},
-			},
+			new DecoderSink(this),
 			{
 				role: this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client',
 				maxPayloadSize: this.getProperty('max-incoming-payload-size'),
@@ -246,10 +250,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			},
 		);
 
-		stream.on('data', this.#onData);
-		stream.on('end', this.#onEnd);
-		stream.on('error', this.#onStreamError);
-		stream.on('close', this.#onStreamClose);
+		// Shared listeners find the connection through the stream: no closures per connection.
+		(stream as ConnectedStream)[kConnection] = this;
+		stream.on('data', onStreamData);
+		stream.on('end', onStreamEnd);
+		stream.on('error', onStreamError);
+		stream.on('close', onStreamClose);
 		// Reading begins right after construction, even on a stream the handshake code left paused,
 		// but from an immediate: like libsoup's input source dispatched by the main loop, it runs after
 		// the code that created the connection, including an `await` continuation, has connected its handlers.
@@ -261,8 +267,46 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		});
 		this.#startKeepalive();
 		if (stream.destroyed) {
-			queueMicrotask(this.#onStreamClose);
+			queueMicrotask(() => {
+				this.#onStreamClose();
+			});
 		}
+	}
+
+	static {
+		// Defined here so they may call the connection's private methods.
+		onStreamData = function (this: ConnectedStream, chunk: Buffer | string) {
+			this[kConnection]!.#onData(chunk);
+		};
+
+		onStreamEnd = function (this: ConnectedStream) {
+			this[kConnection]!.#onEnd();
+		};
+
+		onStreamError = function (this: ConnectedStream, error: Error) {
+			this[kConnection]!.#onStreamError(error);
+		};
+
+		onStreamClose = function (this: ConnectedStream) {
+			this[kConnection]!.#onStreamClose();
+		};
+
+		DecoderSink = class implements FrameDecoderHandler {
+			readonly #connection: WebsocketConnection;
+
+			constructor(connection: WebsocketConnection) {
+				this.#connection = connection;
+			}
+
+			onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
+				this.#connection.#onFrame(fin, rsv, opcode, payload);
+			}
+
+			onError(error: WebsocketError): void {
+				// A frame over max-incoming-payload-size closes with prejudice, as libsoup does.
+				this.#connection.#emitErrorAndClose(error, error.code === CloseCode.TOO_BIG);
+			}
+		};
 	}
 
 	// --- Getters, in libsoup's names -----------------------------------------------------------
@@ -416,7 +460,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** Bytes accepted by send calls and not yet handed to the operating system (ws and W3C's `bufferedAmount`). */
 	get bufferedAmount(): number {
-		return this.#queue.bytes + this.#stream.writableLength;
+		return (this.#queue?.bytes ?? 0) + this.#stream.writableLength;
 	}
 
 	/** Settles once the connection is closed (after `closed` was emitted), with the peer's code and reason. */
@@ -653,7 +697,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	// --- Receiving -------------------------------------------------------------------------------
 
-	readonly #onData = (chunk: Buffer | string): void => {
+	#onData(chunk: Buffer | string): void {
 		if (this.#ioClosing && this.#closeSent && this.#closeReceived) {
 			return;
 		}
@@ -667,7 +711,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		} finally {
 			stream.uncork();
 		}
-	};
+	}
 
 	#onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
 		if (this.#incomingBacklog !== null) {
@@ -820,7 +864,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		this.#fragments.push(payload);
+		(this.#fragments ??= []).push(payload);
 		this.#fragmentsSize = total;
 		if (!fin) {
 			return;
@@ -832,14 +876,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		const data = this.#fragments.length === 1 ? this.#fragments[0]! : Buffer.concat(this.#fragments, total);
+		const fragments = this.#fragments!;
+		const data = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, total);
 		const type = this.#messageOpcode as WebsocketDataType;
 		this.#resetMessage();
 		this.emit('message', type, data);
 	}
 
 	#resetMessage(): void {
-		this.#fragments = [];
+		this.#fragments = null;
 		this.#fragmentsSize = 0;
 		this.#messageOpcode = 0;
 	}
@@ -931,7 +976,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#closeConnection(code === CloseCode.NO_STATUS ? CloseCode.NORMAL : code, reason);
 	}
 
-	readonly #onEnd = (): void => {
+	#onEnd(): void {
 		debug('end of stream');
 		if (!(this.#closeSent && this.#closeReceived)) {
 			// libsoup: the peer went away without the close handshake; no error, just closed.
@@ -939,14 +984,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#closeIoStream(false);
-	};
+	}
 
-	readonly #onStreamError = (error: Error): void => {
+	#onStreamError(error: Error): void {
 		debug('stream error: %s', error.message);
 		this.#emitErrorAndClose(error, true);
-	};
+	}
 
-	readonly #onStreamClose = (): void => {
+	#onStreamClose(): void {
 		if (this.#ioClosed) {
 			return;
 		}
@@ -955,7 +1000,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#ioClosed = true;
 		this.#stopTimers();
 		this.#decoder.stop();
-		this.#queue.clear();
+		this.#queue?.clear();
 		this.#updateState();
 		this.emit('closed');
 		this.#closeInfo = {
@@ -965,7 +1010,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			error: this.#error,
 		};
 		this.#resolveClosed?.(this.#closeInfo);
-	};
+	}
 
 	// --- Closing ---------------------------------------------------------------------------------
 
@@ -1108,11 +1153,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#ioClosing = true;
 		this.#stopTimers();
 		this.#decoder.stop();
-		this.#queue.clear();
+		this.#queue?.clear();
 		this.#updateState();
 		const stream = this.#stream;
 		if (stream.destroyed) {
-			queueMicrotask(this.#onStreamClose);
+			queueMicrotask(() => {
+				this.#onStreamClose();
+			});
 			return;
 		}
 
@@ -1172,7 +1219,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		// Extensions may work asynchronously: hold the frame's place in the queue meanwhile.
-		const frame = this.#queue.push(null, payload.length, QueueFlags.NORMAL);
+		const frame = (this.#queue ??= new OutgoingQueue()).push(null, payload.length, QueueFlags.NORMAL);
 		void this.#runOutgoingExtensions(frame, opcode, payload);
 	}
 
@@ -1185,12 +1232,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				data = result instanceof Promise ? await result : result;
 			}
 		} catch (error) {
-			this.#queue.remove(frame);
+			this.#queue?.remove(frame);
 			this.#failExtension(error);
 			return;
 		}
 
-		this.#queue.fill(frame, encodeFrame(opcode, data, {rsv: info.rsv, maskKey: this.#maskKey()}));
+		this.#queue?.fill(frame, encodeFrame(opcode, data, {rsv: info.rsv, maskKey: this.#maskKey()}));
 		this.#flush();
 	}
 
@@ -1201,18 +1248,18 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		// The hot path: nothing queued and the stream is taking data, so write now.
-		if (this.#queue.length === 0 && !this.#waitingDrain) {
+		if ((this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain) {
 			this.#write(buffers, flags);
 			return;
 		}
 
-		this.#queue.push(buffers, frameSize(buffers), flags);
+		(this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
 		this.#flush();
 	}
 
 	#flush(): void {
 		while (!this.#waitingDrain && !this.#ioClosing) {
-			const next = this.#queue.shiftReady();
+			const next = this.#queue?.shiftReady();
 			if (next === undefined) {
 				return;
 			}
@@ -1236,7 +1283,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		if (last) {
 			// Nothing may follow the last frame.
-			this.#queue.clear();
+			this.#queue?.clear();
 		}
 
 		if (!ok && !this.#waitingDrain) {
