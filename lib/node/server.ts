@@ -299,25 +299,28 @@ async function handleUpgrade(
 		return;
 	}
 
-	let timedOut = false;
-	let timer: NodeJS.Timeout | undefined;
-	if (entry.timeout > 0) {
-		timer = setTimeout(() => {
-			timedOut = true;
-			debug('handshake timeout');
-			sendStatus(socket, 503);
-		}, entry.timeout);
-	}
+	// Without a check hook the handshake completes in this turn: no timer, no await.
+	let refusal: Message | null = null;
+	if (entry.options.check !== undefined) {
+		let timedOut = false;
+		let timer: NodeJS.Timeout | undefined;
+		if (entry.timeout > 0) {
+			timer = setTimeout(() => {
+				timedOut = true;
+				debug('handshake timeout');
+				sendStatus(socket, 503);
+			}, entry.timeout);
+		}
 
-	let refusal: Message | null;
-	try {
-		refusal = await runCheck(entry, msg);
-	} finally {
-		clearTimeout(timer);
-	}
+		try {
+			refusal = await runCheck(entry, msg);
+		} finally {
+			clearTimeout(timer);
+		}
 
-	if (timedOut || socket.destroyed) {
-		return;
+		if (timedOut || socket.destroyed) {
+			return;
+		}
 	}
 
 	if (refusal !== null) {
