@@ -41,6 +41,9 @@ interface ClassInfo {
 	readonly signalCount: number;
 	/** `connect`/`emit` names already parsed (`notify::state` → notify + detail). */
 	readonly signalKeys: Map<string, {signal: SignalInfo; detail: string | null}>;
+	/** The name `emit` resolved last, and its key (a one-entry cache in front of `signalKeys`). */
+	lastName: string | null;
+	lastKey: {signal: SignalInfo; detail: string | null} | null;
 }
 
 /** A class derived from GObject, as its static side sees it. */
@@ -351,7 +354,15 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	 * @throws {TypeError} for an unknown signal.
 	 */
 	emit<K extends SignalName<T, S>>(signal: K, ...args: SignalArgs<S, K>): void {
-		const key = this.#info.signalKeys.get(signal) ?? this.#resolveSignal(signal);
+		// A call site emits one name again and again: compare with the last one before the map.
+		const classInfo = this.#info;
+		let key = classInfo.lastKey!;
+		if (classInfo.lastName !== signal) {
+			key = classInfo.signalKeys.get(signal) ?? this.#resolveSignal(signal);
+			classInfo.lastName = signal;
+			classInfo.lastKey = key;
+		}
+
 		const info = key.signal;
 		const handlers = this.#handlers?.[info.index];
 		if (handlers === undefined) {
@@ -654,6 +665,8 @@ function classInfo(ctor: GObjectClass): ClassInfo {
 		signals,
 		signalCount: signals.size,
 		signalKeys: new Map(),
+		lastName: null,
+		lastKey: null,
 	};
 	classInfos.set(ctor, info);
 	return info;
