@@ -31,6 +31,8 @@ export interface Reply {
 	readonly open: number;
 	readonly rss: number;
 	readonly heapUsed: number;
+	readonly heapTotal: number;
+	readonly external: number;
 	readonly cpuMs: number;
 	readonly gobject: number;
 	readonly eventemitter3: number;

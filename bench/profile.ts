@@ -1,11 +1,12 @@
-// Profiles one websoup (or ws) server process under one load: `node --import tsx bench/profile.ts echo-small|echo-large|handshakes|memory [ws] [DIR]`.
+// Profiles one websoup (or ws) server process under one load: `node --import tsx bench/profile.ts echo-small|echo-large|handshakes|memory [ws|socket] [DIR]`
+// (`socket`: upgraded sockets kept with no WebSocket library, the floor of the memory figure).
 // The server runs under --cpu-prof (profile written to DIR, default ./profiles); prints the rate.
 
 import {Child, killAll} from './child.ts';
 import {buildLibrary} from './settings.ts';
 
 const figure = process.argv[2] ?? 'echo-small';
-const lib = process.argv[3] === 'ws' ? 'ws' : 'websoup';
+const lib = process.argv[3] === 'ws' || process.argv[3] === 'socket' ? process.argv[3] : 'websoup';
 const dir = process.argv[4] ?? 'profiles';
 const window = {warmupMs: 1000, durationMs: 4000};
 process.on('exit', killAll);
@@ -25,7 +26,7 @@ try {
 		await generator.request('openIdle', {port, count: 5000, concurrency: 100}, 120_000);
 		await server.request('waitOpen', {count: 5000});
 		const after = await server.request('mem');
-		console.log(`memory ${lib}: RSS ${((after.rss - before.rss) / 5000).toFixed(0)} B/conn, heap ${((after.heapUsed - before.heapUsed) / 5000).toFixed(0)} B/conn`);
+		console.log(`memory ${lib}: RSS ${((after.rss - before.rss) / 5000).toFixed(0)} B/conn, heap used ${((after.heapUsed - before.heapUsed) / 5000).toFixed(0)} B/conn, heap committed ${((after.heapTotal - before.heapTotal) / 5000).toFixed(0)} B/conn, external ${((after.external - before.external) / 5000).toFixed(0)} B/conn`);
 		await generator.request('closeIdle');
 	}
 } finally {

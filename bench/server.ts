@@ -42,8 +42,20 @@ if (impl === 'websoup') {
 		});
 	});
 	tracked = wss.clients;
+} else if (impl === 'socket') {
+	// The floor for the memory figure: the upgraded socket kept open with no WebSocket library at all.
+	const {createHash} = await import('node:crypto');
+	const open = new Set<import('node:stream').Duplex>();
+	server.on('upgrade', (request, socket) => {
+		const key = String(request.headers['sec-websocket-key']);
+		const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+		open.add(socket);
+		socket.on('close', () => open.delete(socket));
+	});
+	tracked = open;
 } else {
-	throw new TypeError(`Expected websoup or ws, got ${String(impl)}`);
+	throw new TypeError(`Expected websoup, ws or socket, got ${String(impl)}`);
 }
 
 function openCount(): number {
@@ -69,7 +81,7 @@ serve({
 		await new Promise(resolve => setTimeout(resolve, 50));
 		collect();
 		const usage = process.memoryUsage();
-		return {rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external, open: openCount()};
+		return {rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, open: openCount()};
 	},
 	async waitOpen(request) {
 		const target = request['count'] as number;
