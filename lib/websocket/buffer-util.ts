@@ -1,4 +1,40 @@
 // Buffer helpers for the frame codec: XOR masking a 32-bit word at a time (RFC 6455 §5.3), concat.
+// Like ws, masking uses the optional native `bufferutil` package when it is installed, for large
+// payloads; the TypeScript path is complete on its own and is what runs without it.
+
+import {createRequire} from 'node:module';
+
+/** The part of `bufferutil`'s API websoup uses (the same signatures as {@link mask} and {@link unmask}). */
+interface NativeMasking {
+	mask(source: Buffer, maskKey: Buffer, output: Buffer, offset: number, length: number): void;
+	unmask(buffer: Buffer, maskKey: Buffer): void;
+}
+
+/**
+ * Loads `bufferutil` if it is installed and is the native build (its pure-JS fallback is slower
+ * than {@link maskTs}); `WEBSOUP_NO_BUFFER_UTIL=1` turns it off, as `WS_NO_BUFFER_UTIL` does for ws.
+ */
+function loadNative(): NativeMasking | null {
+	if (process.env['WEBSOUP_NO_BUFFER_UTIL'] !== undefined && process.env['WEBSOUP_NO_BUFFER_UTIL'] !== '') {
+		return null;
+	}
+
+	try {
+		const module = createRequire(import.meta.url)('bufferutil') as Partial<NativeMasking>;
+		const native = typeof module.mask === 'function' && String(module.mask).includes('[native code]');
+		return native && typeof module.unmask === 'function' ? (module as NativeMasking) : null;
+	} catch {
+		return null;
+	}
+}
+
+const native = loadNative();
+
+/** Whether masking runs through the native `bufferutil` for large payloads. */
+export const nativeMasking = native !== null;
+
+/** From this many bytes a call into `bufferutil` beats the TypeScript word loop. */
+const NATIVE_THRESHOLD = 512;
 
 /**
  * Below this many bytes the unrolled byte loop beats setting up two `Uint32Array` views (about
@@ -32,16 +68,18 @@ const keyWord = new Uint32Array(keyBytes.buffer);
  * @throws {RangeError} If the key is not 4 bytes long or a range falls outside its buffer.
  */
 export function mask(source: Buffer, maskKey: Buffer, output: Buffer, offset: number, length: number): void {
-	if (maskKey.length !== 4) {
-		throw new RangeError(`Expected \`maskKey\` to be 4 bytes long, got \`${maskKey.length}\``);
+	if (native !== null && length >= NATIVE_THRESHOLD) {
+		checkMaskArguments(source, maskKey, output, offset, length);
+		native.mask(source, maskKey, output, offset, length);
+		return;
 	}
 
-	if (length < 0 || length > source.length || offset < 0 || offset + length > output.length) {
-		throw new RangeError(
-			`Expected \`offset\` and \`length\` within the buffers, got \`${offset}\` and \`${length}\``,
-		);
-	}
+	maskTs(source, maskKey, output, offset, length);
+}
 
+/** {@link mask} in TypeScript only, whether or not `bufferutil` is installed. */
+export function maskTs(source: Buffer, maskKey: Buffer, output: Buffer, offset: number, length: number): void {
+	checkMaskArguments(source, maskKey, output, offset, length);
 	if (length < WORD_MASK_THRESHOLD) {
 		maskBytes(source, 0, output, offset, length, maskKey, 0);
 		return;
@@ -57,6 +95,18 @@ export function mask(source: Buffer, maskKey: Buffer, output: Buffer, offset: nu
 	maskWords(source, 0, output, offset, length, maskKey);
 }
 
+function checkMaskArguments(source: Buffer, maskKey: Buffer, output: Buffer, offset: number, length: number): void {
+	if (maskKey.length !== 4) {
+		throw new RangeError(`Expected \`maskKey\` to be 4 bytes long, got \`${maskKey.length}\``);
+	}
+
+	if (length < 0 || length > source.length || offset < 0 || offset + length > output.length) {
+		throw new RangeError(
+			`Expected \`offset\` and \`length\` within the buffers, got \`${offset}\` and \`${length}\``,
+		);
+	}
+}
+
 /**
  * Unmasks (or masks: XOR is its own inverse) the whole of `buffer` in place with `maskKey`.
  *
@@ -66,6 +116,11 @@ export function mask(source: Buffer, maskKey: Buffer, output: Buffer, offset: nu
  */
 export function unmask(buffer: Buffer, maskKey: Buffer): void {
 	mask(buffer, maskKey, buffer, 0, buffer.length);
+}
+
+/** {@link unmask} in TypeScript only, whether or not `bufferutil` is installed. */
+export function unmaskTs(buffer: Buffer, maskKey: Buffer): void {
+	maskTs(buffer, maskKey, buffer, 0, buffer.length);
 }
 
 /** Byte loop over `[0, length)`, 4 bytes per step; `keyStart` is the key index of the first byte. */

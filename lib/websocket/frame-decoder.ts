@@ -1,7 +1,7 @@
 // WebSocket frame decoder: incremental, no I/O; checks of libsoup's process_frame (RFC 6455 §5).
 
 import {constants as bufferConstants} from 'node:buffer';
-import {unmask} from './buffer-util.ts';
+import {mask, unmask} from './buffer-util.ts';
 import {CloseCode, DEFAULT_MAX_INCOMING_PAYLOAD_SIZE, MAX_CONTROL_PAYLOAD, Opcode} from './constants.ts';
 import {type Peer, WebsocketError, protocolError, tooBigError} from './errors.ts';
 import {MAX_HEADER_SIZE} from './frame.ts';
@@ -455,16 +455,22 @@ export class FrameDecoder {
 		}
 
 		const payload = this.#payload;
-		const take = Math.min(this.#payloadLength - this.#payloadReceived, available);
-		chunk.copy(payload, this.#payloadReceived, position, position + take);
-		this.#payloadReceived += take;
-		if (this.#payloadReceived < this.#payloadLength) {
-			return position + take; // need more data
+		const received = this.#payloadReceived;
+		const take = Math.min(this.#payloadLength - received, available);
+		if (this.#masked) {
+			// Unmask while copying, one pass over the bytes: payload byte `received` takes key byte
+			// `received % 4`, so the key is rotated left by that many bytes.
+			const shift = (received & 3) * 8;
+			const key = this.#maskKey;
+			maskScratch.writeUInt32BE(shift === 0 ? key : ((key << shift) | (key >>> (32 - shift))) >>> 0, 0);
+			mask(chunk.subarray(position, position + take), maskScratch, payload, received, take);
+		} else {
+			chunk.copy(payload, received, position, position + take);
 		}
 
-		if (this.#masked) {
-			maskScratch.writeUInt32BE(this.#maskKey, 0);
-			unmask(payload, maskScratch);
+		this.#payloadReceived = received + take;
+		if (this.#payloadReceived < this.#payloadLength) {
+			return position + take; // need more data
 		}
 
 		this.#deliver(payload);

@@ -1,7 +1,7 @@
 // Tests of buffer-util: word-at-a-time masking against a byte-loop reference, concat.
 
 import test from 'ava';
-import {concat, mask, unmask} from '../../lib/websocket/buffer-util.ts';
+import {concat, mask, maskTs, nativeMasking, unmask, unmaskTs} from '../../lib/websocket/buffer-util.ts';
 import {prng} from '../helpers/random.ts';
 
 
@@ -31,71 +31,83 @@ function at(byteOffset: number, content: Buffer): Buffer {
 	return buffer;
 }
 
-const lengths = [0, 1, 2, 3, 4, 5, 7, 8, 31, 63, 64, 65, 127, 191, 192, 193, 255, 256, 257, 1023, 1025, 4099];
+const lengths = [0, 1, 2, 3, 4, 5, 7, 8, 31, 63, 64, 65, 127, 191, 192, 193, 255, 256, 257, 511, 512, 513, 1023, 1025, 4099];
+const maskAuto = mask;
+const unmaskAuto = unmask;
 
-test('mask matches the byte-loop reference at every alignment and odd lengths', t => {
-	const random = prng(1);
-	let checked = 0;
-	for (const length of lengths) {
-		for (let sourceOffset = 0; sourceOffset < 4; sourceOffset++) {
-			for (let outputOffset = 0; outputOffset < 8; outputOffset++) {
-				const key = randomBytes(random, 4);
-				const content = randomBytes(random, length);
-				const source = at(sourceOffset, content);
-				const output = at(3, Buffer.alloc(outputOffset + length + 2, 0xee));
-				mask(source, key, output, outputOffset, length);
-				t.deepEqual(output.subarray(outputOffset, outputOffset + length), referenceMask(content, key));
-				// Nothing outside the range is touched, and the source is left alone.
-				t.true(output.subarray(0, outputOffset).every(byte => byte === 0xee));
-				t.true(output.subarray(outputOffset + length).every(byte => byte === 0xee));
-				t.deepEqual(source, content);
-				checked++;
+// Every masking test runs over both paths: with bufferutil (native, for large payloads) and TypeScript only.
+for (const [name, mask, unmask] of [
+	['', maskTs, unmaskTs],
+	[' [native when large]', maskAuto, unmaskAuto],
+] as const) {
+	test(`mask matches the byte-loop reference at every alignment and odd lengths${name}`, t => {
+		const random = prng(1);
+		let checked = 0;
+		for (const length of lengths) {
+			for (let sourceOffset = 0; sourceOffset < 4; sourceOffset++) {
+				for (let outputOffset = 0; outputOffset < 8; outputOffset++) {
+					const key = randomBytes(random, 4);
+					const content = randomBytes(random, length);
+					const source = at(sourceOffset, content);
+					const output = at(3, Buffer.alloc(outputOffset + length + 2, 0xee));
+					mask(source, key, output, outputOffset, length);
+					t.deepEqual(output.subarray(outputOffset, outputOffset + length), referenceMask(content, key));
+					// Nothing outside the range is touched, and the source is left alone.
+					t.true(output.subarray(0, outputOffset).every(byte => byte === 0xee));
+					t.true(output.subarray(outputOffset + length).every(byte => byte === 0xee));
+					t.deepEqual(source, content);
+					checked++;
+				}
 			}
 		}
-	}
 
-	t.is(checked, lengths.length * 32);
-});
+		t.is(checked, lengths.length * 32);
+	});
 
-test('mask into the same alignment and into a different one agree', t => {
-	const random = prng(2);
-	const key = Buffer.from('37fa213d', 'hex');
-	const content = randomBytes(random, 5000);
-	const source = at(1, content);
-	const sameAlignment = at(1, Buffer.alloc(5000));
-	const otherAlignment = at(2, Buffer.alloc(5000));
-	mask(source, key, sameAlignment, 0, 5000);
-	mask(source, key, otherAlignment, 0, 5000);
-	t.deepEqual(sameAlignment, referenceMask(content, key));
-	t.deepEqual(otherAlignment, referenceMask(content, key));
-});
+	test(`mask into the same alignment and into a different one agree${name}`, t => {
+		const random = prng(2);
+		const key = Buffer.from('37fa213d', 'hex');
+		const content = randomBytes(random, 5000);
+		const source = at(1, content);
+		const sameAlignment = at(1, Buffer.alloc(5000));
+		const otherAlignment = at(2, Buffer.alloc(5000));
+		mask(source, key, sameAlignment, 0, 5000);
+		mask(source, key, otherAlignment, 0, 5000);
+		t.deepEqual(sameAlignment, referenceMask(content, key));
+		t.deepEqual(otherAlignment, referenceMask(content, key));
+	});
 
-test('mask reads only the first `length` bytes of a longer source', t => {
-	const key = Buffer.from('01020304', 'hex');
-	const output = Buffer.alloc(3);
-	mask(Buffer.from('aabbccddee', 'hex'), key, output, 0, 3);
-	t.is(output.toString('hex'), 'abb9cf');
-});
+	test(`mask reads only the first \`length\` bytes of a longer source${name}`, t => {
+		const key = Buffer.from('01020304', 'hex');
+		const output = Buffer.alloc(3);
+		mask(Buffer.from('aabbccddee', 'hex'), key, output, 0, 3);
+		t.is(output.toString('hex'), 'abb9cf');
+	});
 
-test('unmask works in place at unaligned offsets and is its own inverse', t => {
-	const random = prng(3);
-	for (const length of lengths) {
-		for (let offset = 0; offset < 4; offset++) {
-			const key = randomBytes(random, 4);
-			const content = randomBytes(random, length);
-			const buffer = at(offset, content);
-			unmask(buffer, key);
-			t.deepEqual(buffer, referenceMask(content, key));
-			unmask(buffer, key);
-			t.deepEqual(buffer, content);
+	test(`unmask works in place at unaligned offsets and is its own inverse${name}`, t => {
+		const random = prng(3);
+		for (const length of lengths) {
+			for (let offset = 0; offset < 4; offset++) {
+				const key = randomBytes(random, 4);
+				const content = randomBytes(random, length);
+				const buffer = at(offset, content);
+				unmask(buffer, key);
+				t.deepEqual(buffer, referenceMask(content, key));
+				unmask(buffer, key);
+				t.deepEqual(buffer, content);
+			}
 		}
-	}
-});
+	});
 
-test('unmask gives the RFC 6455 §5.7 example', t => {
-	const payload = Buffer.from('7f9f4d5158', 'hex'); // "Hello" masked with 37 fa 21 3d
-	unmask(payload, Buffer.from('37fa213d', 'hex'));
-	t.is(payload.toString(), 'Hello');
+	test(`unmask gives the RFC 6455 §5.7 example${name}`, t => {
+		const payload = Buffer.from('7f9f4d5158', 'hex'); // "Hello" masked with 37 fa 21 3d
+		unmask(payload, Buffer.from('37fa213d', 'hex'));
+		t.is(payload.toString(), 'Hello');
+	});
+}
+
+test('bufferutil, a devDependency here, is loaded as the native masking helper unless turned off', t => {
+	t.is(nativeMasking, (process.env['WEBSOUP_NO_BUFFER_UTIL'] ?? '') === '');
 });
 
 test('mask rejects a key that is not 4 bytes and ranges outside the buffers', t => {
