@@ -403,13 +403,13 @@ test('keepalive: pings every interval; a missing pong fails with 1008', async t 
 });
 
 test('keepalive: answered pings keep the connection open', async t => {
-	const {client, server} = await connectionPair(t, 'tcp', {}, {keepaliveInterval: 1, keepalivePongTimeout: 1});
+	const {client, server} = await connectionPair(t, 'tcp', {}, {keepaliveInterval: 1, keepalivePongTimeout: 5});
 	let pongs = 0;
 	server.connect('pong', (_self, data) => {
 		t.regex(data.toString(), /^websoup-keepalive-\d+$/);
 		pongs++;
 	});
-	await until(() => pongs >= 2, 5000, 'two keepalive pongs');
+	await until(() => pongs >= 2, 10_000, 'two keepalive pongs');
 	t.is(server.getState(), WebsocketState.OPEN);
 	server.setKeepaliveInterval(0);
 	client.close(1000);
