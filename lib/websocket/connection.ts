@@ -27,6 +27,9 @@ const debug = debuglog('websocket');
 /** libsoup waits this long for the peer to finish the close handshake before it closes the stream. */
 const CLOSE_TIMEOUT_MS = 5000;
 
+/** Bytes the stream may buffer before frames wait in the connection's queue for 'drain'. */
+const WRITE_BUFFER_LIMIT = 1024 * 1024;
+
 /** Prefix of keepalive ping payloads (libsoup's is `libsoup-keepalive-`). */
 const KEEPALIVE_PREFIX = 'websoup-keepalive-';
 
@@ -1286,7 +1289,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#queue?.clear();
 		}
 
-		if (!ok && !this.#waitingDrain) {
+		// Backpressure: past `write()` returning false the stream may hold up to WRITE_BUFFER_LIMIT
+		// bytes, so a pipeline of large frames keeps the socket busy; beyond it frames wait in the
+		// queue (where an URGENT one can still go first) until 'drain'.
+		if (!ok && !this.#waitingDrain && stream.writableLength >= WRITE_BUFFER_LIMIT) {
 			this.#waitingDrain = true;
 			// Closures here and below are made when needed, not per connection.
 			stream.once('drain', () => {
