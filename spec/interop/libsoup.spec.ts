@@ -3,11 +3,11 @@
 // each without extensions and with permessage-deflate.
 
 import test, {type ExecutionContext} from 'ava';
-import {CLIENT_PROTOCOLS, GJS, ORIGIN, Peer, SERVER_PROTOCOLS, type PeerEvent} from './peer.ts';
+import {CLIENT_PROTOCOLS, GJS, ORIGIN, Peer, SERVER_PROTOCOLS} from './peer.ts';
 import {
+	checkExtensions,
 	checkHandshake,
 	exchangeMessages,
-	extensionNames,
 	peerCloses,
 	VARIANTS,
 	WEBSOUP_CLOSE,
@@ -15,23 +15,13 @@ import {
 	websoupClient,
 	websoupPings,
 	websoupServer,
+	type Pair,
 	type Variant,
-	type WebsoupEnd,
 } from './scenario.ts';
 
 const SCRIPT = 'soup-peer.js';
 
-interface Pair {
-	end: WebsoupEnd;
-	peer: Peer;
-	open: PeerEvent;
-}
 
-function checkExtensions(t: ExecutionContext, variant: Variant, end: WebsoupEnd, open: PeerEvent): void {
-	const expected = variant === 'deflate' ? ['permessage-deflate'] : [];
-	t.deepEqual(extensionNames(end), expected, 'extensions on websoup’s end');
-	t.deepEqual(open['extensions'], expected, 'extensions on libsoup’s end');
-}
 
 /** websoup server, Soup.Session client (with a WebsocketExtensionManager for `deflate`). */
 async function soupClient(t: ExecutionContext, variant: Variant): Promise<Pair> {
@@ -49,7 +39,7 @@ async function soupClient(t: ExecutionContext, variant: Variant): Promise<Pair> 
 	const open = await peer.next('open');
 	const end = await nextConnection();
 	t.is(end.connection.getOrigin(), ORIGIN, 'websoup saw libsoup’s Origin');
-	checkExtensions(t, variant, end, open);
+	checkExtensions(t, variant, {end, peer, open}, 'libsoup');
 	return {end, peer, open};
 }
 
@@ -60,7 +50,7 @@ async function soupServer(t: ExecutionContext, variant: Variant): Promise<Pair> 
 	const end = await websoupClient(t, ready['port'] as number, variant);
 	const open = await peer.next('open');
 	t.like(open, {origin: ORIGIN, path: '/ws', requestProtocols: CLIENT_PROTOCOLS.join(', ')});
-	checkExtensions(t, variant, end, open);
+	checkExtensions(t, variant, {end, peer, open}, 'libsoup');
 	return {end, peer, open};
 }
 

@@ -3,11 +3,11 @@
 // without extensions and with permessage-deflate.
 
 import test, {type ExecutionContext} from 'ava';
-import {CLIENT_PROTOCOLS, ORIGIN, Peer, PYTHON, SERVER_PROTOCOLS, type PeerEvent} from './peer.ts';
+import {CLIENT_PROTOCOLS, ORIGIN, Peer, PYTHON, SERVER_PROTOCOLS} from './peer.ts';
 import {
+	checkExtensions,
 	checkHandshake,
 	exchangeMessages,
-	extensionNames,
 	peerCloses,
 	VARIANTS,
 	WEBSOUP_CLOSE,
@@ -15,23 +15,13 @@ import {
 	websoupClient,
 	websoupPings,
 	websoupServer,
+	type Pair,
 	type Variant,
-	type WebsoupEnd,
 } from './scenario.ts';
 
 const SCRIPT = 'websockets-peer.py';
 
-interface Pair {
-	end: WebsoupEnd;
-	peer: Peer;
-	open: PeerEvent;
-}
 
-function checkExtensions(t: ExecutionContext, variant: Variant, end: WebsoupEnd, open: PeerEvent): void {
-	const expected = variant === 'deflate' ? ['permessage-deflate'] : [];
-	t.deepEqual(extensionNames(end), expected, 'extensions on websoup’s end');
-	t.deepEqual(open['extensions'], expected, 'extensions on the websockets end');
-}
 
 /**
  * websoup server, websockets client. The client always offers permessage-deflate (the library's
@@ -50,7 +40,7 @@ async function pythonClient(t: ExecutionContext, variant: Variant): Promise<Pair
 	const open = await peer.next('open');
 	const end = await nextConnection();
 	t.is(end.connection.getOrigin(), ORIGIN, 'websoup saw the Origin');
-	checkExtensions(t, variant, end, open);
+	checkExtensions(t, variant, {end, peer, open}, 'the websockets');
 	return {end, peer, open};
 }
 
@@ -61,7 +51,7 @@ async function pythonServer(t: ExecutionContext, variant: Variant): Promise<Pair
 	const end = await websoupClient(t, ready['port'] as number, variant);
 	const open = await peer.next('open');
 	t.like(open, {origin: ORIGIN, path: '/ws', requestProtocols: CLIENT_PROTOCOLS.join(', ')});
-	checkExtensions(t, variant, end, open);
+	checkExtensions(t, variant, {end, peer, open}, 'the websockets');
 	return {end, peer, open};
 }
 

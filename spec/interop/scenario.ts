@@ -52,6 +52,20 @@ export function extensionNames(end: WebsoupEnd): string[] {
 	return end.connection.getExtensions().map(extension => extension.name);
 }
 
+/** A websoup end, the peer process, and the peer's `open` event. */
+export interface Pair {
+	end: WebsoupEnd;
+	peer: Peer;
+	open: PeerEvent;
+}
+
+/** Both ends agreed on permessage-deflate in the `deflate` variant, on nothing otherwise. */
+export function checkExtensions(t: ExecutionContext, variant: Variant, pair: Pair, peerName: string): void {
+	const expected = variant === 'deflate' ? ['permessage-deflate'] : [];
+	t.deepEqual(extensionNames(pair.end), expected, 'extensions on websoup’s end');
+	t.deepEqual(pair.open['extensions'], expected, `extensions on ${peerName}’s end`);
+}
+
 /**
  * An HTTP server on 127.0.0.1:0 with addWebsocketHandler at /ws (permessage-deflate accepted, the
  * default, for `deflate`; extensions off for `plain`); destroyed at teardown.
