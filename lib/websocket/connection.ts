@@ -192,7 +192,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#maxTotalMessageSize: number;
 
 	// Incoming frames waiting while an extension works asynchronously.
-	#incomingBacklog: Array<[boolean, number, number, Buffer]> | null = null;
+	/** Frames (or the decoder's error) waiting, in order, while an extension works asynchronously. */
+	#incomingBacklog: Array<[boolean, number, number, Buffer] | WebsocketError> | null = null;
+	/** Reading is held by a lagging `for await` consumer. */
+	#pausedForIterator = false;
+	/** The peer's Close came while our frames (our Close among them) still wait in the queue. */
+	#shutdownAfterFlush = false;
 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
@@ -264,9 +269,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		// the code that created the connection, including an `await` continuation, has connected its handlers.
 		stream.pause();
 		setImmediate(() => {
-			if (!this.#ioClosing) {
-				stream.resume();
-			}
+			this.#updateFlow();
 		});
 		this.#startKeepalive();
 		if (stream.destroyed) {
@@ -306,8 +309,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			}
 
 			onError(error: WebsocketError): void {
-				// A frame over max-incoming-payload-size closes with prejudice, as libsoup does.
-				this.#connection.#emitErrorAndClose(error, error.code === CloseCode.TOO_BIG);
+				const connection = this.#connection;
+				if (connection.#incomingBacklog !== null) {
+					// Frames before it are still with an extension: the error waits its turn.
+					connection.#incomingBacklog.push(error);
+					return;
+				}
+
+				connection.#decoderError(error);
 			}
 		};
 	}
@@ -608,7 +617,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			backlog.push({type, data});
 			if (backlog.length >= ITERATOR_HIGH_WATER_MARK && !paused && !this.#ioClosing) {
 				paused = true;
-				this.#stream.pause();
+				this.#pausedForIterator = true;
+				this.#updateFlow();
 			}
 
 			wake?.();
@@ -624,7 +634,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				if (message !== undefined) {
 					if (paused && backlog.length <= ITERATOR_HIGH_WATER_MARK / 2) {
 						paused = false;
-						this.#stream.resume();
+						this.#pausedForIterator = false;
+						this.#updateFlow();
 					}
 
 					yield message;
@@ -645,7 +656,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.disconnect(onClosed);
 			this.#iterating = false;
 			if (paused) {
-				this.#stream.resume();
+				this.#pausedForIterator = false;
+				this.#updateFlow();
 			}
 		}
 
@@ -750,7 +762,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			}
 
 			this.#incomingBacklog = [];
-			this.#stream.pause();
+			this.#updateFlow();
 			void this.#finishIncomingExtensions(result, i + 1, frame);
 			return;
 		}
@@ -766,7 +778,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				data = await this.#extensions[i]!.processIncoming(frame, data, limit);
 			}
 
-			if (!this.#ioClosed) {
+			if (!this.#ioClosing) {
 				this.#processFrame(frame.fin, frame.rsv, frame.opcode, data);
 			}
 		} catch (error) {
@@ -775,19 +787,45 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		const backlog = this.#incomingBacklog ?? [];
 		this.#incomingBacklog = null;
-		for (let i = 0; i < backlog.length; i++) {
-			const again = this.#incomingBacklog as Array<[boolean, number, number, Buffer]> | null;
+		for (let i = 0; i < backlog.length && !this.#ioClosing && !this.#closeReceived; i++) {
+			const again = this.#incomingBacklog as Array<[boolean, number, number, Buffer] | WebsocketError> | null;
 			if (again !== null) {
 				// Async again: keep the remaining frames, in order, in the new backlog.
 				again.push(...backlog.slice(i));
 				return;
 			}
 
-			const [fin, rsv, opcode, payload] = backlog[i]!;
-			this.#onFrame(fin, rsv, opcode, payload);
+			const entry = backlog[i]!;
+			if (entry instanceof WebsocketError) {
+				this.#decoderError(entry);
+				break;
+			}
+
+			this.#onFrame(entry[0], entry[1], entry[2], entry[3]);
 		}
 
-		if (this.#incomingBacklog === null && !this.#ioClosing) {
+		// Once the stream is closing, or the peer's Close is in, nothing decoded behind it matters.
+		if (this.#ioClosing || this.#closeReceived) {
+			this.#incomingBacklog = null;
+		}
+
+		this.#updateFlow();
+	}
+
+	/** A frame the decoder refused: libsoup closes with prejudice for a frame over max-incoming-payload-size. */
+	#decoderError(error: WebsocketError): void {
+		this.#emitErrorAndClose(error, error.code === CloseCode.TOO_BIG);
+	}
+
+	/** Reads unless a lagging iterator or an extension at work holds the stream, or it is closing. */
+	#updateFlow(): void {
+		if (this.#ioClosing) {
+			return;
+		}
+
+		if (this.#pausedForIterator || this.#incomingBacklog !== null) {
+			this.#stream.pause();
+		} else {
 			this.#stream.resume();
 		}
 	}
@@ -965,18 +1003,31 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		this.#peerCloseCode = code;
 		this.#peerCloseData = reason;
+		// RFC 6455 §5.5.1: nothing may follow a Close frame; what does is not read.
+		this.#decoder.stop();
 		if (this.#closeSent) {
-			// We started the close: the handshake is complete.
-			this.#shutdownWrite();
-			if (this.#type === WebsocketConnectionType.SERVER) {
-				this.#closeIoStream(false);
+			// We started the close: the handshake is complete once our Close is out, which may
+			// still wait in the queue behind frames sent before it.
+			if (this.#queue !== null && this.#queue.length > 0) {
+				this.#shutdownAfterFlush = true;
+				return;
 			}
 
+			this.#finishCloseHandshake();
 			return;
 		}
 
 		// Echo the peer's code and reason; an empty Close is answered with 1000.
 		this.#closeConnection(code === CloseCode.NO_STATUS ? CloseCode.NORMAL : code, reason);
+	}
+
+	/** Both Close frames are exchanged: the client half-closes and waits for FIN, the server closes. */
+	#finishCloseHandshake(): void {
+		this.#shutdownAfterFlush = false;
+		this.#shutdownWrite();
+		if (this.#type === WebsocketConnectionType.SERVER) {
+			this.#closeIoStream(false);
+		}
 	}
 
 	#onEnd(): void {
@@ -1237,11 +1288,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		} catch (error) {
 			this.#queue?.remove(frame);
 			this.#failExtension(error);
+			// Frames behind it (a Close among them) may go now.
+			this.#flush();
 			return;
 		}
 
-		this.#queue?.fill(frame, encodeFrame(opcode, data, {rsv: info.rsv, maskKey: this.#maskKey()}));
-		this.#flush();
+		// The queue may have been dropped meanwhile (the stream closed): then there is nothing to send.
+		if (this.#queue?.fill(frame, encodeFrame(opcode, data, {rsv: info.rsv, maskKey: this.#maskKey()})) === true) {
+			this.#flush();
+		}
 	}
 
 	#enqueue(buffers: Buffer[], flags: number): void {
@@ -1264,10 +1319,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		while (!this.#waitingDrain && !this.#ioClosing) {
 			const next = this.#queue?.shiftReady();
 			if (next === undefined) {
-				return;
+				break;
 			}
 
 			this.#write(next.buffers!, next.flags);
+		}
+
+		if (this.#shutdownAfterFlush && !this.#ioClosing && (this.#queue === null || this.#queue.length === 0)) {
+			this.#finishCloseHandshake();
 		}
 	}
 

@@ -60,12 +60,20 @@ export class OutgoingQueue {
 		return frame;
 	}
 
-	/** Gives a pending frame its encoded buffers, and counts their real size. */
-	fill(frame: OutgoingFrame, buffers: Buffer[]): void {
+	/**
+	 * Gives a pending frame its encoded buffers and counts their real size. Returns `false`, and
+	 * changes nothing, when the frame is no longer queued (removed, or the queue was cleared).
+	 */
+	fill(frame: OutgoingFrame, buffers: Buffer[]): boolean {
+		if (!this.#frames.includes(frame)) {
+			return false;
+		}
+
 		const size = buffers.reduce((total, buffer) => total + buffer.length, 0);
 		this.#bytes += size - frame.size;
 		frame.size = size;
 		frame.buffers = buffers;
+		return true;
 	}
 
 	/** Removes a frame, if still queued. */

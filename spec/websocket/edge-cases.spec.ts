@@ -1,0 +1,235 @@
+// Review: failing tests for suspected bugs in connection.ts, frame-decoder.ts, outgoing-queue.ts, deflate.ts.
+
+import {randomBytes} from 'node:crypto';
+import zlib from 'node:zlib';
+import test from 'ava';
+import {WebsocketConnection} from '../../lib/websocket/connection.ts';
+import {WebsocketConnectionType} from '../../lib/websocket/constants.ts';
+import {WebsocketExtension, type FrameInfo} from '../../lib/websocket/extensions/extension.ts';
+import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.ts';
+import {zlibLimiter} from '../../lib/websocket/extensions/limiter.ts';
+import {encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
+import {WebsocketFramer} from '../../lib/websocket/framer.ts';
+import {both, connectionPair, rawPeer} from '../helpers/modes.ts';
+import {until, withTimeout} from '../helpers/signals.ts';
+
+function deflate(type: WebsocketConnectionType): WebsocketExtensionDeflate {
+	const extension = new WebsocketExtensionDeflate();
+	extension.configure(type, new Map());
+	return extension;
+}
+
+/** Raw deflate with a sync flush and the 00 00 ff ff trailer removed (RFC 7692 §7.2.1). */
+function compress(data: Buffer): Buffer {
+	return zlib.deflateRawSync(data, {finishFlush: zlib.constants.Z_SYNC_FLUSH}).subarray(0, -4);
+}
+
+const masked = (opcode: number, payload: Buffer, options: {fin?: boolean; rsv?: number} = {}): Buffer =>
+	Buffer.concat(encodeFrame(opcode, payload, {...options, maskKey: generateMaskKey()}));
+
+/** Records the order of a connection's signals. */
+function record(connection: WebsocketConnection): string[] {
+	const events: string[] = [];
+	connection.connect('message', (_self, _type, data) => events.push(`message:${data.length > 20 ? data.length : data.toString()}`));
+	connection.connect('error', (_self, error) => events.push(`error:${(error as {code?: unknown}).code}`));
+	connection.connect('closing', () => events.push('closing'));
+	connection.connect('closed', () => events.push('closed'));
+	return events;
+}
+
+// --- Simultaneous close while the send queue waits for 'drain' --------------------------------
+
+both('simultaneous close while frames wait for drain: queued data and our Close still go out', async (t, mode) => {
+	const {client, server} = await connectionPair(t, mode);
+	const clientEvents = record(client);
+	let received = 0;
+	server.connect('message', () => received++);
+	// Wait until both are reading.
+	client.sendText('hello');
+	await until(() => received === 1);
+	// The server reads nothing for now, so past WRITE_BUFFER_LIMIT (1 MiB) frames wait in the client's queue.
+	const serverStream = server.getIoStream();
+	serverStream.pause();
+	const chunk = Buffer.alloc(64 * 1024, 1);
+	let count = 0;
+	while (count < 1024 && client.bufferedAmount <= client.getIoStream().writableLength) {
+		client.sendBinary(chunk);
+		count++;
+	}
+
+	t.true(client.bufferedAmount > client.getIoStream().writableLength, 'frames wait in the connection\'s queue');
+	client.close(1000, 'client bye');
+	server.close(1000, 'server bye'); // the peers' Close frames cross
+	await until(() => client.getCloseCode() === 1000, 5000, 'the server\'s Close at the client');
+	serverStream.resume();
+	await withTimeout(Promise.all([client.closed, server.closed]), 8000, 'both closed');
+	t.is(received, count + 1, 'every message sent before close() arrives');
+	t.is(server.getCloseCode(), 1000, 'the server gets the client\'s Close');
+	t.is(server.getCloseData(), 'client bye');
+	t.deepEqual(clientEvents.filter(event => event.startsWith('error')), [], 'no error on a clean close');
+});
+
+// --- An outgoing extension that fails while a Close waits behind its frame ----------------------
+
+/** Passes frames through, but fails (asynchronously) the outgoing message "fail". */
+class FailingExtension extends WebsocketExtension {
+	static override readonly extensionName = 'x-failing';
+
+	override async processOutgoing(_frame: FrameInfo, payload: Buffer): Promise<Buffer> {
+		await new Promise(resolve => {
+			setImmediate(resolve);
+		});
+		if (payload.toString() === 'fail') {
+			throw new Error('cannot process');
+		}
+
+		return payload;
+	}
+}
+
+test.serial('an outgoing extension failing while the Close waits behind its frame: the Close still goes out', async t => {
+	const saved = WebsocketConnection.closeTimeout;
+	WebsocketConnection.closeTimeout = 4000;
+	t.teardown(() => {
+		WebsocketConnection.closeTimeout = saved;
+	});
+	const {connection, received} = await rawPeer(t, 'tcp', WebsocketConnectionType.SERVER, {extensions: [new FailingExtension()]});
+	connection.connect('error', () => {});
+	connection.sendText('fail'); // held by the extension
+	connection.close(1000, 'bye'); // queued behind it
+	// The extension fails; the frame is dropped and the Close, already queued, must be written.
+	await until(() => received().length >= 2, 1500, 'a Close frame on the wire (it stays queued until the close timeout)');
+	const frames = new WebsocketFramer({mode: 'client'}).readFrames(received());
+	t.is(frames[0]!.opcode, 0x8);
+});
+
+// --- Frames waiting behind an asynchronous inflate when the connection fails or closes ----------
+
+both('frames behind a pending inflate are processed in order, and nothing after the peer\'s Close', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
+		extensions: [deflate(WebsocketConnectionType.SERVER)],
+		maxIncomingPayloadSize: 1000,
+	});
+	const events = record(connection);
+	// One chunk: a compressed message (inflated asynchronously), a plain one and a Close wait behind
+	// it; then a frame over max-incoming-payload-size, which comes after the Close and is not read.
+	raw.write(
+		Buffer.concat([
+			masked(0x1, compress(Buffer.from('compressed A')), {rsv: 0x40}),
+			masked(0x1, Buffer.from('plain B')),
+			masked(0x8, Buffer.from([0x03, 0xe8])),
+			Buffer.from([0x82, 0xfe, 0x10, 0x00]), // binary, masked, 4096 bytes: over the limit
+		]),
+	);
+	await withTimeout(connection.closed, 5000, 'closed');
+	await until(() => zlibLimiter.running === 0 && zlibLimiter.pending === 0, 5000, 'the inflate to finish');
+	for (let i = 0; i < 5; i++) {
+		await new Promise(resolve => {
+			setImmediate(resolve);
+		});
+	}
+
+	t.deepEqual(events, ['message:compressed A', 'message:plain B', 'closing', 'closed']);
+	t.is(connection.getCloseCode(), 1000);
+});
+
+both('an oversized frame behind a pending inflate fails the connection after the earlier messages', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
+		extensions: [deflate(WebsocketConnectionType.SERVER)],
+		maxIncomingPayloadSize: 1000,
+	});
+	const events = record(connection);
+	raw.write(
+		Buffer.concat([
+			masked(0x1, compress(Buffer.from('compressed A')), {rsv: 0x40}),
+			masked(0x1, Buffer.from('plain B')),
+			Buffer.from([0x82, 0xfe, 0x10, 0x00]), // binary, masked, 4096 bytes: over the limit
+		]),
+	);
+	await withTimeout(connection.closed, 5000, 'closed');
+	t.deepEqual(events, ['message:compressed A', 'message:plain B', 'error:1009', 'closed']);
+	t.is(connection.getCloseCode(), 0);
+});
+
+both('a message decoded behind an inflate that overflows is not delivered after the 1009 error', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
+		extensions: [deflate(WebsocketConnectionType.SERVER)],
+		maxTotalMessageSize: 64 * 1024,
+	});
+	const events = record(connection);
+	raw.write(
+		Buffer.concat([
+			masked(0x2, compress(Buffer.alloc(1024 * 1024)), {rsv: 0x40}), // inflates past the limit
+			masked(0x1, Buffer.from('plain B')),
+		]),
+	);
+	await withTimeout(connection.closed, 5000, 'closed');
+	t.deepEqual(events, ['error:1009', 'closed']);
+});
+
+// --- for-await backpressure with an asynchronous extension -------------------------------------
+
+both('for await pauses a lagging consumer\'s stream with permessage-deflate too', async (t, mode) => {
+	const {client, server} = await connectionPair(
+		t,
+		mode,
+		{extensions: [deflate(WebsocketConnectionType.CLIENT)]},
+		{extensions: [deflate(WebsocketConnectionType.SERVER)]},
+	);
+	let decoded = 0;
+	client.connect('message', () => decoded++);
+	const count = 4000;
+	for (let i = 0; i < count; i++) {
+		server.sendBinary(randomBytes(512)); // 2 MB in all, far more than one read
+	}
+
+	const iterator = client[Symbol.asyncIterator]();
+	t.teardown(async () => iterator.return());
+	await withTimeout(iterator.next(), 5000, 'the first message');
+	// The consumer now lags: the stream must stay paused with about 16 messages unread, not
+	// decode all 4000 into the iterator's buffer.
+	const all = await until(() => decoded === count, 2000).then(
+		() => true,
+		() => false,
+	);
+	t.false(all, `decoded ${decoded} of ${count} messages while the consumer held one`);
+	t.true(client.getIoStream().isPaused());
+});
+
+// --- bufferedAmount when the connection closes during an outgoing deflate ----------------------
+
+both('bufferedAmount is 0 after closed, even when a deflate finishes after the stream closed', async (t, mode) => {
+	const {connection} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
+		extensions: [deflate(WebsocketConnectionType.CLIENT)],
+	});
+	connection.sendText('a'.repeat(200_000)); // compresses to a few hundred bytes
+	t.true(connection.bufferedAmount >= 200_000);
+	connection.getIoStream().destroy(); // the connection goes away while the message is being compressed
+	await withTimeout(connection.closed, 5000, 'closed');
+	await until(() => zlibLimiter.running === 0 && zlibLimiter.pending === 0, 5000, 'the deflate to finish');
+	for (let i = 0; i < 5; i++) {
+		await new Promise(resolve => {
+			setImmediate(resolve);
+		});
+	}
+
+	t.is(connection.bufferedAmount, 0);
+});
+
+// --- Event order: a frame decoded before a protocol error is delivered before the error ----------
+
+both('a compressed message before an invalid frame is delivered before the 1002 error', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
+		extensions: [deflate(WebsocketConnectionType.SERVER)],
+	});
+	const events = record(connection);
+	raw.write(
+		Buffer.concat([
+			masked(0x1, compress(Buffer.from('compressed A')), {rsv: 0x40}),
+			masked(0x1, Buffer.from('bad'), {rsv: 0x20}), // RSV2: no extension defines it
+		]),
+	);
+	await withTimeout(connection.closed, 5000, 'closed');
+	// libsoup processes frames in order: the valid message first, then the protocol error.
+	t.deepEqual(events, ['message:compressed A', 'error:1002', 'closed']);
+});
