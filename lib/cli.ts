@@ -12,7 +12,7 @@ import {websocketConnect, type WebsocketConnectOptions} from './node/client.ts';
 import {addWebsocketHandler, type WebsocketHandlerOptions} from './node/server.ts';
 import {CloseCode, WebsocketDataType, WebsocketState} from './websocket/constants.ts';
 import type {WebsocketConnection} from './websocket/connection.ts';
-import {WebsocketError, WebsocketErrorCode} from './websocket/errors.ts';
+import {WebsocketError} from './websocket/errors.ts';
 import {Message} from './websocket/message.ts';
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage error (as most Unix tools). */
@@ -172,7 +172,8 @@ function quoteReason(reason: string | null): string {
 
 /** A one-line description of why a connection failed: the WebsocketError or socket error, with the HTTP status. */
 function describeConnectError(error: unknown, msg: Message): string {
-	if (error instanceof WebsocketError && error.code === WebsocketErrorCode.NOT_WEBSOCKET && msg.statusCode > 0) {
+	// Only a response other than 101 is a refusal; a 101 that fails verification is a failed handshake.
+	if (error instanceof WebsocketError && error.reason === 'WS_ERR_UNEXPECTED_RESPONSE' && msg.statusCode > 0) {
 		return `handshake rejected: HTTP ${msg.statusCode} ${msg.reasonPhrase}`.trimEnd();
 	}
 

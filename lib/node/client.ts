@@ -9,6 +9,7 @@ import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handshake.ts';
 import {MAX_HEAD_SIZE, Message, findHeadEnd, formatRequestHead, parseResponseHead} from '../websocket/message.ts';
+import {validateConnectionOptions} from './connection-options.ts';
 
 const debug = debuglog('websocket');
 
@@ -169,6 +170,11 @@ export async function websocketConnect(
 	}
 
 	const timeout = validateMilliseconds(options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, 'handshakeTimeout');
+	validateConnectionOptions(options);
+	if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+		throw new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${String(options.signal)}\``);
+	}
+
 	const supported = options.extensions ?? null;
 	if (options.headers !== undefined) {
 		appendHeaders(msg, options.headers);
@@ -266,7 +272,8 @@ async function handshake(
 			const headers = msg.responseHeaders;
 			if (headers.headerContains('Transfer-Encoding', 'chunked')) {
 				const {complete, body} = decodeChunked(received);
-				if (complete || ended || body.length >= MAX_REFUSED_BODY_SIZE) {
+				// The raw bytes are bounded too: endless chunk-size lines or extensions yield no body.
+				if (complete || ended || body.length >= MAX_REFUSED_BODY_SIZE || received.length >= 2 * MAX_REFUSED_BODY_SIZE) {
 					finishRefused(body);
 				}
 

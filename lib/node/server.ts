@@ -7,6 +7,7 @@ import type {Duplex} from 'node:stream';
 import {debuglog} from 'node:util';
 import {DEFAULT_MAX_INCOMING_PAYLOAD_SIZE, WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {validateConnectionOptions} from './connection-options.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
 import {serverProcessHandshake} from '../websocket/handshake.ts';
@@ -137,24 +138,6 @@ function validateTimeout(value: unknown): number {
 	}
 
 	return value;
-}
-
-/** The connection properties the options set, checked now rather than at the first handshake. */
-const connectionOptions = {
-	maxIncomingPayloadSize: 'max-incoming-payload-size',
-	maxTotalMessageSize: 'max-total-message-size',
-	keepaliveInterval: 'keepalive-interval',
-	keepalivePongTimeout: 'keepalive-pong-timeout',
-} as const;
-
-function validateConnectionOptions(options: WebsocketHandlerOptions): void {
-	for (const [option, property] of Object.entries(connectionOptions)) {
-		const value: unknown = options[option as keyof typeof connectionOptions];
-		const expected = value === undefined ? null : WebsocketConnection.findProperty(property)!.check(value);
-		if (expected !== null) {
-			throw new TypeError(`Expected \`${option}\` to be ${expected}, got \`${String(value)}\``);
-		}
-	}
 }
 
 /**
@@ -319,6 +302,15 @@ async function handleUpgrade(
 		}
 
 		if (timedOut || socket.destroyed) {
+			return;
+		}
+
+		// libsoup finds the handler again before it takes the connection: one removed or replaced
+		// while the hook ran gets nothing.
+		if (refusal === null && lookup(registry, path) !== entry) {
+			const gone = new Message(msg.uri);
+			gone.setStatus(404);
+			sendRefusal(socket, gone);
 			return;
 		}
 	}

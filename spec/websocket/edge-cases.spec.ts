@@ -1,4 +1,4 @@
-// Review: failing tests for suspected bugs in connection.ts, frame-decoder.ts, outgoing-queue.ts, deflate.ts.
+// Edge cases of the connection: crossing closes with a full send queue, order behind an asynchronous inflate, backpressure with extensions.
 
 import {randomBytes} from 'node:crypto';
 import zlib from 'node:zlib';
