@@ -342,13 +342,7 @@ async function serve(args: string[]): Promise<ExitCode> {
 			res.end('Not Found\n');
 		}
 	});
-	server.on('clientError', (_error, socket) => {
-		if (socket.writable) {
-			socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-		} else {
-			socket.destroy();
-		}
-	});
+	// Malformed requests get Node's own answers (400, 431 for an oversized head, 408 for a slow one).
 
 	const broadcast = (type: WebsocketDataType, data: Buffer): void => {
 		for (const peer of connections) {

@@ -3,7 +3,7 @@
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process';
 import {once} from 'node:events';
 import {createServer as createHttpServer} from 'node:http';
-import {createServer as createNetServer, type AddressInfo} from 'node:net';
+import {connect, createServer as createNetServer, type AddressInfo} from 'node:net';
 import {fileURLToPath} from 'node:url';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocket, WebSocketServer, type RawData} from 'ws';
@@ -405,3 +405,17 @@ for (const args of [['--help'], ['serve', '--help'], ['connect', '--help'], ['co
 		t.is(cli.stderr(), '');
 	});
 }
+
+test('serve: a request head over Node\'s size limit gets 431, and the server keeps serving', async t => {
+	const {port} = await startServe(t);
+	const socket = connect(port, '127.0.0.1');
+	t.teardown(() => socket.destroy());
+	socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+	const chunks: Buffer[] = [];
+	socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+	await withTimeout(once(socket, 'close'), TIMEOUT, 'the oversized request to be answered');
+	t.regex(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 431 /);
+	const page = await withTimeout(fetch(`http://127.0.0.1:${port}/`), TIMEOUT, 'GET /');
+	t.is(page.status, 200);
+	await page.arrayBuffer();
+});
