@@ -76,3 +76,5 @@ export {
 	type WebsocketHttpServer,
 	type WebsocketServerCallback,
 } from './node/server.ts';
+export {WebSocket, CloseEvent, type BinaryType, type CloseEventInit} from './facades/w3c.ts';
+export {WebSocketClient, WebSocketErrCode} from './facades/openharmony.ts';
