@@ -167,6 +167,16 @@ async function wsEchoServer(t: ExecutionContext, options: {handleProtocols?: (pr
 	return {server, url: `ws://127.0.0.1:${port}/`, closes, headers};
 }
 
+/** Waits (bounded) for the ws server's side of a close: it can come just after the CLI has exited. */
+async function closeSeen(closes: readonly unknown[]): Promise<void> {
+	const deadline = Date.now() + TIMEOUT;
+	while (closes.length === 0 && Date.now() < deadline) {
+		await new Promise(resolve => {
+			setTimeout(resolve, 10);
+		});
+	}
+}
+
 /** A port on 127.0.0.1 with nothing listening on it. */
 async function closedPort(): Promise<number> {
 	const server = createNetServer();
@@ -296,6 +306,7 @@ test('connect: sends stdin lines from a pipe, prints the echoes, closes with 100
 	t.is(exit.code, 0, cli.stderr());
 	t.deepEqual(lines(cli.stdout()), ['< one', '< two words', '< ünïcødé ✓']);
 	t.is(cli.stderr(), '');
+	await closeSeen(closes);
 	t.deepEqual(closes, [{code: 1000, reason: ''}]);
 });
 
@@ -311,6 +322,7 @@ test('connect: /close sends the code and reason', async t => {
 	const cli = runCli(t, ['connect', url], 'first\n/close 4001 all done\nnot sent\n');
 	t.is((await cli.exited()).code, 0, cli.stderr());
 	t.deepEqual(lines(cli.stdout()), ['< first']);
+	await closeSeen(closes);
 	t.deepEqual(closes, [{code: 4001, reason: 'all done'}]);
 });
 
@@ -320,6 +332,7 @@ test('connect: a bad command is one line on stderr and the session goes on', asy
 	t.is((await cli.exited()).code, 0, cli.stderr());
 	t.deepEqual(lines(cli.stderr()), ['websoup: /close expects a numeric close code such as 1000, got "abc"']);
 	t.deepEqual(lines(cli.stdout()), ['< /slash']);
+	await closeSeen(closes);
 	t.deepEqual(closes, [{code: 1000, reason: ''}]);
 });
 
