@@ -1,115 +1,13 @@
 // The `websoup` command line: serve and connect as child processes, their output and their exit codes.
 
-import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process';
 import {once} from 'node:events';
 import {createServer as createHttpServer} from 'node:http';
 import {connect, createServer as createNetServer, type AddressInfo} from 'node:net';
-import {fileURLToPath} from 'node:url';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocket, WebSocketServer, type RawData} from 'ws';
+import {runCli, TIMEOUT, type Cli} from './helpers/cli.ts';
+import {until, withTimeout} from './helpers/signals.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** Every wait in this file gives up after this long. */
-const TIMEOUT = 15_000;
-
-interface Cli {
-	child: ChildProcessWithoutNullStreams;
-	/** Everything written to stdout so far. */
-	stdout(): string;
-	/** Everything written to stderr so far. */
-	stderr(): string;
-	/** Resolves with the first match of `pattern` in stdout, waiting for more output as needed. */
-	waitFor(pattern: RegExp, timeout?: number): Promise<RegExpMatchArray>;
-	/** Resolves with the exit code once the process has exited. */
-	exited(timeout?: number): Promise<{code: number | null; signal: NodeJS.Signals | null}>;
-}
-
-/** Runs `node --import tsx lib/cli.ts ...args` from the repository root; killed at teardown. */
-function runCli(t: ExecutionContext, args: string[], input?: string): Cli {
-	const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', ...args], {
-		cwd: root,
-		env: {...process.env, NODE_DEBUG: ''},
-	});
-	let stdout = '';
-	let stderr = '';
-	const listeners = new Set<() => void>();
-	child.stdout.setEncoding('utf8');
-	child.stderr.setEncoding('utf8');
-	child.stdout.on('data', (chunk: string) => {
-		stdout += chunk;
-		for (const listener of listeners) {
-			listener();
-		}
-	});
-	child.stderr.on('data', (chunk: string) => {
-		stderr += chunk;
-	});
-	const exit = new Promise<{code: number | null; signal: NodeJS.Signals | null}>(resolve => {
-		child.once('close', (code, signal) => {
-			resolve({code, signal});
-		});
-	});
-	t.teardown(() => {
-		if (child.exitCode === null && child.signalCode === null) {
-			child.kill('SIGKILL');
-		}
-	});
-	if (input === undefined) {
-		child.stdin.on('error', () => {});
-	} else {
-		child.stdin.end(input);
-	}
-
-	return {
-		child,
-		stdout: () => stdout,
-		stderr: () => stderr,
-		async waitFor(pattern, timeout = TIMEOUT) {
-			return new Promise((resolve, reject) => {
-				const check = (): void => {
-					const match = pattern.exec(stdout);
-					if (match !== null) {
-						listeners.delete(check);
-						clearTimeout(timer);
-						resolve(match);
-					}
-				};
-
-				const timer = setTimeout(() => {
-					listeners.delete(check);
-					reject(new Error(`timed out waiting for ${String(pattern)} in stdout: ${JSON.stringify(stdout)}; stderr: ${JSON.stringify(stderr)}`));
-				}, timeout);
-				listeners.add(check);
-				check();
-				void exit.then(() => {
-					if (listeners.has(check)) {
-						listeners.delete(check);
-						clearTimeout(timer);
-						reject(new Error(`exited before ${String(pattern)} appeared; stdout: ${JSON.stringify(stdout)}; stderr: ${JSON.stringify(stderr)}`));
-					}
-				});
-			});
-		},
-		async exited(timeout = TIMEOUT) {
-			return withTimeout(exit, timeout, `the exit of websoup ${args.join(' ')}`);
-		},
-	};
-}
-
-async function withTimeout<T>(promise: Promise<T>, timeout: number, what: string): Promise<T> {
-	let timer: NodeJS.Timeout | undefined;
-	const expired = new Promise<never>((_resolve, reject) => {
-		timer = setTimeout(() => {
-			reject(new Error(`timed out after ${timeout} ms waiting for ${what}`));
-		}, timeout);
-	});
-	try {
-		return await Promise.race([promise, expired]);
-	} finally {
-		clearTimeout(timer);
-	}
-}
 
 /** Starts `websoup serve --port 0 ...args` and resolves with the process and the port it printed. */
 async function startServe(t: ExecutionContext, args: string[] = []): Promise<{cli: Cli; port: number}> {
@@ -169,12 +67,7 @@ async function wsEchoServer(t: ExecutionContext, options: {handleProtocols?: (pr
 
 /** Waits (bounded) for the ws server's side of a close: it can come just after the CLI has exited. */
 async function closeSeen(closes: readonly unknown[]): Promise<void> {
-	const deadline = Date.now() + TIMEOUT;
-	while (closes.length === 0 && Date.now() < deadline) {
-		await new Promise(resolve => {
-			setTimeout(resolve, 10);
-		});
-	}
+	await until(() => closes.length > 0, TIMEOUT, "the ws server's side of the close");
 }
 
 /** A port on 127.0.0.1 with nothing listening on it. */

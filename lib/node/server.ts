@@ -336,7 +336,8 @@ async function handleUpgrade(
 	// The HTTP server's idle timeout does not apply to a WebSocket: keepalive is the connection's job.
 	netSocket.setTimeout?.(0);
 	netSocket.setNoDelay?.(true);
-	// No data may flow until the callback has connected its handlers.
+	// Paused, the bytes given back below are buffered, not emitted to no one; the connection
+	// starts reading once the callback has connected its handlers.
 	socket.pause();
 	writeResponseHead(socket, msg);
 	if (head.length > 0) {
@@ -372,8 +373,6 @@ async function handleUpgrade(
 			{type: 'WebsocketWarning', code: 'WEBSOCKET_CALLBACK_THREW'},
 		);
 		connection.close(1011);
-	} finally {
-		socket.resume();
 	}
 }
 

@@ -1,4 +1,4 @@
-// Buffer helpers for the frame codec: XOR masking a 32-bit word at a time (RFC 6455 §5.3), concat.
+// Buffer helpers for the frame codec: XOR masking a 32-bit word at a time (RFC 6455 §5.3).
 // Like ws, masking uses the optional native `bufferutil` package when it is installed, for large
 // payloads; the TypeScript path is complete on its own and is what runs without it.
 
@@ -204,35 +204,4 @@ function maskWords(
 	// Each word holds 4 bytes, so the tail starts on key index `head & 3` again.
 	const done = head + words * 4;
 	maskBytes(source, sourceStart + done, output, outputStart + done, length - done, maskKey, head & 3);
-}
-
-/**
- * Concatenates `list` into one buffer of `total` bytes, allocating once. A single buffer of
- * exactly `total` bytes is returned as is, without copying.
- *
- * @param list - The buffers, in order.
- * @param total - The number of bytes to take; normally the sum of the lengths.
- * @returns A buffer of at most `total` bytes (fewer only if the list holds fewer).
- */
-export function concat(list: readonly Buffer[], total: number): Buffer {
-	if (list.length === 0 || total <= 0) {
-		return Buffer.alloc(0);
-	}
-
-	if (list.length === 1 && list[0]!.length === total) {
-		return list[0]!;
-	}
-
-	const result = Buffer.allocUnsafe(total);
-	let copied = 0;
-	for (const buffer of list) {
-		if (copied >= total) {
-			break;
-		}
-
-		copied += buffer.copy(result, copied, 0, Math.min(buffer.length, total - copied));
-	}
-
-	// Never hand out uninitialised memory when the list was shorter than announced.
-	return copied < total ? result.subarray(0, copied) : result;
 }

@@ -19,7 +19,7 @@ import {badDataError, protocolError, tooBigError, WebsocketError, type Peer} fro
 import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
 import {encodeClosePayload, encodeFrame, generateMaskKey} from './frame.ts';
-import {OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
+import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
 import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
 
 const debug = debuglog('websocket');
@@ -1446,11 +1446,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		clearTimeout(this.#closeTimer);
 		this.#closeTimer = undefined;
 	}
-}
-
-/** The bytes of an encoded frame, header included, as bufferedAmount counts them. */
-function frameSize(buffers: readonly Buffer[]): number {
-	return buffers.length === 1 ? buffers[0]!.length : buffers[0]!.length + buffers[1]!.length;
 }
 
 /** Bytes from what send calls accept, without copying. */

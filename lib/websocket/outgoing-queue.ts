@@ -18,6 +18,16 @@ export interface OutgoingFrame {
 	flags: number;
 }
 
+/** The bytes of an encoded frame, header included. */
+export function frameSize(buffers: readonly Buffer[]): number {
+	let size = 0;
+	for (const buffer of buffers) {
+		size += buffer.length;
+	}
+
+	return size;
+}
+
 /** Frames not yet handed to the stream, in the order they will be written. */
 export class OutgoingQueue {
 	#frames: OutgoingFrame[] = [];
@@ -69,7 +79,7 @@ export class OutgoingQueue {
 			return false;
 		}
 
-		const size = buffers.reduce((total, buffer) => total + buffer.length, 0);
+		const size = frameSize(buffers);
 		this.#bytes += size - frame.size;
 		frame.size = size;
 		frame.buffers = buffers;

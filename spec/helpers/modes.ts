@@ -89,10 +89,3 @@ export function both(title: string, body: (t: ExecutionContext, mode: Mode) => P
 		test(`${title} [${mode}]`, async t => body(t, mode));
 	}
 }
-
-/** The same, run serially (for tests that change process-wide settings). */
-export function bothSerial(title: string, body: (t: ExecutionContext, mode: Mode) => Promise<void>): void {
-	for (const mode of modes) {
-		test.serial(`${title} [${mode}]`, async t => body(t, mode));
-	}
-}

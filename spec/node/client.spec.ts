@@ -12,7 +12,7 @@ import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts'
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {Message} from '../../lib/websocket/message.ts';
 import {waitForSignal, withTimeout} from '../helpers/signals.ts';
-import {listen, rawServer, readUntil, selfSignedCertificate} from './fixtures.ts';
+import {keyOf, listen, rawServer, scriptedServer, selfSignedCertificate} from './fixtures.ts';
 
 /** An echo server made with addWebsocketHandler; resolves with its port and the server-side connections. */
 async function echoServer(
@@ -55,20 +55,7 @@ async function closeClient(connection: WebsocketConnection): Promise<void> {
 	await withTimeout(connection.closed, 5000, 'closed');
 }
 
-/** The key of a raw request head, to answer it. */
-function keyOf(request: string): string {
-	return /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
-}
-
-/** A raw server that answers every handshake with `respond(request)`. */
-async function scriptedServer(t: ExecutionContext, respond: (request: string, socket: Socket) => void): Promise<number> {
-	return rawServer(t, socket => {
-		void readUntil(socket, text => text.includes('\r\n\r\n')).then(request => {
-			respond(request, socket);
-		});
-	});
-}
-
+/** A 101 answering `request`, with `extra` header lines. */
 function switching(request: string, extra = ''): string {
 	return (
 		'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +

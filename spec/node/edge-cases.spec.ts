@@ -4,8 +4,7 @@ import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import {createServer} from 'node:http';
 import type {Socket} from 'node:net';
-import {fileURLToPath} from 'node:url';
-import test, {type ExecutionContext} from 'ava';
+import test from 'ava';
 import {WebSocketServer} from 'ws';
 import {websocketConnect} from '../../lib/node/client.ts';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
@@ -14,24 +13,9 @@ import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts'
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {Message} from '../../lib/websocket/message.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
-import {listen, rawServer, readUntil} from './fixtures.ts';
+import {root, runCli} from '../helpers/cli.ts';
+import {keyOf, listen, rawServer, scriptedServer} from './fixtures.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function keyOf(request: string): string {
-	return /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
-}
-
-/** A raw server that calls `respond(request, socket)` once a request head has arrived. */
-async function scriptedServer(t: ExecutionContext, respond: (request: string, socket: Socket) => void): Promise<number> {
-	return rawServer(t, socket => {
-		void readUntil(socket, text => text.includes('\r\n\r\n')).then(request => {
-			respond(request, socket);
-		}, () => {});
-	});
-}
-
-/** Settles with the connection or the error, never rejects; bounded. */
 async function outcome(promise: Promise<WebsocketConnection>, timeout = 5000): Promise<WebsocketConnection | Error> {
 	return withTimeout(
 		promise.then(
@@ -41,36 +25,6 @@ async function outcome(promise: Promise<WebsocketConnection>, timeout = 5000): P
 		timeout,
 		'websocketConnect to settle',
 	);
-}
-
-/** Runs `node --import tsx lib/cli.ts ...args`; killed at teardown. */
-function runCli(t: ExecutionContext, args: string[]) {
-	const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', ...args], {
-		cwd: root,
-		env: {...process.env, NODE_DEBUG: ''},
-	});
-	let stdout = '';
-	let stderr = '';
-	child.stdout.setEncoding('utf8');
-	child.stderr.setEncoding('utf8');
-	child.stdout.on('data', (chunk: string) => {
-		stdout += chunk;
-	});
-	child.stderr.on('data', (chunk: string) => {
-		stderr += chunk;
-	});
-	child.stdin.on('error', () => {});
-	const exit = new Promise<{code: number | null; signal: NodeJS.Signals | null}>(resolve => {
-		child.once('close', (code, signal) => {
-			resolve({code, signal});
-		});
-	});
-	t.teardown(() => {
-		if (child.exitCode === null && child.signalCode === null) {
-			child.kill('SIGKILL');
-		}
-	});
-	return {child, stdout: () => stdout, stderr: () => stderr, exited: async () => withTimeout(exit, 15_000, 'the CLI to exit')};
 }
 
 // --- client ------------------------------------------------------------------------------------

@@ -160,3 +160,20 @@ export function patternBytes(size: number): Buffer {
 
 	return buffer;
 }
+
+/** The `Sec-WebSocket-Key` of a raw request head, to answer it. */
+export function keyOf(request: string): string {
+	return /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
+}
+
+/** A raw server that answers every handshake with `respond(request)`. */
+export async function scriptedServer(t: ExecutionContext, respond: (request: string, socket: Socket) => void): Promise<number> {
+	return rawServer(t, socket => {
+		void readUntil(socket, text => text.includes('\r\n\r\n')).then(
+			request => {
+				respond(request, socket);
+			},
+			() => {},
+		);
+	});
+}
