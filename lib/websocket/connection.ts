@@ -1194,39 +1194,60 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#armCloseTimer();
 	}
 
-	/** libsoup's close_io_stream: stop everything and close the stream; `closed` follows from its 'close' event. */
+	/**
+	 * libsoup's close_io_stream: stop everything and close the stream; `closed` follows from its
+	 * 'close' event. `now` destroys the stream at once (errors, limits, the close timeout).
+	 * Otherwise our side is half-closed and the stream drained — read and discarded — until the
+	 * peer's FIN, bounded by the close timeout: destroying a socket with unread bytes makes the
+	 * kernel answer with a reset, and a reset discards what the peer has not read yet, our last
+	 * frames among them (LIBSOUP.md difference 10).
+	 */
 	#closeIoStream(now: boolean): void {
-		if (this.#ioClosing) {
-			if (now && !this.#stream.destroyed) {
-				this.#stream.destroy();
+		const stream = this.#stream;
+		if (!this.#ioClosing) {
+			this.#ioClosing = true;
+			this.#stopTimers();
+			this.#decoder.stop();
+			this.#incomingBacklog = null;
+			this.#queue?.clear();
+			this.#updateState();
+			if (stream.destroyed) {
+				queueMicrotask(() => {
+					this.#onStreamClose();
+				});
+				return;
+			}
+
+			if (!now) {
+				stream.once('finish', () => {
+					this.#destroyWhenDrained();
+				});
+				this.#armCloseTimerForDestroy();
+				if (!stream.writableEnded) {
+					stream.end();
+				}
+
+				// Read on, discarding (the decoder is stopped), until the peer's FIN.
+				stream.resume();
+			}
+		}
+
+		if (now) {
+			if (!stream.destroyed) {
+				stream.destroy();
 			}
 
 			return;
 		}
 
-		this.#ioClosing = true;
-		this.#stopTimers();
-		this.#decoder.stop();
-		this.#queue?.clear();
-		this.#updateState();
+		this.#destroyWhenDrained();
+	}
+
+	/** Destroys the stream once our side is flushed and the peer's has ended. */
+	#destroyWhenDrained(): void {
 		const stream = this.#stream;
-		if (stream.destroyed) {
-			queueMicrotask(() => {
-				this.#onStreamClose();
-			});
-			return;
-		}
-
-		if (now || stream.writableFinished) {
+		if (!stream.destroyed && stream.writableFinished && (stream.readableEnded || !stream.readable)) {
 			stream.destroy();
-			return;
-		}
-
-		// Flush what was written, then close; bounded by the close timeout.
-		stream.once('finish', () => stream.destroy());
-		this.#armCloseTimerForDestroy();
-		if (!stream.writableEnded) {
-			stream.end();
 		}
 	}
 
