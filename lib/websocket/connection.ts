@@ -198,6 +198,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#pausedForIterator = false;
 	/** The peer's Close came while our frames (our Close among them) still wait in the queue. */
 	#shutdownAfterFlush = false;
+	/** The stream ended while frames received before its end still waited for an extension. */
+	#endPending = false;
+	/** The stream closed while frames received before it still waited for an extension. */
+	#closePending = false;
 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
@@ -809,6 +813,19 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#incomingBacklog = null;
 		}
 
+		if (this.#incomingBacklog === null && (this.#endPending || this.#closePending)) {
+			// Every frame received before the end of the stream has been processed: now the end.
+			const closed = this.#closePending;
+			this.#endPending = false;
+			this.#closePending = false;
+			this.#onEnd();
+			if (closed) {
+				this.#onStreamClose();
+			}
+
+			return;
+		}
+
 		this.#updateFlow();
 	}
 
@@ -1031,6 +1048,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#onEnd(): void {
+		if (this.#incomingBacklog !== null && !this.#ioClosing) {
+			// Frames received before the end still wait for an extension (an inflate): they come first.
+			debug('end of stream, after the frames still being processed');
+			this.#endPending = true;
+			return;
+		}
+
 		debug('end of stream');
 		if (!(this.#closeSent && this.#closeReceived)) {
 			// libsoup: the peer went away without the close handshake; no error, just closed.
@@ -1047,6 +1071,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#onStreamClose(): void {
 		if (this.#ioClosed) {
+			return;
+		}
+
+		if (this.#incomingBacklog !== null && !this.#ioClosing) {
+			// The peer's last frames still wait for an extension: they are delivered before `closed`.
+			this.#closePending = true;
 			return;
 		}
 
@@ -1321,7 +1351,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#enqueue(buffers: Buffer[], flags: number): void {
-		if (this.#ioClosing) {
+		if (this.#ioClosing || this.#closePending) {
 			debug('stream closing, dropping frame');
 			return;
 		}
