@@ -1015,7 +1015,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				return;
 			}
 
-			reason = data.toString('utf8');
+			// libsoup keeps a reason only when the payload has more than the code.
+			reason = data.length > 0 ? data.toString('utf8') : null;
 		}
 
 		this.#peerCloseCode = code;
@@ -1292,7 +1293,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	// --- Writing ---------------------------------------------------------------------------------
 
 	#canSend(method: string): boolean {
-		if (this.getState() === WebsocketState.OPEN && !this.#closeStarted) {
+		// libsoup: still OPEN inside a `closing` handler, before the Close frame is queued, so what
+		// such a handler sends goes out ahead of the Close (test message-after-closing).
+		if (this.getState() === WebsocketState.OPEN) {
 			return true;
 		}
 
