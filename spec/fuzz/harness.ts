@@ -482,7 +482,7 @@ function checkAgainstOracle(c: FuzzCase, expected: Expectation, seen: Observed, 
 
 			// The peer must be told why (RFC 6455 §7.1.7, §7.4.1; the promise "a limit answers with a Close 1009").
 			if (!prefixOnly && writtenCode !== error.code) {
-				add('close-frame-for-error', `error ${error.code} ${error.reason}, but the Close written was ${writtenCode === null ? 'none' : writtenCode}`);
+				add(`close-frame-for-error ${error.code}`, `error ${error.code} ${error.reason}, but the Close written was ${writtenCode === null ? 'none' : writtenCode}`);
 			}
 
 			return;
