@@ -1,4 +1,4 @@
-// npm run fuzz -- [--iterations N] [--seed S] [--from I] [--soak SECONDS] [--no-minimize]: the fuzz suite run long, failures minimized.
+// npm run fuzz -- [--iterations N] [--seed S] [--from I] [--no-minimize] [--soak SECONDS [--soak-window BYTES]]: the fuzz suite run long, failures minimized; then the soak.
 
 import {parseArgs} from 'node:util';
 import {runSoak} from '../soak/soak.ts';
@@ -11,6 +11,7 @@ const {values} = parseArgs({
 		seed: {type: 'string'},
 		from: {type: 'string', default: '0'},
 		soak: {type: 'string'},
+		'soak-window': {type: 'string'},
 		'no-minimize': {type: 'boolean', default: false},
 	},
 });
@@ -129,7 +130,8 @@ console.log(`outcomes: ${outcomes.join('; ')}`);
 
 if (values.soak !== undefined) {
 	const seconds = Number(values.soak);
-	const result = await runSoak({seed, milliseconds: seconds * 1000});
+	const window = values['soak-window'] === undefined ? undefined : Number(values['soak-window']);
+	const result = await runSoak({seed, milliseconds: seconds * 1000, ...(window === undefined ? {} : {window})});
 	console.log(`\nsoak: ${result.summary}`);
 	for (const problem of result.problems.slice(0, 50)) {
 		console.log(`SOAK FAIL ${problem}`);

@@ -33,6 +33,13 @@ export interface SoakOptions {
 	connections?: number;
 	/** Largest message, in bytes. */
 	maxMessageSize?: number;
+	/**
+	 * Bytes one end may have in flight to the other (sent, not yet received), 0 = no bound. The
+	 * kernel's socket buffers are not in `bufferedAmount`; without this bound a loaded machine
+	 * queues so much ahead of a Close that the 5 s close timeout (libsoup's, armed by close())
+	 * expires and the close is, by design, not clean. Default 1 MiB.
+	 */
+	window?: number;
 }
 
 export interface SoakResult {
@@ -77,6 +84,12 @@ interface End {
 	closeCode: number | null;
 	errors: string[];
 	closed: boolean;
+	/** Date.now() at close(), and at `closed`, for the report. */
+	closeCalledAt: number | null;
+	closedAt: number | null;
+	sentBytes: number;
+	receivedBytes: number;
+	lastReceivedAt: number | null;
 }
 
 interface Pair {
@@ -92,13 +105,14 @@ interface Pair {
 }
 
 function newEnd(name: string, connection: WebsocketConnection, problems: string[]): End {
-	const end: End = {name, connection, sent: 0, nextExpected: 0, closeCode: null, errors: [], closed: false};
+	const end: End = {name, connection, sent: 0, nextExpected: 0, closeCode: null, errors: [], closed: false, closeCalledAt: null, closedAt: null, sentBytes: 0, receivedBytes: 0, lastReceivedAt: null};
 	connection.connect('error', (_self, error) => {
 		end.errors.push(error.message);
 		problems.push(`${name}: error ${error.name} ${(error as {code?: unknown}).code ?? ''} ${error.message}`);
 	});
 	connection.connect('closed', () => {
 		end.closed = true;
+		end.closedAt = Date.now();
 	});
 	return end;
 }
@@ -125,6 +139,8 @@ function receiveInto(end: End, other: () => End, problems: string[]): void {
 		}
 
 		end.nextExpected = seq + 1;
+		end.receivedBytes += data.length;
+		end.lastReceivedAt = Date.now();
 		const expected = messageContent(match[1]!, seq, size, type === WebsocketDataType.TEXT);
 		if (!expected.equals(data)) {
 			problems.push(`${end.name}: message #${seq} corrupted (${data.length} B, expected ${expected.length} B)`);
@@ -138,6 +154,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 	const problems: string[] = [];
 	const connections = options.connections ?? 20;
 	const maxMessageSize = options.maxMessageSize ?? 300 * 1024;
+	const window = options.window ?? 1024 * 1024;
 	const started = Date.now();
 	const stopAt = started + options.milliseconds;
 
@@ -255,15 +272,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 			const code = closeCodes[Math.floor(rng() * closeCodes.length)]!;
 			if (end.connection.getState() === WebsocketState.OPEN) {
 				end.closeCode = code;
+				end.closeCalledAt = Date.now();
 				end.connection.close(code, `bye from ${end.name}`);
 			}
 		}
 	}
 
 	/** One message from `end`, if it may send (rule 2) and its buffer has room. */
-	function pump(end: End): void {
+	function pump(end: End, other: End): void {
 		const connection = end.connection;
 		if (end.closeCode !== null || connection.getState() !== WebsocketState.OPEN || connection.bufferedAmount > HIGH_WATER) {
+			return;
+		}
+
+		if (window > 0 && end.sentBytes - other.receivedBytes > window) {
 			return;
 		}
 
@@ -278,6 +300,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		}
 
 		end.sent++;
+		end.sentBytes += data.length;
 		messagesSent++;
 		bytesSent += data.length;
 	}
@@ -304,8 +327,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 				continue;
 			}
 
-			pump(pair.client);
-			pump(pair.server);
+			pump(pair.client, pair.server);
+			pump(pair.server, pair.client);
 		}
 
 		const replacements: Array<Promise<void>> = [];
@@ -382,11 +405,14 @@ class Rendezvous<T> {
 }
 
 async function checkPair(pair: Pair, problems: string[]): Promise<void> {
-	const label = `pair ${pair.id} (${pair.kind}, closed by ${pair.closer})`;
+	const closeCalledAt = Math.min(pair.client.closeCalledAt ?? Number.POSITIVE_INFINITY, pair.server.closeCalledAt ?? Number.POSITIVE_INFINITY);
+	const after = (end: End): string => (end.closedAt === null ? 'never closed' : `closed ${end.closedAt - closeCalledAt} ms after close()`);
+	const label = `pair ${pair.id} (${pair.kind}, closed by ${pair.closer}; client ${after(pair.client)}, server ${after(pair.server)})`;
 	for (const [receiver, sender] of [[pair.client, pair.server], [pair.server, pair.client]] as const) {
 		// Rule 3: complete unless the receiver closed first.
 		if (receiver.closeCode === null && receiver.nextExpected !== sender.sent) {
-			problems.push(`${label}: ${receiver.name} received ${receiver.nextExpected} of the ${sender.sent} messages ${sender.name} sent`);
+			const stalled = receiver.lastReceivedAt === null || receiver.closedAt === null ? '' : `, the last ${receiver.closedAt - receiver.lastReceivedAt} ms before its 'closed'`;
+			problems.push(`${label}: ${receiver.name} received ${receiver.nextExpected} of the ${sender.sent} messages (${receiver.receivedBytes} of ${sender.sentBytes} B) ${sender.name} sent${stalled}`);
 		}
 
 		if (receiver.nextExpected > sender.sent) {
