@@ -25,6 +25,8 @@ export interface FuzzCase {
 	echo: boolean;
 	/** What the raw peer does after writing: FIN at once, FIN once the connection answered a Close (or closed), or a reset. */
 	ending: Ending;
+	/** An in-memory Duplex pair, or two loopback TCP sockets (where the kernel may coalesce chunks and a reset is an RST). */
+	transport: 'memory' | 'tcp';
 	chunking: Chunking;
 	/** The frames as generated; `null` once the bytes were mutated (or minimized byte by byte). */
 	frames: RawFrame[] | null;
@@ -267,6 +269,9 @@ export function generateCase(seed: number, index: number): FuzzCase {
 		[3, 'wait'],
 		[1, 'destroy'],
 	]);
+	const echo = rng() < 0.4;
+	// Drawn last, so the fields above stay what they were for a given seed and index.
+	const transport = rng() < 0.2 ? 'tcp' : 'memory';
 	return {
 		seed,
 		index,
@@ -274,8 +279,9 @@ export function generateCase(seed: number, index: number): FuzzCase {
 		deflate,
 		maxIncomingPayloadSize,
 		maxTotalMessageSize,
-		echo: rng() < 0.4,
+		echo,
 		ending,
+		transport,
 		chunking,
 		frames: mutation === null ? frames : null,
 		plaintexts,

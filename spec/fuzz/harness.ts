@@ -1,5 +1,8 @@
 // Runs fuzz cases against a WebsocketConnection (in-memory pair, raw peer) and the bare FrameDecoder, and checks each outcome.
 
+import {once} from 'node:events';
+import net from 'node:net';
+import type {Duplex} from 'node:stream';
 import zlib from 'node:zlib';
 import {GObject} from '../../lib/gobject/object.ts';
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
@@ -232,6 +235,19 @@ function describeOutcome(error: Error | null, closeCode: number, messages: numbe
 	return messages > 0 ? 'messages, eof' : 'eof';
 }
 
+/** Two connected loopback sockets, half-open allowed, Nagle off. */
+async function tcpPair(): Promise<[net.Socket, net.Socket]> {
+	const server = net.createServer({allowHalfOpen: true});
+	server.listen(0, '127.0.0.1');
+	await once(server, 'listening');
+	const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+	const client = net.connect({port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true, noDelay: true});
+	const [[remote]] = await Promise.all([accepted, once(client, 'connect')]);
+	server.close();
+	remote.setNoDelay(true);
+	return [client, remote];
+}
+
 /** Feeds one case to a fresh connection and checks every promise; never throws. */
 export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 	const violations: Violation[] = [];
@@ -242,7 +258,15 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 		violations.push({kind, detail});
 	};
 
-	const [local, remote] = duplexPair();
+	let local: Duplex;
+	let remote: Duplex;
+	try {
+		[local, remote] = c.transport === 'tcp' ? await tcpPair() : duplexPair();
+	} catch (error) {
+		current = null;
+		return {violations: [{kind: 'transport', detail: String(error)}], outcome: 'none', milliseconds: 0};
+	}
+
 	const type = c.role === 'server' ? WebsocketConnectionType.SERVER : WebsocketConnectionType.CLIENT;
 	const extensions: WebsocketExtensionDeflate[] = [];
 	if (c.deflate) {
@@ -317,7 +341,12 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 	}
 
 	if (c.ending === 'destroy') {
-		remote.destroy();
+		// On TCP a reset (RST), as a crashing peer's kernel sends it.
+		if (remote instanceof net.Socket) {
+			remote.resetAndDestroy();
+		} else {
+			remote.destroy();
+		}
 	} else {
 		if (c.ending === 'wait') {
 			try {
@@ -652,7 +681,7 @@ export interface Failure {
 
 export function describeCase(c: FuzzCase, chunking: Chunking = c.chunking): string {
 	return [
-		`seed ${c.seed} case ${c.index}: ${c.role} connection, deflate ${c.deflate}, max-incoming ${c.maxIncomingPayloadSize}, max-total ${c.maxTotalMessageSize}, echo ${c.echo}, ending ${c.ending}, chunking ${JSON.stringify(chunking)}`,
+		`seed ${c.seed} case ${c.index}: ${c.role} connection over ${c.transport}, deflate ${c.deflate}, max-incoming ${c.maxIncomingPayloadSize}, max-total ${c.maxTotalMessageSize}, echo ${c.echo}, ending ${c.ending}, chunking ${JSON.stringify(chunking)}`,
 		`mutation: ${c.mutation ?? 'none'}`,
 		`input (${c.bytes.length} B): ${c.bytes.length <= 512 ? c.bytes.toString('hex') : `${c.bytes.subarray(0, 512).toString('hex')}…`}`,
 	].join('\n');
