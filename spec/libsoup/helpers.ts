@@ -315,3 +315,24 @@ export class SuppressibleStream extends Duplex {
 		callback(error);
 	}
 }
+
+/**
+ * The direct handshake tests' server side: a new server message with the client message's method,
+ * URI and request headers (the C loop over soup_message_headers_iter).
+ */
+export function serverMessageFor(msg: Message): Message {
+	const serverMsg = new Message(msg.method, msg.uri);
+	for (const [name, value] of msg.requestHeaders) {
+		serverMsg.requestHeaders.append(name, value);
+	}
+
+	return serverMsg;
+}
+
+/** Copies the server message's status and response headers onto the client message. */
+export function copyResponse(serverMsg: Message, msg: Message): void {
+	msg.setStatus(serverMsg.statusCode);
+	for (const [name, value] of serverMsg.responseHeaders) {
+		msg.responseHeaders.append(name, value);
+	}
+}
