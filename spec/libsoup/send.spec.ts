@@ -244,3 +244,12 @@ pathTest('send-empty-packets', both, sendEmptyPackets);
 pathTest('send-bad-data', both, sendBadData);
 pathTest('server-receive-unmasked-frame', both, serverReceiveUnmaskedFrame);
 pathTest('bad-length-masked', both, badLengthMasked);
+
+// The deflate-send-* paths: the same C test functions on the *_with_extensions set-ups
+// (permessage-deflate negotiated by the soup handshake, or configured on both direct ends).
+const deflate = {extensions: true};
+pathTest('deflate-send-client-to-server', both, sendClientToServer, deflate);
+pathTest('deflate-send-server-to-client', both, sendServerToClient, deflate);
+pathTest('deflate-send-big-packets', ['direct'], sendBigPacketsDirect, deflate);
+pathTest('deflate-send-big-packets', ['soup'], sendBigPacketsSoup, deflate);
+pathTest('deflate-send-empty-packets', both, sendEmptyPackets, deflate);
