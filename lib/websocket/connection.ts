@@ -198,6 +198,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#pausedForIterator = false;
 	/** The peer's Close came while our frames (our Close among them) still wait in the queue. */
 	#shutdownAfterFlush = false;
+	/** The stream ended while frames received before its end still waited for an extension. */
+	#endPending = false;
+	/** The stream closed while frames received before it still waited for an extension. */
+	#closePending = false;
 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
@@ -809,6 +813,19 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#incomingBacklog = null;
 		}
 
+		if (this.#incomingBacklog === null && (this.#endPending || this.#closePending)) {
+			// Every frame received before the end of the stream has been processed: now the end.
+			const closed = this.#closePending;
+			this.#endPending = false;
+			this.#closePending = false;
+			this.#onEnd();
+			if (closed) {
+				this.#onStreamClose();
+			}
+
+			return;
+		}
+
 		this.#updateFlow();
 	}
 
@@ -998,7 +1015,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				return;
 			}
 
-			reason = data.toString('utf8');
+			// libsoup keeps a reason only when the payload has more than the code.
+			reason = data.length > 0 ? data.toString('utf8') : null;
 		}
 
 		this.#peerCloseCode = code;
@@ -1031,6 +1049,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#onEnd(): void {
+		if (this.#incomingBacklog !== null && !this.#ioClosing) {
+			// Frames received before the end still wait for an extension (an inflate): they come first.
+			debug('end of stream, after the frames still being processed');
+			this.#endPending = true;
+			return;
+		}
+
 		debug('end of stream');
 		if (!(this.#closeSent && this.#closeReceived)) {
 			// libsoup: the peer went away without the close handshake; no error, just closed.
@@ -1047,6 +1072,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#onStreamClose(): void {
 		if (this.#ioClosed) {
+			return;
+		}
+
+		if (this.#incomingBacklog !== null && !this.#ioClosing) {
+			// The peer's last frames still wait for an extension: they are delivered before `closed`.
+			this.#closePending = true;
 			return;
 		}
 
@@ -1194,39 +1225,60 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#armCloseTimer();
 	}
 
-	/** libsoup's close_io_stream: stop everything and close the stream; `closed` follows from its 'close' event. */
+	/**
+	 * libsoup's close_io_stream: stop everything and close the stream; `closed` follows from its
+	 * 'close' event. `now` destroys the stream at once (errors, limits, the close timeout).
+	 * Otherwise our side is half-closed and the stream drained — read and discarded — until the
+	 * peer's FIN, bounded by the close timeout: destroying a socket with unread bytes makes the
+	 * kernel answer with a reset, and a reset discards what the peer has not read yet, our last
+	 * frames among them (LIBSOUP.md difference 10).
+	 */
 	#closeIoStream(now: boolean): void {
-		if (this.#ioClosing) {
-			if (now && !this.#stream.destroyed) {
-				this.#stream.destroy();
+		const stream = this.#stream;
+		if (!this.#ioClosing) {
+			this.#ioClosing = true;
+			this.#stopTimers();
+			this.#decoder.stop();
+			this.#incomingBacklog = null;
+			this.#queue?.clear();
+			this.#updateState();
+			if (stream.destroyed) {
+				queueMicrotask(() => {
+					this.#onStreamClose();
+				});
+				return;
+			}
+
+			if (!now) {
+				stream.once('finish', () => {
+					this.#destroyWhenDrained();
+				});
+				this.#armCloseTimerForDestroy();
+				if (!stream.writableEnded) {
+					stream.end();
+				}
+
+				// Read on, discarding (the decoder is stopped), until the peer's FIN.
+				stream.resume();
+			}
+		}
+
+		if (now) {
+			if (!stream.destroyed) {
+				stream.destroy();
 			}
 
 			return;
 		}
 
-		this.#ioClosing = true;
-		this.#stopTimers();
-		this.#decoder.stop();
-		this.#queue?.clear();
-		this.#updateState();
+		this.#destroyWhenDrained();
+	}
+
+	/** Destroys the stream once our side is flushed and the peer's has ended. */
+	#destroyWhenDrained(): void {
 		const stream = this.#stream;
-		if (stream.destroyed) {
-			queueMicrotask(() => {
-				this.#onStreamClose();
-			});
-			return;
-		}
-
-		if (now || stream.writableFinished) {
+		if (!stream.destroyed && stream.writableFinished && (stream.readableEnded || !stream.readable)) {
 			stream.destroy();
-			return;
-		}
-
-		// Flush what was written, then close; bounded by the close timeout.
-		stream.once('finish', () => stream.destroy());
-		this.#armCloseTimerForDestroy();
-		if (!stream.writableEnded) {
-			stream.end();
 		}
 	}
 
@@ -1241,7 +1293,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	// --- Writing ---------------------------------------------------------------------------------
 
 	#canSend(method: string): boolean {
-		if (this.getState() === WebsocketState.OPEN && !this.#closeStarted) {
+		// libsoup: still OPEN inside a `closing` handler, before the Close frame is queued, so what
+		// such a handler sends goes out ahead of the Close (test message-after-closing).
+		if (this.getState() === WebsocketState.OPEN) {
 			return true;
 		}
 
@@ -1300,7 +1354,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#enqueue(buffers: Buffer[], flags: number): void {
-		if (this.#ioClosing) {
+		if (this.#ioClosing || this.#closePending) {
 			debug('stream closing, dropping frame');
 			return;
 		}

@@ -446,3 +446,30 @@ both('close state: Open, CloseSent on the initiator, CloseReceived never lingers
 	t.is(client.getCloseState(), 'Closed');
 	t.is(server.getCloseState(), 'Closed');
 });
+
+both('message-after-closing: what the server sends in its closing handler reaches the client before the Close', async (t, mode) => {
+	const {client, server} = await connectionPair(t, mode);
+	server.connect('closing', self => {
+		// libsoup: the server is still OPEN here, before it echoes the client's Close.
+		t.is(self.getState(), WebsocketState.OPEN);
+		self.sendText('sent while closing');
+	});
+	const received: string[] = [];
+	client.connect('message', (_self, _type, data) => received.push(data.toString()));
+	client.close(CloseCode.GOING_AWAY, 'another reason');
+	await withTimeout(Promise.all([client.closed, server.closed]));
+	t.deepEqual(received, ['sent while closing']);
+	t.is(client.getCloseCode(), CloseCode.GOING_AWAY);
+	t.is(client.getCloseData(), 'another reason');
+});
+
+both('a Close with a code and no reason: getCloseData() is null on both sides, as in libsoup', async (t, mode) => {
+	const {client, server} = await connectionPair(t, mode);
+	client.close(CloseCode.NORMAL);
+	await withTimeout(Promise.all([client.closed, server.closed]));
+	t.is(server.getCloseCode(), CloseCode.NORMAL);
+	t.is(server.getCloseData(), null);
+	t.is(client.getCloseCode(), CloseCode.NORMAL);
+	t.is(client.getCloseData(), null);
+	t.is((await client.closed).reason, null);
+});
