@@ -1,6 +1,7 @@
 // libsoup tests/websocket-test.c, the receive group: a client fed raw frames by a half-direct server (fragments, bad lengths, masks).
 
 import test, {type ExecutionContext} from 'ava';
+import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {CloseCode, WebsocketDataType, WebsocketState} from '../../lib/websocket/constants.ts';
 import {WebsocketError, type WebsocketErrorReason} from '../../lib/websocket/errors.ts';
 import {until} from '../helpers/signals.ts';
@@ -12,7 +13,7 @@ async function expectError(
 	frames: Buffer,
 	code: number,
 	reason: WebsocketErrorReason,
-	{close = true, setup}: {close?: boolean; setup?: (client: import('../../lib/websocket/connection.ts').WebsocketConnection) => void} = {},
+	{close = true, setup}: {close?: boolean; setup?: (client: WebsocketConnection) => void} = {},
 ): Promise<void> {
 	const {client, raw} = await halfDirectConnection(t);
 	setup?.(client);
