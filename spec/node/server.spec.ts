@@ -183,6 +183,46 @@ test('a POST with Upgrade headers is answered 400 "WebSocket handshake expected"
 	t.is(parseRaw(text).body, refusalBody('WebSocket handshake expected'));
 });
 
+// libsoup's server reads a request body with HTTP framing before the handshake; websoup refuses
+// one, so no byte of it can ever reach the frame decoder (a body would otherwise be read as frames).
+for (const [name, framing, body] of [
+	['Content-Length: 5', {'Content-Length': '5'}, 'hello'],
+	['Transfer-Encoding: chunked', {'Transfer-Encoding': 'chunked'}, '5\r\nhello\r\n0\r\n\r\n'],
+] as const) {
+	test(`an upgrade request with a body (${name}) is answered 400 and closed, and no connection is made`, async t => {
+		const {port, accepted} = await serve(t, (server, record) => {
+			addWebsocketHandler(server, '/ws', null, null, record('ws'));
+		});
+		const {text, closed} = await rawExchange(t, port, handshakeRequest('/ws', framing) + body);
+		const response = parseRaw(text);
+		t.is(response.status, 400);
+		t.is(response.headers.get('connection'), 'close');
+		t.is(response.headers.get('content-type'), 'text/html');
+		t.is(response.body, refusalBody('WebSocket handshake request must not have a body'));
+		t.true(closed);
+		t.is(accepted.length, 0);
+	});
+}
+
+test('an upgrade request with Content-Length: 0 has no body and is accepted', async t => {
+	const {port, next} = await serve(t, (server, record) => {
+		addWebsocketHandler(server, '/ws', null, null, (s, msg, path, connection) => {
+			connection.connect('message', (self, _type, data) => {
+				self.sendText(`got ${data.toString()}`);
+			});
+			record('ws')(s, msg, path, connection);
+		});
+	});
+	const frame = Buffer.concat(encodeFrame(0x1, Buffer.from('hi'), {maskKey: Buffer.from([1, 2, 3, 4])}));
+	const socket = connect({host: '127.0.0.1', port});
+	t.teardown(() => socket.destroy());
+	socket.write(Buffer.concat([Buffer.from(handshakeRequest('/ws', {'Content-Length': '0'}), 'latin1'), frame]));
+	const text = await readUntil(socket, received => received.includes('got hi'));
+	t.true(text.startsWith('HTTP/1.1 101 '));
+	t.true(text.endsWith('\u0081\u0006got hi'));
+	await next();
+});
+
 test('an upgrade request no handler matches is answered 404 and closed', async t => {
 	const {port} = await serve(t, (server, record) => {
 		addWebsocketHandler(server, '/ws', null, null, record('ws'));
