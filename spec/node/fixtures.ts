@@ -177,3 +177,50 @@ export async function scriptedServer(t: ExecutionContext, respond: (request: str
 		);
 	});
 }
+
+/** What a {@link slowClient} saw: the bytes it received, how long the server kept it, how much it sent. */
+export interface SlowClientResult {
+	text: string;
+	elapsed: number;
+	sent: number;
+}
+
+/**
+ * A slowloris client: connects to 127.0.0.1:`port` and sends `request` one byte every `everyMs`
+ * (the bytes run out long after any sane bound), until the server closes the socket. `connected`
+ * resolves once TCP is up; `closed` with what the client saw, or rejects after `timeout` ms.
+ */
+export function slowClient(
+	t: ExecutionContext,
+	port: number,
+	request: string,
+	everyMs = 25,
+	timeout = 5000,
+): {connected: Promise<void>; closed: Promise<SlowClientResult>} {
+	const socket = connect({host: '127.0.0.1', port});
+	t.teardown(() => socket.destroy());
+	const started = Date.now();
+	let sent = 0;
+	let text = '';
+	const timer = setInterval(() => {
+		if (sent < request.length && socket.writable) {
+			socket.write(request.slice(sent, sent + 1), 'latin1');
+			sent++;
+		}
+	}, everyMs);
+	socket.on('data', (chunk: Buffer) => {
+		text += chunk.toString('latin1');
+	});
+	socket.on('error', () => {});
+	const closed = new Promise<SlowClientResult>(resolve => {
+		socket.once('close', () => {
+			clearInterval(timer);
+			resolve({text, elapsed: Date.now() - started, sent});
+		});
+	});
+	t.teardown(() => clearInterval(timer));
+	return {
+		connected: withTimeout(once(socket, 'connect').then(() => undefined), timeout, 'a slow client connecting'),
+		closed: withTimeout(closed, timeout, 'the server dropping a slow client'),
+	};
+}

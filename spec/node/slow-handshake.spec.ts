@@ -1,0 +1,103 @@
+// Slow handshakes (slowloris): every server websoup makes drops a client whose request head is late, with 408.
+
+import test, {type ExecutionContext} from 'ava';
+import {websocketConnect} from '../../lib/node/client.ts';
+import {createBoundedServer, DEFAULT_REQUEST_HEAD_TIMEOUT} from '../../lib/node/http-server.ts';
+import {addWebsocketHandler} from '../../lib/node/server.ts';
+import {MAX_HEAD_SIZE} from '../../lib/websocket/message.ts';
+import {runCli} from '../helpers/cli.ts';
+import {waitForSignal, withTimeout} from '../helpers/signals.ts';
+import {handshakeRequest, listen, parseRaw, slowClient, type SlowClientResult} from './fixtures.ts';
+
+/** The bound the tests configure: short, so no test waits 10 s. */
+const BOUND = 300;
+/** Room for a loaded CI machine (2 cores, other specs running) past the bound and Node's check interval. */
+const SLACK = 1500;
+/** How many slowloris clients each test sends (500 would be too heavy for CI; 20 show the bound holds for each). */
+const SLOW_CLIENTS = 20;
+
+/** Starts SLOW_CLIENTS trickling clients, then, while they trickle, a normal client that must get through. */
+async function slowClientsAndOneNormal(t: ExecutionContext, port: number, path: string): Promise<SlowClientResult[]> {
+	const request = handshakeRequest(path);
+	const clients = Array.from({length: SLOW_CLIENTS}, () => slowClient(t, port, request, 25, BOUND + SLACK));
+	await Promise.all(clients.map(async client => client.connected));
+
+	const normal = await websocketConnect(`ws://127.0.0.1:${port}${path}`);
+	t.teardown(() => normal.getIoStream().destroy());
+	normal.sendText('still served');
+	const [, data] = await waitForSignal(normal, 'message');
+	t.is(data.toString(), 'still served');
+	normal.close(1000);
+	await withTimeout(normal.closed, 5000, 'the normal client closed');
+
+	const results = await Promise.all(clients.map(async client => client.closed));
+	for (const {text, elapsed, sent} of results) {
+		t.is(parseRaw(text).status, 408);
+		t.true(sent < request.length, `sent ${sent} of ${request.length} bytes: the head was never complete`);
+		// Node measures from the start of the request; its check runs every connectionsCheckingInterval.
+		t.true(elapsed >= BOUND - 20, `dropped after ${elapsed} ms, before the ${BOUND} ms bound`);
+		t.true(elapsed <= BOUND + SLACK, `dropped after ${elapsed} ms, past ${BOUND} + ${SLACK} ms`);
+	}
+
+	return results;
+}
+
+test('createBoundedServer: by default the request head must arrive within 10 s, checked every second', t => {
+	t.is(DEFAULT_REQUEST_HEAD_TIMEOUT, 10_000);
+	const server = createBoundedServer();
+	t.is(server.headersTimeout, 10_000);
+	t.is(server.requestTimeout, 10_000);
+	t.is(server.connectionsCheckingInterval, 1000);
+	t.is(server.maxHeaderSize, MAX_HEAD_SIZE);
+	t.is(server.maxHeaderSize, 16 * 1024);
+});
+
+test('createBoundedServer: the bound is configurable, the check interval follows it, 0 turns it off', t => {
+	const short = createBoundedServer({handshakeTimeout: BOUND});
+	t.is(short.headersTimeout, BOUND);
+	t.is(short.requestTimeout, BOUND);
+	t.is(short.connectionsCheckingInterval, 30);
+	const off = createBoundedServer({handshakeTimeout: 0});
+	t.is(off.headersTimeout, 0);
+	t.is(off.requestTimeout, 0);
+});
+
+test('createBoundedServer: an invalid handshakeTimeout throws TypeError naming it', t => {
+	for (const value of [-1, 1.5, Number.NaN, '300', 2 ** 31]) {
+		const error = t.throws(() => createBoundedServer({handshakeTimeout: value as number}), {instanceOf: TypeError});
+		t.regex(error.message, /`handshakeTimeout`/);
+	}
+});
+
+test(`createBoundedServer + addWebsocketHandler: ${SLOW_CLIENTS} slow clients are dropped with 408 within the bound while a normal client connects`, async t => {
+	const server = createBoundedServer({handshakeTimeout: BOUND});
+	addWebsocketHandler(server, '/ws', null, null, (_server, _msg, _path, connection) => {
+		connection.connect('message', (self, type, data) => self.sendMessage(type, data));
+	});
+	const port = await listen(t, server);
+	await slowClientsAndOneNormal(t, port, '/ws');
+});
+
+/** Starts `websoup serve --port 0 ...args` and resolves with the port it printed; killed at teardown. */
+async function startServe(t: ExecutionContext, args: string[]): Promise<number> {
+	const cli = runCli(t, ['serve', '--port', '0', ...args]);
+	const match = await cli.waitFor(/^listening on http:\/\/127\.0\.0\.1:(\d+)\//m);
+	return Number(match[1]);
+}
+
+test(`websoup serve --handshake-timeout: ${SLOW_CLIENTS} slow clients are dropped with 408 within the bound while a normal client connects`, async t => {
+	const port = await startServe(t, ['--handshake-timeout', String(BOUND)]);
+	await slowClientsAndOneNormal(t, port, '/ws');
+});
+
+test('websoup serve --help gives the handshake timeout and its 10 s default', async t => {
+	const cli = runCli(t, ['serve', '--help']);
+	t.is((await cli.exited()).code, 0);
+	t.regex(cli.stdout(), /--handshake-timeout <ms> +.*\(default 10000; 0: no limit\)/);
+});
+
+test('websoup serve --handshake-timeout rejects a value that is not a whole number of ms', async t => {
+	const cli = runCli(t, ['serve', '--port', '0', '--handshake-timeout', '1.5']);
+	t.is((await cli.exited()).code, 2);
+	t.regex(cli.stderr(), /--handshake-timeout expects a whole number from 0 to 2147483647, got "1\.5"/);
+});
