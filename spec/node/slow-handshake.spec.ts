@@ -1,13 +1,14 @@
 // Slow handshakes (slowloris): every server websoup makes drops a client whose request head is late, with 408.
 
+import {Server as HttpsServer} from 'node:https';
 import test, {type ExecutionContext} from 'ava';
 import {websocketConnect} from '../../lib/node/client.ts';
-import {createBoundedServer, DEFAULT_REQUEST_HEAD_TIMEOUT} from '../../lib/node/http-server.ts';
+import {boundedServerSettings, createBoundedServer, DEFAULT_REQUEST_HEAD_TIMEOUT} from '../../lib/node/http-server.ts';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
 import {MAX_HEAD_SIZE} from '../../lib/websocket/message.ts';
 import {runCli} from '../helpers/cli.ts';
 import {waitForSignal, withTimeout} from '../helpers/signals.ts';
-import {handshakeRequest, listen, parseRaw, slowClient, type SlowClientResult} from './fixtures.ts';
+import {handshakeRequest, listen, parseRaw, selfSignedCertificate, slowClient, type SlowClientResult} from './fixtures.ts';
 
 /** The bound the tests configure: short, so no test waits 10 s. */
 const BOUND = 300;
@@ -42,24 +43,32 @@ async function slowClientsAndOneNormal(t: ExecutionContext, port: number, path: 
 	return results;
 }
 
+/** The settings Node keeps on a server it made (`connectionsCheckingInterval`, `maxHeaderSize` are not in @types/node). */
+function settingsOf(server: object): {headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number; maxHeaderSize: number} {
+	const {headersTimeout, requestTimeout, connectionsCheckingInterval, maxHeaderSize} = server as Record<string, number>;
+	return {headersTimeout: headersTimeout!, requestTimeout: requestTimeout!, connectionsCheckingInterval: connectionsCheckingInterval!, maxHeaderSize: maxHeaderSize!};
+}
+
 test('createBoundedServer: by default the request head must arrive within 10 s, checked every second', t => {
 	t.is(DEFAULT_REQUEST_HEAD_TIMEOUT, 10_000);
-	const server = createBoundedServer();
-	t.is(server.headersTimeout, 10_000);
-	t.is(server.requestTimeout, 10_000);
-	t.is(server.connectionsCheckingInterval, 1000);
-	t.is(server.maxHeaderSize, MAX_HEAD_SIZE);
-	t.is(server.maxHeaderSize, 16 * 1024);
+	const expected = {headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 * 1024};
+	t.is(MAX_HEAD_SIZE, 16 * 1024);
+	t.deepEqual(boundedServerSettings(), expected);
+	t.deepEqual(settingsOf(createBoundedServer()), expected);
+});
+
+test('createBoundedServer: an https server gets the same bounds', async t => {
+	const tls = await selfSignedCertificate();
+	const server = createBoundedServer({tls});
+	t.true(server instanceof HttpsServer);
+	t.deepEqual(settingsOf(server), {headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 * 1024});
 });
 
 test('createBoundedServer: the bound is configurable, the check interval follows it, 0 turns it off', t => {
-	const short = createBoundedServer({handshakeTimeout: BOUND});
-	t.is(short.headersTimeout, BOUND);
-	t.is(short.requestTimeout, BOUND);
-	t.is(short.connectionsCheckingInterval, 30);
-	const off = createBoundedServer({handshakeTimeout: 0});
-	t.is(off.headersTimeout, 0);
-	t.is(off.requestTimeout, 0);
+	t.like(settingsOf(createBoundedServer({handshakeTimeout: BOUND})), {headersTimeout: BOUND, requestTimeout: BOUND, connectionsCheckingInterval: 30});
+	t.like(settingsOf(createBoundedServer({handshakeTimeout: 60_000})), {headersTimeout: 60_000, connectionsCheckingInterval: 1000});
+	t.like(settingsOf(createBoundedServer({handshakeTimeout: 50})), {headersTimeout: 50, connectionsCheckingInterval: 10});
+	t.like(settingsOf(createBoundedServer({handshakeTimeout: 0})), {headersTimeout: 0, requestTimeout: 0});
 });
 
 test('createBoundedServer: an invalid handshakeTimeout throws TypeError naming it', t => {
@@ -93,7 +102,7 @@ test(`websoup serve --handshake-timeout: ${SLOW_CLIENTS} slow clients are droppe
 test('websoup serve --help gives the handshake timeout and its 10 s default', async t => {
 	const cli = runCli(t, ['serve', '--help']);
 	t.is((await cli.exited()).code, 0);
-	t.regex(cli.stdout(), /--handshake-timeout <ms> +.*\(default 10000; 0: no limit\)/);
+	t.regex(cli.stdout(), /--handshake-timeout <ms>\s[^-]*\(default 10000; 0: no limit\)/);
 });
 
 test('websoup serve --handshake-timeout rejects a value that is not a whole number of ms', async t => {
