@@ -10,7 +10,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import type {ExecutionContext} from 'ava';
-import {withTimeout} from '../helpers/signals.ts';
+import {websocketConnect} from '../../lib/node/client.ts';
+import {waitForSignal, withTimeout} from '../helpers/signals.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -222,5 +223,57 @@ export function slowClient(
 	return {
 		connected: withTimeout(once(socket, 'connect').then(() => undefined), timeout, 'a slow client connecting'),
 		closed: withTimeout(closed, timeout, 'the server dropping a slow client'),
+	};
+}
+
+/**
+ * Starts `clients` slow clients sending a handshake request for `path`, then, while they trickle, a
+ * websoup client that must connect and get its message echoed; then checks that every slow client
+ * was answered 408 and dropped between `bound` and `bound + slack` ms after it connected.
+ */
+export async function slowClientsAndOneNormal(
+	t: ExecutionContext,
+	port: number,
+	path: string,
+	{clients, bound, slack}: {clients: number; bound: number; slack: number},
+): Promise<SlowClientResult[]> {
+	const request = handshakeRequest(path);
+	const slow = Array.from({length: clients}, () => slowClient(t, port, request, 25, bound + slack));
+	await Promise.all(slow.map(async client => client.connected));
+
+	const normal = await websocketConnect(`ws://127.0.0.1:${port}${path}`);
+	t.teardown(() => normal.getIoStream().destroy());
+	normal.sendText('still served');
+	const [, data] = await waitForSignal(normal, 'message');
+	t.is(data.toString(), 'still served');
+	normal.close(1000);
+	await withTimeout(normal.closed, 5000, 'the normal client closed');
+
+	const results = await Promise.all(slow.map(async client => client.closed));
+	t.is(results.length, clients);
+	for (const {text, elapsed, sent} of results) {
+		t.is(parseRaw(text).status, 408);
+		t.true(sent < request.length, `sent ${sent} of ${request.length} bytes: the head was never complete`);
+		// Node measures from the start of the request; its check runs every connectionsCheckingInterval.
+		t.true(elapsed >= bound - 20, `dropped after ${elapsed} ms, before the ${bound} ms bound`);
+		t.true(elapsed <= bound + slack, `dropped after ${elapsed} ms, past ${bound} + ${slack} ms`);
+	}
+
+	return results;
+}
+
+/** The request-head settings Node keeps on a server (`connectionsCheckingInterval` and `maxHeaderSize` are not in @types/node). */
+export function serverSettings(server: object): {
+	headersTimeout: number;
+	requestTimeout: number;
+	connectionsCheckingInterval: number;
+	maxHeaderSize: number;
+} {
+	const {headersTimeout, requestTimeout, connectionsCheckingInterval, maxHeaderSize} = server as Record<string, number | undefined>;
+	return {
+		headersTimeout: headersTimeout ?? Number.NaN,
+		requestTimeout: requestTimeout ?? Number.NaN,
+		connectionsCheckingInterval: connectionsCheckingInterval ?? Number.NaN,
+		maxHeaderSize: maxHeaderSize ?? Number.NaN,
 	};
 }

@@ -2,13 +2,11 @@
 
 import {Server as HttpsServer} from 'node:https';
 import test, {type ExecutionContext} from 'ava';
-import {websocketConnect} from '../../lib/node/client.ts';
 import {boundedServerSettings, createBoundedServer, DEFAULT_REQUEST_HEAD_TIMEOUT} from '../../lib/node/http-server.ts';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
 import {MAX_HEAD_SIZE} from '../../lib/websocket/message.ts';
 import {runCli} from '../helpers/cli.ts';
-import {waitForSignal, withTimeout} from '../helpers/signals.ts';
-import {handshakeRequest, listen, parseRaw, selfSignedCertificate, slowClient, type SlowClientResult} from './fixtures.ts';
+import {listen, selfSignedCertificate, serverSettings, slowClientsAndOneNormal} from './fixtures.ts';
 
 /** The bound the tests configure: short, so no test waits 10 s. */
 const BOUND = 300;
@@ -17,58 +15,26 @@ const SLACK = 1500;
 /** How many slowloris clients each test sends (500 would be too heavy for CI; 20 show the bound holds for each). */
 const SLOW_CLIENTS = 20;
 
-/** Starts SLOW_CLIENTS trickling clients, then, while they trickle, a normal client that must get through. */
-async function slowClientsAndOneNormal(t: ExecutionContext, port: number, path: string): Promise<SlowClientResult[]> {
-	const request = handshakeRequest(path);
-	const clients = Array.from({length: SLOW_CLIENTS}, () => slowClient(t, port, request, 25, BOUND + SLACK));
-	await Promise.all(clients.map(async client => client.connected));
-
-	const normal = await websocketConnect(`ws://127.0.0.1:${port}${path}`);
-	t.teardown(() => normal.getIoStream().destroy());
-	normal.sendText('still served');
-	const [, data] = await waitForSignal(normal, 'message');
-	t.is(data.toString(), 'still served');
-	normal.close(1000);
-	await withTimeout(normal.closed, 5000, 'the normal client closed');
-
-	const results = await Promise.all(clients.map(async client => client.closed));
-	for (const {text, elapsed, sent} of results) {
-		t.is(parseRaw(text).status, 408);
-		t.true(sent < request.length, `sent ${sent} of ${request.length} bytes: the head was never complete`);
-		// Node measures from the start of the request; its check runs every connectionsCheckingInterval.
-		t.true(elapsed >= BOUND - 20, `dropped after ${elapsed} ms, before the ${BOUND} ms bound`);
-		t.true(elapsed <= BOUND + SLACK, `dropped after ${elapsed} ms, past ${BOUND} + ${SLACK} ms`);
-	}
-
-	return results;
-}
-
-/** The settings Node keeps on a server it made (`connectionsCheckingInterval`, `maxHeaderSize` are not in @types/node). */
-function settingsOf(server: object): {headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number; maxHeaderSize: number} {
-	const {headersTimeout, requestTimeout, connectionsCheckingInterval, maxHeaderSize} = server as Record<string, number>;
-	return {headersTimeout: headersTimeout!, requestTimeout: requestTimeout!, connectionsCheckingInterval: connectionsCheckingInterval!, maxHeaderSize: maxHeaderSize!};
-}
-
 test('createBoundedServer: by default the request head must arrive within 10 s, checked every second', t => {
 	t.is(DEFAULT_REQUEST_HEAD_TIMEOUT, 10_000);
 	const expected = {headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 * 1024};
 	t.is(MAX_HEAD_SIZE, 16 * 1024);
 	t.deepEqual(boundedServerSettings(), expected);
-	t.deepEqual(settingsOf(createBoundedServer()), expected);
+	t.deepEqual(serverSettings(createBoundedServer()), expected);
 });
 
 test('createBoundedServer: an https server gets the same bounds', async t => {
 	const tls = await selfSignedCertificate();
 	const server = createBoundedServer({tls});
 	t.true(server instanceof HttpsServer);
-	t.deepEqual(settingsOf(server), {headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 * 1024});
+	t.deepEqual(serverSettings(server), {headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 * 1024});
 });
 
 test('createBoundedServer: the bound is configurable, the check interval follows it, 0 turns it off', t => {
-	t.like(settingsOf(createBoundedServer({handshakeTimeout: BOUND})), {headersTimeout: BOUND, requestTimeout: BOUND, connectionsCheckingInterval: 30});
-	t.like(settingsOf(createBoundedServer({handshakeTimeout: 60_000})), {headersTimeout: 60_000, connectionsCheckingInterval: 1000});
-	t.like(settingsOf(createBoundedServer({handshakeTimeout: 50})), {headersTimeout: 50, connectionsCheckingInterval: 10});
-	t.like(settingsOf(createBoundedServer({handshakeTimeout: 0})), {headersTimeout: 0, requestTimeout: 0});
+	t.like(serverSettings(createBoundedServer({handshakeTimeout: BOUND})), {headersTimeout: BOUND, requestTimeout: BOUND, connectionsCheckingInterval: 30});
+	t.like(serverSettings(createBoundedServer({handshakeTimeout: 60_000})), {headersTimeout: 60_000, connectionsCheckingInterval: 1000});
+	t.like(serverSettings(createBoundedServer({handshakeTimeout: 50})), {headersTimeout: 50, connectionsCheckingInterval: 10});
+	t.like(serverSettings(createBoundedServer({handshakeTimeout: 0})), {headersTimeout: 0, requestTimeout: 0});
 });
 
 test('createBoundedServer: an invalid handshakeTimeout throws TypeError naming it', t => {
@@ -84,7 +50,7 @@ test(`createBoundedServer + addWebsocketHandler: ${SLOW_CLIENTS} slow clients ar
 		connection.connect('message', (self, type, data) => self.sendMessage(type, data));
 	});
 	const port = await listen(t, server);
-	await slowClientsAndOneNormal(t, port, '/ws');
+	await slowClientsAndOneNormal(t, port, '/ws', {clients: SLOW_CLIENTS, bound: BOUND, slack: SLACK});
 });
 
 /** Starts `websoup serve --port 0 ...args` and resolves with the port it printed; killed at teardown. */
@@ -96,7 +62,7 @@ async function startServe(t: ExecutionContext, args: string[]): Promise<number> 
 
 test(`websoup serve --handshake-timeout: ${SLOW_CLIENTS} slow clients are dropped with 408 within the bound while a normal client connects`, async t => {
 	const port = await startServe(t, ['--handshake-timeout', String(BOUND)]);
-	await slowClientsAndOneNormal(t, port, '/ws');
+	await slowClientsAndOneNormal(t, port, '/ws', {clients: SLOW_CLIENTS, bound: BOUND, slack: SLACK});
 });
 
 test('websoup serve --help gives the handshake timeout and its 10 s default', async t => {
