@@ -26,9 +26,10 @@ export type WebsocketHttpServer = HttpServer | HttpsServer;
 
 /**
  * What {@link addWebsocketHandler} calls with each new connection (libsoup 3's
- * `SoupServerWebsocketCallback`): the server, the request message (headers, URI, `remoteAddress`,
- * and the 101 response that was sent), the request's path, and the connection. Keep the connection:
- * websoup holds no reference to it.
+ * `SoupServerWebsocketCallback`): the server, the request message (headers, URI, the 101 response
+ * that was sent, and the connection it came on: `getLocalAddress()`, `getRemoteAddress()`,
+ * `getRemoteHost()`, `getSocket()`, as SoupServerMessage), the request's path, and the connection.
+ * Keep the connection: websoup holds no reference to it.
  */
 export type WebsocketServerCallback<S extends WebsocketHttpServer = WebsocketHttpServer> = (
 	server: S,
