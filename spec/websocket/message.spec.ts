@@ -581,7 +581,7 @@ test('messageFromIncomingMessage: the Message keeps the connection\'s addresses 
 	// No localFamily on this socket: the family is read from the address.
 	t.deepEqual(msg.getLocalAddress(), {address: '::1', family: 'IPv6', port: 8080});
 	t.is(msg.getRemoteHost(), '::ffff:10.0.0.7');
-	t.is(msg.getSocket(), socket as unknown);
+	t.is<unknown, unknown>(msg.getSocket(), socket);
 	// A snapshot: what the socket says later does not change the message.
 	socket.remotePort = 1;
 	t.is(msg.getRemoteAddress()?.port, 50_123);
