@@ -289,13 +289,10 @@ function createServeServer(
 	options: ServeOptions,
 	listener: (req: IncomingMessage, res: ServerResponse) => void,
 ): WebsocketHttpServer {
-	if (options.tls === null) {
-		return createBoundedServer({handshakeTimeout: options.handshakeTimeout}, listener);
-	}
-
 	try {
 		return createBoundedServer({handshakeTimeout: options.handshakeTimeout, tls: options.tls}, listener);
 	} catch (error) {
+		// Only the TLS material can be wrong here: the bound was checked with the other options.
 		throw new RuntimeError(`invalid TLS certificate or key: ${firstLine(error)}`);
 	}
 }

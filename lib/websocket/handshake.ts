@@ -333,7 +333,7 @@ export function fillRefusal(msg: Message, why: string | null): void {
 		msg.setStatus(403);
 		msg.setResponse(
 			'text/html',
-			'<html><head><title>403 Forbidden</title></head>\r\n' + '<body>Received invalid WebSocket request</body></html>\r\n',
+			'<html><head><title>403 Forbidden</title></head>\r\n<body>Received invalid WebSocket request</body></html>\r\n',
 		);
 	} else {
 		msg.setStatus(400);
