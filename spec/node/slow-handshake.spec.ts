@@ -6,7 +6,7 @@ import {boundedServerSettings, createBoundedServer, DEFAULT_REQUEST_HEAD_TIMEOUT
 import {addWebsocketHandler} from '../../lib/node/server.ts';
 import {MAX_HEAD_SIZE} from '../../lib/websocket/message.ts';
 import {runCli} from '../helpers/cli.ts';
-import {listen, selfSignedCertificate, serverSettings, slowClientsAndOneNormal} from './fixtures.ts';
+import {listen, selfSignedCertificate, serverSettings, slowClient, slowClientsAndOneNormal} from './fixtures.ts';
 
 /** The bound the tests configure: short, so no test waits 10 s. */
 const BOUND = 300;
@@ -51,6 +51,20 @@ test(`createBoundedServer + addWebsocketHandler: ${SLOW_CLIENTS} slow clients ar
 	});
 	const port = await listen(t, server);
 	await slowClientsAndOneNormal(t, port, '/ws', {clients: SLOW_CLIENTS, bound: BOUND, slack: SLACK});
+});
+
+test('createBoundedServer with TLS: a client that never finishes the TLS handshake is dropped within the bound too', async t => {
+	const tls = await selfSignedCertificate();
+	const server = createBoundedServer({handshakeTimeout: BOUND, tls});
+	const port = await listen(t, server);
+	// A TLS record header promising a ClientHello that never comes: Node's tls default would wait 120 s.
+	const clients = Array.from({length: 5}, () => slowClient(t, port, '\u0016\u0003\u0001\u0002\u0000\u0001', 25, BOUND + SLACK));
+	await Promise.all(clients.map(async client => client.connected));
+	for (const {text, elapsed} of await Promise.all(clients.map(async client => client.closed))) {
+		t.is(text, ''); // no TLS, so no 408 can be sent: the socket is closed
+		t.true(elapsed >= BOUND - 20, `dropped after ${elapsed} ms, before the ${BOUND} ms bound`);
+		t.true(elapsed <= BOUND + SLACK, `dropped after ${elapsed} ms, past ${BOUND} + ${SLACK} ms`);
+	}
 });
 
 /** Starts `websoup serve --port 0 ...args` and resolves with the port it printed; killed at teardown. */
