@@ -22,7 +22,9 @@ export interface BoundedServerOptions {
 	 * Milliseconds a client has, from its first byte, to send the whole request head (and body, if
 	 * any): past it Node's HTTP server answers `408 Request Timeout` and closes the socket. Sets
 	 * `headersTimeout` and `requestTimeout`; `connectionsCheckingInterval` is a tenth of it, between
-	 * 10 ms and 1 s, so a slow client is dropped within the bound plus at most that. 0 = no limit.
+	 * 10 ms and 1 s, so a slow client is dropped within the bound plus at most that. With `tls`, the
+	 * TLS handshake gets the same bound (`tls.Server`'s `handshakeTimeout`; the client is then just
+	 * disconnected: no HTTP status can be sent before TLS is up). 0 = no limit (Node's defaults for TLS).
 	 *
 	 * @defaultValue 10000
 	 */
@@ -82,5 +84,8 @@ export function createBoundedServer(
 		return createHttpServer(settings, listener);
 	}
 
-	return createHttpsServer({...options.tls, ...settings}, listener);
+	// The HTTP server only sees a TLS connection once its handshake is done, so the TLS handshake
+	// needs its own bound (tls.Server's handshakeTimeout, 120 s by default): the same one.
+	const tlsBound = settings.headersTimeout === 0 ? {} : {handshakeTimeout: settings.headersTimeout};
+	return createHttpsServer({...options.tls, ...tlsBound, ...settings}, listener);
 }
