@@ -241,3 +241,44 @@ test('a peer that sends Pings and never reads: reading stops, and unsent Pongs a
 	t.true(sent < 200_000 * ping.length, 'the server stopped reading');
 	t.true(server.bufferedAmount <= 1024 * 1024 + 128 * 1024, `bufferedAmount ${server.bufferedAmount}`);
 });
+
+test('Pongs that cannot be sent yet are coalesced: one waits, with the newest Ping\'s payload', async t => {
+	t.timeout(60_000);
+	const [peerStream, serverSide] = await streamPair(t, 'tcp');
+	const peer = peerStream as net.Socket;
+	const server = new WebsocketConnection({
+		ioStream: serverSide,
+		connectionType: WebsocketConnectionType.SERVER,
+		uri: new URL('ws://127.0.0.1/'),
+		maxIncomingPayloadSize: 0,
+		maxBufferedAmount: 0, // reading never stops: the queue itself must stay small
+	});
+	const marks: number[] = [];
+	server.connect('message', (self, type, data) => {
+		self.sendMessage(type, data);
+		marks.push(self.bufferedAmount);
+	});
+	peer.pause();
+	// An echo far larger than the socket buffers: the server's frames then wait for 'drain'.
+	peer.write(masked(Opcode.BINARY, Buffer.alloc(16 * 1024 * 1024)));
+	await until(() => marks.length === 1, 30_000, 'the large echo');
+	const pings = Array.from({length: 1000}, (_, i) => masked(Opcode.PING, Buffer.from(`ping ${i}`)));
+	peer.write(Buffer.concat([...pings, masked(Opcode.TEXT, Buffer.from('marker'))]));
+	await until(() => marks.length === 2, 30_000, 'the marker');
+	// The marker's echo (8 bytes) and at most one Pong (2 + 8 bytes) were added.
+	t.true(marks[1]! - marks[0]! <= 8 + 10 + 2, `${marks[1]! - marks[0]!} bytes added`);
+	const pongs: string[] = [];
+	const decoder = new WebsocketFramer({mode: 'client', maxPayloadSize: 0});
+	const chunks: Buffer[] = [];
+	peer.on('data', (chunk: Buffer) => chunks.push(chunk));
+	peer.resume();
+	const expected = 16 * 1024 * 1024 + 10 + 8 + 2;
+	await until(() => chunks.reduce((sum, chunk) => sum + chunk.length, 0) >= expected, 30_000, 'everything');
+	for (const frame of decoder.readFrames(Buffer.concat(chunks))) {
+		if (frame.opcode === Opcode.PONG) {
+			pongs.push(frame.payload.toString());
+		}
+	}
+
+	t.deepEqual(pongs, ['ping 999']);
+});
