@@ -206,8 +206,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#fragmentsSize = 0;
 	#fragmentCount = 0;
 	#maxIncomingFragments: number;
-	/** Validates fragmented text; made for the first one. */
+	/** Validates fragmented text, and text frames as they arrive; made for the first one. */
 	#utf8: Utf8Validator | null = null;
+	/** Bytes of the text frame being received already validated as they arrived; -1 when it is not checked early. */
+	#frameValidated = -1;
 	#maxTotalMessageSize: number;
 
 	// Incoming frames waiting while an extension works asynchronously.
@@ -344,6 +346,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 			onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
 				this.#connection.#onFrame(fin, rsv, opcode, payload);
+			}
+
+			onPartialPayload(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void {
+				this.#connection.#onPartialPayload(opcode, rsv, payload, start, end);
 			}
 
 			onError(error: WebsocketError): void {
@@ -870,6 +876,39 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#runIncomingExtensions(fin, rsv, opcode, payload);
 	}
 
+	/**
+	 * Part of a frame's payload arrived: text is validated now, so the connection fails at the
+	 * chunk that made it invalid, not when the whole frame is in. Frames an extension transforms
+	 * (with its reserved bits), or that wait behind one, are validated when complete.
+	 */
+	#onPartialPayload(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void {
+		if (start === 0) {
+			const text = opcode === Opcode.TEXT || (opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT);
+			if (!text || rsv !== 0 || this.#incomingBacklog !== null || this.#closeReceived || this.#closeSent) {
+				this.#frameValidated = -1;
+				return;
+			}
+
+			this.#frameValidated = 0;
+			this.#utf8 ??= new Utf8Validator();
+			if (opcode === Opcode.TEXT) {
+				this.#utf8.reset();
+			}
+		} else if (this.#frameValidated < 0) {
+			return;
+		}
+
+		if (!this.#utf8!.push(payload.subarray(start, end))) {
+			this.#frameValidated = -1;
+			this.#resetMessage();
+			this.#decoder.stop();
+			this.#emitErrorAndClose(badDataError(this.#peer), false);
+			return;
+		}
+
+		this.#frameValidated = end;
+	}
+
 	/** Applies the extensions in order; if one answers with a promise, later frames wait in a backlog, the stream paused. */
 	#runIncomingExtensions(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
 		const frame: FrameInfo = {fin, rsv, opcode};
@@ -1064,9 +1103,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		const text = this.#messageOpcode === Opcode.TEXT;
+		// The bytes of this frame already validated as they arrived (#onPartialPayload).
+		const validated = this.#frameValidated;
+		this.#frameValidated = -1;
 		if (fin && start) {
 			// A whole message in one frame: validate and deliver without copying.
-			if (text && !isValidUtf8(payload)) {
+			if (text && !(validated < 0 ? isValidUtf8(payload) : this.#utf8!.push(payload.subarray(validated)) && this.#utf8!.end())) {
 				this.#emitErrorAndClose(badDataError(this.#peer), false);
 				return;
 			}
@@ -1077,10 +1119,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		// Fail fast: a fragment that makes the text invalid fails the message now, not at its end.
 		const utf8 = text ? (this.#utf8 ??= new Utf8Validator()) : null;
-		if (utf8 !== null && (start ? (utf8.reset(), !utf8.push(payload)) : !utf8.push(payload))) {
-			this.#resetMessage();
-			this.#emitErrorAndClose(badDataError(this.#peer), false);
-			return;
+		if (utf8 !== null) {
+			if (start && validated < 0) {
+				utf8.reset();
+			}
+
+			if (!utf8.push(validated < 0 ? payload : payload.subarray(validated))) {
+				this.#resetMessage();
+				this.#emitErrorAndClose(badDataError(this.#peer), false);
+				return;
+			}
 		}
 
 		this.#append(payload, total);
@@ -1189,9 +1237,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			}
 
 			const data = payload.subarray(2);
-			// RFC 6455 §5.5.1: the reason is UTF-8 encoded data.
+			// RFC 6455 §5.5.1: the reason is UTF-8 encoded data; §8.1: invalid UTF-8 is invalid data
+			// (1007). libsoup answers 1002 (LIBSOUP.md difference 9).
 			if (!isValidUtf8(data)) {
-				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_REASON'), false);
+				this.#emitErrorAndClose(badDataError(this.#peer, 'WS_ERR_INVALID_CLOSE_REASON'), false);
 				return;
 			}
 

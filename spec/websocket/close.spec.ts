@@ -261,7 +261,6 @@ both('reserved bits, reserved opcodes, long or fragmented control frames fail wi
 		[masked(0x8, Buffer.from([0x03])), 'WS_ERR_INVALID_CLOSE_PAYLOAD'],
 		[masked(0x8, encodeClosePayload(1006)), 'WS_ERR_INVALID_CLOSE_CODE'],
 		[masked(0x8, encodeClosePayload(2999)), 'WS_ERR_INVALID_CLOSE_CODE'],
-		[masked(0x8, Buffer.from([0x03, 0xe8, 0xff])), 'WS_ERR_INVALID_CLOSE_REASON'],
 	];
 	for (const [frame, reason] of cases) {
 		await expectError(t, mode, WebsocketConnectionType.SERVER, [frame], {
@@ -271,6 +270,42 @@ both('reserved bits, reserved opcodes, long or fragmented control frames fail wi
 			closeFrame: 1002,
 		});
 	}
+});
+
+// LIBSOUP.md difference 9: libsoup answers 1002; RFC 6455 §8.1 calls invalid UTF-8 invalid data (1007).
+both('a Close whose reason is not UTF-8 fails with 1007', async (t, mode) => {
+	await expectError(t, mode, WebsocketConnectionType.SERVER, [masked(0x8, Buffer.from([0x03, 0xe8, 0xff]))], {
+		code: 1007,
+		reason: 'WS_ERR_INVALID_CLOSE_REASON',
+		message: /^Received invalid WebSocket data from the client$/,
+		closeFrame: 1007,
+	});
+});
+
+both('one text frame read in two chunks fails at the chunk that makes it invalid, before the frame is complete', async (t, mode) => {
+	const payload = Buffer.concat([Buffer.from('valid start '), Buffer.from([0xc3, 0x28]), Buffer.alloc(100_000, 0x61)]);
+	const frame = unmasked(0x1, payload);
+	// The first chunk holds the header and valid text; the second the invalid bytes; the rest never comes.
+	await expectError(t, mode, WebsocketConnectionType.CLIENT, [frame.subarray(0, 14), frame.subarray(14, 30)], {
+		code: 1007,
+		reason: 'WS_ERR_INVALID_UTF8',
+		message: /^Received invalid WebSocket data from the server$/,
+		closeFrame: 1007,
+	});
+});
+
+both('one text frame read in many chunks, valid, split inside characters: delivered whole', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT);
+	const text = 'héllo wörld € 日本 '.repeat(500);
+	const frame = unmasked(0x1, Buffer.from(text));
+	const message = new Promise<string>(resolve => {
+		connection.connect('message', (_self, _type, data) => resolve(data.toString()));
+	});
+	for (let offset = 0; offset < frame.length; offset += 7) {
+		raw.write(frame.subarray(offset, offset + 7));
+	}
+
+	t.is(await withTimeout(message), text);
 });
 
 both('invalid UTF-8 in a text message fails with 1007', async (t, mode) => {
