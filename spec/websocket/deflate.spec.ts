@@ -483,3 +483,21 @@ both('the peer\'s FIN only ends its side: frames still queued behind an outgoing
 	);
 	t.is(frames[1]!.payload.readUInt16BE(0), CloseCode.PROTOCOL_ERROR);
 });
+
+both('a Close followed by FIN, behind a compressed echo still being made: the echo, then the Close, are written', async (t, mode) => {
+	const {connection, raw, received, ended} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
+		extensions: [configured(WebsocketConnectionType.CLIENT, [])],
+	});
+	connection.connect('message', (self, type, data) => {
+		self.sendMessage(type, data);
+	});
+	// A compressed "Hello", a Close 1000, then FIN.
+	raw.end(Buffer.from('c107f248cdc9c90700880203e8', 'hex'));
+	const info = await withTimeout(connection.closed);
+	await withTimeout(ended);
+	const frames = new WebsocketFramer({mode: 'server', allowedRsv: 0x40}).readFrames(received());
+	t.deepEqual(frames.map(frame => frame.opcode), [0x1, 0x8]);
+	t.is(frames[1]!.payload.readUInt16BE(0), CloseCode.NORMAL);
+	t.is(info.code, CloseCode.NORMAL);
+	t.true(info.wasClean);
+});
