@@ -7,6 +7,8 @@ import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
 import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
 import {
 	CloseCode,
+	DEFAULT_MAX_BUFFERED_AMOUNT,
+	DEFAULT_MAX_INCOMING_FRAGMENTS,
 	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 	MAX_CLOSE_REASON,
 	MAX_CONTROL_PAYLOAD,
@@ -29,6 +31,9 @@ const CLOSE_TIMEOUT_MS = 5000;
 
 /** Bytes the stream may buffer before frames wait in the connection's queue for 'drain'. */
 const WRITE_BUFFER_LIMIT = 1024 * 1024;
+
+/** The first buffer of a fragmented message holds at least this much. */
+const MIN_ASSEMBLY_CAPACITY = 1024;
 
 /** Prefix of keepalive ping payloads (libsoup's is `libsoup-keepalive-`). */
 const KEEPALIVE_PREFIX = 'websoup-keepalive-';
@@ -89,6 +94,14 @@ const properties = {
 	'max-total-message-size': ParamSpec.uint64('max-total-message-size', 0, {
 		flags: construct,
 		blurb: 'Largest incoming message after extensions, in bytes, 0 = unlimited',
+	}),
+	'max-incoming-fragments': ParamSpec.uint('max-incoming-fragments', DEFAULT_MAX_INCOMING_FRAGMENTS, {
+		flags: construct,
+		blurb: 'Most frames an incoming message may span, 0 = unlimited',
+	}),
+	'max-buffered-amount': ParamSpec.uint64('max-buffered-amount', DEFAULT_MAX_BUFFERED_AMOUNT, {
+		flags: construct,
+		blurb: 'Reading stops while more bytes than this wait to be sent (resumes below half), 0 = off',
 	}),
 };
 
@@ -184,9 +197,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	// Message assembly.
 	#messageOpcode = 0;
-	/** The fragments of the message being assembled; made for the first fragmented message. */
-	#fragments: Buffer[] | null = null;
+	/**
+	 * The message being assembled from fragments, copied into one buffer that grows by doubling, so
+	 * a message of many small fragments costs about its own size (not a Buffer per fragment).
+	 */
+	#assembly: Buffer | null = null;
 	#fragmentsSize = 0;
+	#fragmentCount = 0;
+	#maxIncomingFragments: number;
 	/** Validates fragmented text; made for the first one. */
 	#utf8: Utf8Validator | null = null;
 	#maxTotalMessageSize: number;
@@ -196,8 +214,18 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#incomingBacklog: Array<[boolean, number, number, Buffer] | WebsocketError> | null = null;
 	/** Reading is held by a lagging `for await` consumer. */
 	#pausedForIterator = false;
+	/** Reading is held while more than max-buffered-amount bytes wait to be sent. */
+	#pausedForWrites = false;
+	#watchingDrain = false;
+	#maxBufferedAmount: number;
+	/** A Pong still waiting in the queue: a newer Ping replaces its payload (RFC 6455 §5.5.3). */
+	#queuedPong: OutgoingFrame | null = null;
 	/** The peer's Close came while our frames (our Close among them) still wait in the queue. */
 	#shutdownAfterFlush = false;
+	/** The stream ended while frames received before its end still waited for an extension. */
+	#endPending = false;
+	/** The stream closed while frames received before it still waited for an extension. */
+	#closePending = false;
 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
@@ -244,6 +272,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#peer = this.#type === WebsocketConnectionType.SERVER ? 'client' : 'server';
 		this.#extensions = this.getProperty('extensions');
 		this.#maxTotalMessageSize = this.getProperty('max-total-message-size');
+		this.#maxIncomingFragments = this.getProperty('max-incoming-fragments');
+		this.#maxBufferedAmount = this.getProperty('max-buffered-amount');
 		let allowedRsv = 0;
 		for (const extension of this.#extensions) {
 			allowedRsv |= extension.reservedBits;
@@ -432,6 +462,44 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Sets the largest incoming message after extensions, 0 = unlimited. */
 	setMaxTotalMessageSize(bytes: number): void {
 		this.setProperty('max-total-message-size', bytes);
+	}
+
+	/** Most frames an incoming message may span, 0 = unlimited. */
+	getMaxIncomingFragments(): number {
+		return this.getProperty('max-incoming-fragments');
+	}
+
+	/** Sets the most frames an incoming message may span, 0 = unlimited. */
+	setMaxIncomingFragments(count: number): void {
+		this.setProperty('max-incoming-fragments', count);
+	}
+
+	/** Bytes waiting to be sent past which reading stops, 0 = off. */
+	getMaxBufferedAmount(): number {
+		return this.getProperty('max-buffered-amount');
+	}
+
+	/** Sets the bytes waiting to be sent past which reading stops (it resumes below half), 0 = off. */
+	setMaxBufferedAmount(bytes: number): void {
+		this.setProperty('max-buffered-amount', bytes);
+	}
+
+	/** Most frames an incoming message may span, 0 = unlimited. */
+	get maxIncomingFragments(): number {
+		return this.getMaxIncomingFragments();
+	}
+
+	set maxIncomingFragments(count: number) {
+		this.setMaxIncomingFragments(count);
+	}
+
+	/** Bytes waiting to be sent past which reading stops, 0 = off. */
+	get maxBufferedAmount(): number {
+		return this.getMaxBufferedAmount();
+	}
+
+	set maxBufferedAmount(bytes: number) {
+		this.setMaxBufferedAmount(bytes);
 	}
 
 	/** Seconds between keepalive pings, 0 = off. */
@@ -685,6 +753,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				break;
 			}
 
+			case 'max-incoming-fragments': {
+				this.#maxIncomingFragments = value as number;
+				break;
+			}
+
+			case 'max-buffered-amount': {
+				this.#maxBufferedAmount = value as number;
+				this.#checkBuffered();
+				break;
+			}
+
 			case 'keepalive-interval': {
 				this.#startKeepalive();
 				break;
@@ -726,6 +805,47 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		} finally {
 			stream.uncork();
 		}
+
+		if (this.#maxBufferedAmount > 0 && !this.#pausedForWrites && this.bufferedAmount > this.#maxBufferedAmount) {
+			this.#checkBuffered();
+		}
+	}
+
+	/**
+	 * Reading stops while more than max-buffered-amount bytes wait to be sent (a peer that sends
+	 * but never reads cannot make the connection buffer without bound), and resumes once they fall
+	 * to half of it: at 'drain', or when an extension hands over a frame.
+	 */
+	#checkBuffered(): void {
+		const max = this.#maxBufferedAmount;
+		const stream = this.#stream;
+		if (!this.#pausedForWrites) {
+			if (max === 0 || this.bufferedAmount <= max) {
+				return;
+			}
+
+			debug('%d bytes wait to be sent: reading stops', this.bufferedAmount);
+			this.#pausedForWrites = true;
+		} else if (
+			max === 0 ||
+			this.bufferedAmount <= max / 2 ||
+			// The stream will not say 'drain' below its own high-water mark: count only the queue then.
+			(!stream.writableNeedDrain && (this.#queue?.bytes ?? 0) <= max / 2)
+		) {
+			this.#pausedForWrites = false;
+			this.#updateFlow();
+			return;
+		}
+
+		if (!this.#watchingDrain) {
+			this.#watchingDrain = true;
+			stream.once('drain', () => {
+				this.#watchingDrain = false;
+				this.#checkBuffered();
+			});
+		}
+
+		this.#updateFlow();
 	}
 
 	#onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
@@ -809,12 +929,52 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#incomingBacklog = null;
 		}
 
+		if (this.#incomingBacklog === null && (this.#endPending || this.#closePending)) {
+			// Every frame received before the end of the stream has been processed: now the end.
+			const closed = this.#closePending;
+			this.#endPending = false;
+			this.#closePending = false;
+			this.#onEnd();
+			if (closed) {
+				this.#onStreamClose();
+			}
+
+			return;
+		}
+
 		this.#updateFlow();
 	}
 
-	/** A frame the decoder refused: libsoup closes with prejudice for a frame over max-incoming-payload-size. */
+	/** A frame the decoder refused. */
 	#decoderError(error: WebsocketError): void {
-		this.#emitErrorAndClose(error, error.code === CloseCode.TOO_BIG);
+		if (error.code === CloseCode.TOO_BIG) {
+			this.#failLimit(error);
+		} else {
+			this.#emitErrorAndClose(error, false);
+		}
+	}
+
+	/**
+	 * A limit was exceeded (max-incoming-payload-size, max-total-message-size, the inflated size,
+	 * max-incoming-fragments). libsoup drops TCP without a word ("prejudice"); websoup tells the
+	 * peer why (LIBSOUP.md difference 8, as ws and RFC 6455 §7.4.1 do): it reads nothing more,
+	 * sends a Close 1009 at once, ahead of anything queued, and closes once it is written, without
+	 * waiting for the reply. The signals stay libsoup's: `error`, then `closed`, no `closing`.
+	 */
+	#failLimit(error: WebsocketError): void {
+		this.#decoder.stop();
+		this.#incomingBacklog = null;
+		this.#resetMessage();
+		const closeWasSent = this.#closeSent;
+		this.#emitErrorAndClose(error, false);
+		if (closeWasSent && !this.#ioClosing) {
+			// Our Close is out (or queued) already: close once it is written.
+			if (this.#queue !== null && this.#queue.length > 0) {
+				this.#shutdownAfterFlush = true;
+			} else {
+				this.#finishCloseHandshake();
+			}
+		}
 	}
 
 	/** Reads unless a lagging iterator or an extension at work holds the stream, or it is closing. */
@@ -823,7 +983,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		if (this.#pausedForIterator || this.#incomingBacklog !== null) {
+		if (this.#pausedForIterator || this.#pausedForWrites || this.#incomingBacklog !== null) {
 			this.#stream.pause();
 		} else {
 			this.#stream.resume();
@@ -848,7 +1008,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			error instanceof WebsocketError
 				? error
 				: new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', String(error), {cause: error});
-		this.#emitErrorAndClose(wrapped, wrapped.code === CloseCode.TOO_BIG);
+		if (wrapped.code === CloseCode.TOO_BIG) {
+			this.#failLimit(wrapped);
+		} else {
+			this.#emitErrorAndClose(wrapped, false);
+		}
 	}
 
 	#processFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
@@ -877,7 +1041,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		const total = this.#fragmentsSize + payload.length;
 		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
 		if (this.#maxTotalMessageSize > 0 && total > this.#maxTotalMessageSize) {
-			this.#emitErrorAndClose(tooBigError(this.#peer, 'max-total-message-size'), true);
+			this.#failLimit(tooBigError(this.#peer, 'max-total-message-size', this.#maxTotalMessageSize, total));
+			return;
+		}
+
+		// As ws 8.21: the number of fragments is bounded as well, each costing a frame's work.
+		if (!(fin && start) && this.#maxIncomingFragments > 0 && ++this.#fragmentCount > this.#maxIncomingFragments) {
+			this.#failLimit(tooBigError(this.#peer, 'max-incoming-fragments', this.#maxIncomingFragments, this.#fragmentCount));
 			return;
 		}
 
@@ -905,8 +1075,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		(this.#fragments ??= []).push(payload);
-		this.#fragmentsSize = total;
+		this.#append(payload, total);
 		if (!fin) {
 			return;
 		}
@@ -917,16 +1086,36 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		const fragments = this.#fragments!;
-		const data = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, total);
+		const data = this.#assembly!.subarray(0, total);
 		const type = this.#messageOpcode as WebsocketDataType;
 		this.#resetMessage();
 		this.emit('message', type, data);
 	}
 
+	/** Copies a fragment's payload after the message so far, growing the buffer by doubling. */
+	#append(payload: Buffer, total: number): void {
+		let assembly = this.#assembly;
+		if (assembly === null || total > assembly.length) {
+			let capacity = Math.max(total, assembly === null ? MIN_ASSEMBLY_CAPACITY : assembly.length * 2);
+			if (this.#maxTotalMessageSize > 0) {
+				// Never more than the limit lets the message grow to (total is within it).
+				capacity = Math.min(capacity, this.#maxTotalMessageSize);
+			}
+
+			const grown = Buffer.allocUnsafe(capacity);
+			assembly?.copy(grown, 0, 0, this.#fragmentsSize);
+			assembly = grown;
+			this.#assembly = grown;
+		}
+
+		payload.copy(assembly, this.#fragmentsSize);
+		this.#fragmentsSize = total;
+	}
+
 	#resetMessage(): void {
-		this.#fragments = null;
+		this.#assembly = null;
 		this.#fragmentsSize = 0;
+		this.#fragmentCount = 0;
 		this.#messageOpcode = 0;
 	}
 
@@ -940,7 +1129,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			case Opcode.PING: {
 				// RFC 6455 §5.5.2: upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response.
 				if (this.getState() === WebsocketState.OPEN) {
-					this.#sendControl(Opcode.PONG, payload, QueueFlags.URGENT);
+					this.#sendPong(payload);
 				}
 
 				break;
@@ -998,7 +1187,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				return;
 			}
 
-			reason = data.toString('utf8');
+			// libsoup keeps a reason only when the payload has more than the code.
+			reason = data.length > 0 ? data.toString('utf8') : null;
 		}
 
 		this.#peerCloseCode = code;
@@ -1031,6 +1221,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#onEnd(): void {
+		if (this.#incomingBacklog !== null && !this.#ioClosing) {
+			// Frames received before the end still wait for an extension (an inflate): they come first.
+			debug('end of stream, after the frames still being processed');
+			this.#endPending = true;
+			return;
+		}
+
 		debug('end of stream');
 		if (!(this.#closeSent && this.#closeReceived)) {
 			// libsoup: the peer went away without the close handshake; no error, just closed.
@@ -1047,6 +1244,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#onStreamClose(): void {
 		if (this.#ioClosed) {
+			return;
+		}
+
+		if (this.#incomingBacklog !== null && !this.#ioClosing) {
+			// The peer's last frames still wait for an extension: they are delivered before `closed`.
+			this.#closePending = true;
 			return;
 		}
 
@@ -1194,39 +1397,60 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#armCloseTimer();
 	}
 
-	/** libsoup's close_io_stream: stop everything and close the stream; `closed` follows from its 'close' event. */
+	/**
+	 * libsoup's close_io_stream: stop everything and close the stream; `closed` follows from its
+	 * 'close' event. `now` destroys the stream at once (errors, limits, the close timeout).
+	 * Otherwise our side is half-closed and the stream drained — read and discarded — until the
+	 * peer's FIN, bounded by the close timeout: destroying a socket with unread bytes makes the
+	 * kernel answer with a reset, and a reset discards what the peer has not read yet, our last
+	 * frames among them (LIBSOUP.md difference 10).
+	 */
 	#closeIoStream(now: boolean): void {
-		if (this.#ioClosing) {
-			if (now && !this.#stream.destroyed) {
-				this.#stream.destroy();
+		const stream = this.#stream;
+		if (!this.#ioClosing) {
+			this.#ioClosing = true;
+			this.#stopTimers();
+			this.#decoder.stop();
+			this.#incomingBacklog = null;
+			this.#queue?.clear();
+			this.#updateState();
+			if (stream.destroyed) {
+				queueMicrotask(() => {
+					this.#onStreamClose();
+				});
+				return;
+			}
+
+			if (!now) {
+				stream.once('finish', () => {
+					this.#destroyWhenDrained();
+				});
+				this.#armCloseTimerForDestroy();
+				if (!stream.writableEnded) {
+					stream.end();
+				}
+
+				// Read on, discarding (the decoder is stopped), until the peer's FIN.
+				stream.resume();
+			}
+		}
+
+		if (now) {
+			if (!stream.destroyed) {
+				stream.destroy();
 			}
 
 			return;
 		}
 
-		this.#ioClosing = true;
-		this.#stopTimers();
-		this.#decoder.stop();
-		this.#queue?.clear();
-		this.#updateState();
+		this.#destroyWhenDrained();
+	}
+
+	/** Destroys the stream once our side is flushed and the peer's has ended. */
+	#destroyWhenDrained(): void {
 		const stream = this.#stream;
-		if (stream.destroyed) {
-			queueMicrotask(() => {
-				this.#onStreamClose();
-			});
-			return;
-		}
-
-		if (now || stream.writableFinished) {
+		if (!stream.destroyed && stream.writableFinished && (stream.readableEnded || !stream.readable)) {
 			stream.destroy();
-			return;
-		}
-
-		// Flush what was written, then close; bounded by the close timeout.
-		stream.once('finish', () => stream.destroy());
-		this.#armCloseTimerForDestroy();
-		if (!stream.writableEnded) {
-			stream.end();
 		}
 	}
 
@@ -1241,7 +1465,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	// --- Writing ---------------------------------------------------------------------------------
 
 	#canSend(method: string): boolean {
-		if (this.getState() === WebsocketState.OPEN && !this.#closeStarted) {
+		// libsoup: still OPEN inside a `closing` handler, before the Close frame is queued, so what
+		// such a handler sends goes out ahead of the Close (test message-after-closing).
+		if (this.getState() === WebsocketState.OPEN) {
 			return true;
 		}
 
@@ -1264,6 +1490,22 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#sendControl(opcode: number, payload: Buffer, flags: number): void {
 		this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), flags);
+	}
+
+	/**
+	 * RFC 6455 §5.5.3: an endpoint MAY elect to send a Pong frame for only the most recently
+	 * processed Ping frame. A Pong still waiting in the queue takes the newer Ping's payload, so a
+	 * flood of Pings that cannot be answered yet costs one queued Pong.
+	 */
+	#sendPong(payload: Buffer): void {
+		const buffers = encodeFrame(Opcode.PONG, payload, {maskKey: this.#maskKey()});
+		// #flush() forgets the Pong once it is written; fill() fails if the queue was cleared.
+		if (this.#queuedPong !== null && this.#queue!.fill(this.#queuedPong, buffers)) {
+			return;
+		}
+
+		const frame = this.#enqueue(buffers, QueueFlags.URGENT);
+		this.#queuedPong = frame !== null && frame.buffers !== null && this.#queue!.length > 0 ? frame : null;
 	}
 
 	#sendData(opcode: number, payload: Buffer): void {
@@ -1299,20 +1541,22 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 	}
 
-	#enqueue(buffers: Buffer[], flags: number): void {
-		if (this.#ioClosing) {
+	/** Writes a frame now, or queues it (and flushes); returns the frame if it was queued, `null` if written or dropped. */
+	#enqueue(buffers: Buffer[], flags: number): OutgoingFrame | null {
+		if (this.#ioClosing || this.#closePending) {
 			debug('stream closing, dropping frame');
-			return;
+			return null;
 		}
 
 		// The hot path: nothing queued and the stream is taking data, so write now.
 		if ((this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain) {
 			this.#write(buffers, flags);
-			return;
+			return null;
 		}
 
-		(this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
+		const frame = (this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
 		this.#flush();
+		return frame;
 	}
 
 	#flush(): void {
@@ -1322,11 +1566,19 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				break;
 			}
 
+			if (next === this.#queuedPong) {
+				this.#queuedPong = null;
+			}
+
 			this.#write(next.buffers!, next.flags);
 		}
 
 		if (this.#shutdownAfterFlush && !this.#ioClosing && (this.#queue === null || this.#queue.length === 0)) {
 			this.#finishCloseHandshake();
+		}
+
+		if (this.#pausedForWrites) {
+			this.#checkBuffered();
 		}
 	}
 

@@ -407,7 +407,7 @@ export class FrameDecoder {
 		// libsoup: a frame over max-incoming-payload-size fails with 1009 (RFC 6455 §7.4.1: "a
 		// message that is too big for it to process").
 		if (this.#maxPayloadSize > 0 && length > this.#maxPayloadSize) {
-			return tooBigError(this.#peer, 'max-incoming-payload-size');
+			return tooBigError(this.#peer, 'max-incoming-payload-size', this.#maxPayloadSize, length);
 		}
 
 		if (length > bufferConstants.MAX_LENGTH) {

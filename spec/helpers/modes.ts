@@ -76,6 +76,8 @@ export async function rawPeer(
 	// The raw peer is the test's: a reset from the connection's side is expected, not a failure.
 	b.on('error', () => {});
 	b.on('data', (chunk: Buffer) => chunks.push(chunk));
+	// As a TCP peer does by default: once the connection has ended its side, the raw peer ends its own.
+	b.once('end', () => b.end());
 	const ended = new Promise<void>(resolve => {
 		b.once('end', resolve);
 		b.once('close', resolve);

@@ -302,7 +302,8 @@ both('a text message split inside a multi-byte character is valid', async (t, mo
 	t.is(data.toString(), '€uro');
 });
 
-both('a frame over max-incoming-payload-size fails with 1009 and closes without a Close frame', async (t, mode) => {
+// LIBSOUP.md difference 8: libsoup drops TCP without a Close at a limit; websoup sends a Close 1009 first.
+both('a frame over max-incoming-payload-size fails with 1009, sends a Close 1009 and closes', async (t, mode) => {
 	const header = Buffer.from([0x82, 0x80 | 127, 0, 0, 0, 1, 0, 0, 0, 0]); // BINARY, masked, 2^32 bytes: only the header is sent
 	await expectError(
 		t,
@@ -312,14 +313,14 @@ both('a frame over max-incoming-payload-size fails with 1009 and closes without 
 		{
 			code: 1009,
 			reason: 'WS_ERR_PAYLOAD_TOO_BIG',
-			message: /^Received WebSocket payload from the client larger than configured max-incoming-payload-size$/,
-			closeFrame: null,
+			message: /^Received WebSocket payload from the client larger than configured max-incoming-payload-size \(4294967296 bytes, limit 1024\)$/,
+			closeFrame: 1009,
 		},
 		{maxIncomingPayloadSize: 1024},
 	);
 });
 
-both('fragments over max-total-message-size fail with 1009 and close without a Close frame', async (t, mode) => {
+both('fragments over max-total-message-size fail with 1009, send a Close 1009 and close', async (t, mode) => {
 	const frames = Array.from({length: 20}, (_, i) => masked(i === 0 ? 0x2 : 0x0, Buffer.alloc(100), false));
 	await expectError(
 		t,
@@ -329,8 +330,8 @@ both('fragments over max-total-message-size fail with 1009 and close without a C
 		{
 			code: 1009,
 			reason: 'WS_ERR_MESSAGE_TOO_BIG',
-			message: /larger than configured max-total-message-size$/,
-			closeFrame: null,
+			message: /larger than configured max-total-message-size \(1100 bytes, limit 1000\)$/,
+			closeFrame: 1009,
 		},
 		{maxTotalMessageSize: 1000},
 	);
@@ -445,4 +446,31 @@ both('close state: Open, CloseSent on the initiator, CloseReceived never lingers
 	t.deepEqual(serverStates, ['CloseReceived']);
 	t.is(client.getCloseState(), 'Closed');
 	t.is(server.getCloseState(), 'Closed');
+});
+
+both('message-after-closing: what the server sends in its closing handler reaches the client before the Close', async (t, mode) => {
+	const {client, server} = await connectionPair(t, mode);
+	server.connect('closing', self => {
+		// libsoup: the server is still OPEN here, before it echoes the client's Close.
+		t.is(self.getState(), WebsocketState.OPEN);
+		self.sendText('sent while closing');
+	});
+	const received: string[] = [];
+	client.connect('message', (_self, _type, data) => received.push(data.toString()));
+	client.close(CloseCode.GOING_AWAY, 'another reason');
+	await withTimeout(Promise.all([client.closed, server.closed]));
+	t.deepEqual(received, ['sent while closing']);
+	t.is(client.getCloseCode(), CloseCode.GOING_AWAY);
+	t.is(client.getCloseData(), 'another reason');
+});
+
+both('a Close with a code and no reason: getCloseData() is null on both sides, as in libsoup', async (t, mode) => {
+	const {client, server} = await connectionPair(t, mode);
+	client.close(CloseCode.NORMAL);
+	await withTimeout(Promise.all([client.closed, server.closed]));
+	t.is(server.getCloseCode(), CloseCode.NORMAL);
+	t.is(server.getCloseData(), null);
+	t.is(client.getCloseCode(), CloseCode.NORMAL);
+	t.is(client.getCloseData(), null);
+	t.is((await client.closed).reason, null);
 });

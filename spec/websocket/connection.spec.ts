@@ -25,6 +25,8 @@ test('properties: defaults and flags as libsoup declares them', t => {
 	t.is(conn.keepalivePongTimeout, 0);
 	t.is(conn.maxIncomingPayloadSize, 131_072);
 	t.is(conn.maxTotalMessageSize, 0);
+	t.is(conn.maxIncomingFragments, 4096);
+	t.is(conn.maxBufferedAmount, 1024 * 1024);
 	t.is(conn.getCloseCode(), 0);
 	t.is(conn.getCloseData(), null);
 	t.deepEqual(
@@ -41,6 +43,8 @@ test('properties: defaults and flags as libsoup declares them', t => {
 			'keepalive-pong-timeout',
 			'max-incoming-payload-size',
 			'max-total-message-size',
+			'max-incoming-fragments',
+			'max-buffered-amount',
 		],
 	);
 	a.destroy();

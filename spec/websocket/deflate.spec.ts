@@ -173,7 +173,7 @@ async function expectFailure(
 	t: Parameters<Parameters<typeof both>[1]>[0],
 	mode: Parameters<Parameters<typeof both>[1]>[1],
 	frames: Buffer[],
-	expected: {code: number; reason: WebsocketErrorReason; message: string},
+	expected: {code: number; reason: WebsocketErrorReason; message: string | RegExp},
 	options: {maxTotalMessageSize?: number; maxIncomingPayloadSize?: number} = {},
 ): Promise<WebsocketConnection> {
 	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
@@ -191,7 +191,12 @@ async function expectFailure(
 	t.true(error instanceof WebsocketError);
 	t.is((error as WebsocketError).code, expected.code);
 	t.is((error as WebsocketError).reason, expected.reason);
-	t.is(error.message, expected.message);
+	if (typeof expected.message === 'string') {
+		t.is(error.message, expected.message);
+	} else {
+		t.regex(error.message, expected.message);
+	}
+
 	raw.end();
 	await withTimeout(connection.closed);
 	t.is(messages, 0);
@@ -205,7 +210,7 @@ both('a zip bomb fails with 1009 once the inflated size passes max-total-message
 		t,
 		mode,
 		[Buffer.concat(encodeFrame(0x2, bomb, {rsv: 0x40, maskKey: generateMaskKey()}))],
-		{code: CloseCode.TOO_BIG, reason: 'WS_ERR_MESSAGE_TOO_BIG', message: 'Received WebSocket payload from the client larger than configured max-total-message-size'},
+		{code: CloseCode.TOO_BIG, reason: 'WS_ERR_MESSAGE_TOO_BIG', message: /^Received WebSocket payload from the client larger than configured max-total-message-size \(more than \d+ bytes, limit 131072\)$/},
 		{maxTotalMessageSize: 128 * 1024},
 	);
 });
@@ -216,7 +221,7 @@ both('with max-total-message-size 0, max-incoming-payload-size bounds the inflat
 		t,
 		mode,
 		[Buffer.concat(encodeFrame(0x2, bomb, {rsv: 0x40, maskKey: generateMaskKey()}))],
-		{code: CloseCode.TOO_BIG, reason: 'WS_ERR_MESSAGE_TOO_BIG', message: 'Received WebSocket payload from the client larger than configured max-total-message-size'},
+		{code: CloseCode.TOO_BIG, reason: 'WS_ERR_MESSAGE_TOO_BIG', message: /^Received WebSocket payload from the client larger than configured max-total-message-size \(more than \d+ bytes, limit 131072\)$/},
 	);
 });
 
@@ -347,4 +352,115 @@ test('Limiter: at most N jobs at once, in order', async t => {
 	t.is(peak, 2);
 	t.deepEqual(order, [0, 1, 2, 3, 4, 5]);
 	t.throws(() => new Limiter(0), {instanceOf: RangeError});
+});
+
+// --- End of stream and final blocks (nothing lost with deflate) -----------------------------------
+
+test('websoup to websoup with deflate: the server\'s last messages before its Close all arrive, and the close is clean', async t => {
+	const server = http.createServer();
+	t.teardown(() => {
+		server.closeAllConnections();
+		server.close();
+	});
+	addWebsocketHandler(server, '/', null, null, (_server, _msg, _path, connection) => {
+		connection.connect('message', self => {
+			for (let i = 1; i <= 5; i++) {
+				self.sendText(`${prose(2000)} #${i}`);
+			}
+		});
+	});
+	await new Promise<void>(resolve => {
+		server.listen(0, '127.0.0.1', resolve);
+	});
+	const {port} = server.address() as AddressInfo;
+	for (let run = 0; run < 3; run++) {
+		const connection = await websocketConnect(`ws://127.0.0.1:${port}/`, null, null, {extensions: [WebsocketExtensionDeflate]});
+		t.is(connection.getExtensions().length, 1);
+		const received: string[] = [];
+		connection.connect('message', (_self, _type, data) => received.push(data.toString().slice(-2)));
+		connection.sendText('go');
+		connection.close(CloseCode.NORMAL);
+		const info = await withTimeout(connection.closed, 5000, `run ${run}`);
+		t.deepEqual(received, ['#1', '#2', '#3', '#4', '#5'], `run ${run}`);
+		t.is(info.code, CloseCode.NORMAL);
+		t.true(info.wasClean);
+	}
+});
+
+both('compressed fragments and the end of the stream in one write: the message arrives before closed', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
+		extensions: [configured(WebsocketConnectionType.CLIENT, [])],
+	});
+	const events: string[] = [];
+	connection.connect('message', (_self, _type, data) => events.push(`message:${data.toString()}`));
+	connection.connect('closed', () => events.push('closed'));
+	const compressed = compress(Buffer.from('three compressed fragments'));
+	const third = Math.ceil(compressed.length / 3);
+	raw.end(
+		Buffer.concat([
+			...encodeFrame(0x1, compressed.subarray(0, third), {fin: false, rsv: 0x40}),
+			...encodeFrame(0x0, compressed.subarray(third, 2 * third), {fin: false}),
+			...encodeFrame(0x0, compressed.subarray(2 * third), {fin: true}),
+		]),
+	);
+	await withTimeout(connection.closed);
+	t.deepEqual(events, ['message:three compressed fragments', 'closed']);
+});
+
+both('compressed messages, then the peer\'s Close, then the end of the stream: every message, then a clean close', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
+		extensions: [configured(WebsocketConnectionType.CLIENT, [])],
+	});
+	const received: string[] = [];
+	connection.connect('message', (_self, _type, data) => received.push(data.toString()));
+	const deflater = zlib.createDeflateRaw();
+	const sync = async (text: string): Promise<Buffer> =>
+		new Promise(resolve => {
+			const chunks: Buffer[] = [];
+			const onData = (chunk: Buffer): void => {
+				chunks.push(chunk);
+			};
+
+			deflater.on('data', onData);
+			deflater.write(text);
+			deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+				deflater.off('data', onData);
+				resolve(Buffer.concat(chunks).subarray(0, -4));
+			});
+		});
+	const frames: Buffer[] = [];
+	for (let i = 0; i < 5; i++) {
+		frames.push(...encodeFrame(0x1, await sync(`message ${i}`), {rsv: 0x40}));
+	}
+
+	raw.write(Buffer.concat([...frames, ...encodeFrame(0x8, Buffer.from([0x03, 0xe8]))]));
+	raw.end();
+	const info = await withTimeout(connection.closed);
+	t.deepEqual(received, ['message 0', 'message 1', 'message 2', 'message 3', 'message 4']);
+	t.is(info.code, CloseCode.NORMAL);
+});
+
+both('RFC 7692 §7.2.3: every example message, in sequence on one connection, then a message after a final block', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
+		extensions: [configured(WebsocketConnectionType.CLIENT, [])],
+	});
+	const received: string[] = [];
+	connection.connect('message', (_self, _type, data) => received.push(data.toString()));
+	const hex = (text: string): Buffer => Buffer.from(text.replaceAll(' ', ''), 'hex');
+	raw.write(
+		Buffer.concat([
+			hex('c1 07 f2 48 cd c9 c9 07 00'), // §7.2.3.1: "Hello", one compressed frame
+			hex('41 03 f2 48 cd'), // §7.2.3.1: "Hello" in two fragments, the first with RSV1
+			hex('80 04 c9 c9 07 00'),
+			hex('c1 05 f2 00 11 00 00'), // §7.2.3.2: "Hello" again, sharing the LZ77 window
+			hex('c1 0b 00 05 00 fa ff 48 65 6c 6c 6f 00'), // §7.2.3.3: a DEFLATE block with no compression
+			hex('c1 08 f3 48 cd c9 c9 07 00 00'), // §7.2.3.4: a DEFLATE block with BFINAL set
+			hex('c1 0d f2 48 05 00 00 00 ff ff ca c9 c9 07 00'), // §7.2.3.5: two DEFLATE blocks in one message
+			...encodeFrame(0x1, zlib.deflateRawSync('after a final block'), {rsv: 0x40}),
+			...encodeFrame(0x1, compress(Buffer.from('and one more')), {rsv: 0x40}),
+		]),
+	);
+	await until(() => received.length >= 8, 5000, 'eight messages');
+	t.deepEqual(received, ['Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'after a final block', 'and one more']);
+	t.is(connection.getState(), 1);
 });

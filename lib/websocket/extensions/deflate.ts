@@ -280,8 +280,19 @@ export class WebsocketExtensionDeflate extends WebsocketExtension {
 			this.#side() === 'client' ? this.#params.serverNoContextTakeover : this.#params.clientNoContextTakeover;
 		if (this.#inflater === undefined) {
 			// A window of 15 bits inflates what any smaller window compressed.
-			this.#inflater = zlib.createInflateRaw({windowBits: 15});
-			this.#inflater.on('data', this.#inflated.onData);
+			const created = zlib.createInflateRaw({windowBits: 15});
+			created.on('data', this.#inflated.onData);
+			// RFC 7692 §7.2.3.4: a message may end with a final DEFLATE block (BFINAL). The zlib
+			// stream then ends and ignores what is written next; as libsoup resets its inflater at
+			// Z_STREAM_END, the next message gets a fresh one.
+			created.once('end', () => {
+				if (this.#inflater === created) {
+					this.#inflater = undefined;
+				}
+
+				created.close();
+			});
+			this.#inflater = created;
 		}
 
 		const inflater = this.#inflater;
@@ -290,7 +301,7 @@ export class WebsocketExtensionDeflate extends WebsocketExtension {
 		try {
 			await new Promise<void>((resolve, reject) => {
 				collector.onOverflow = () => {
-					reject(tooBigError(this.#peer(), 'max-total-message-size'));
+					reject(tooBigError(this.#peer(), 'max-total-message-size', limit, collector.size, true));
 				};
 
 				inflater.once('error', reject);
@@ -321,7 +332,7 @@ export class WebsocketExtensionDeflate extends WebsocketExtension {
 		}
 
 		const data = collector.take();
-		if (fin && noContextTakeover) {
+		if (fin && noContextTakeover && this.#inflater === inflater) {
 			inflater.reset();
 		}
 
