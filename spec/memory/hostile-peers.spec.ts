@@ -336,7 +336,7 @@ async function phase(
 		`${name}, ${connections} hostile connection(s): peak RSS +${mib(growth)} over ${mib(baseline.rss)}` +
 			` (${mib(growth / connections)} per connection; limit ${mib(limit)}); RSS now ${mib(report.rss)},` +
 			` heap ${mib(report.heapUsed)}, external ${mib(report.external)}, ${report.collections} forced GCs;` +
-			` server read ${mib(report.bytesRead)} on open connections, queued ${mib(report.bufferedAmount)};` +
+			` server read ${mib(report.bytesRead)} on open connections, queued ${mib(report.bufferedAmount)} in ${report.bufferedWrites} socket writes;` +
 			` peers: ${outcomes.map(o => `${o.outcome} ${mib(o.written)}`).join(', ')} in ${elapsed} ms;` +
 			` ended on the server: ${ends.length === 0 ? 'none' : ends.join('; ')};` +
 			` echo ${echo === null ? 'timed out' : `in ${echo.toFixed(0)} ms`}`,

@@ -65,6 +65,11 @@ export interface ChildReport {
 	open: number;
 	/** Bytes queued on the open connections, not yet written (their bufferedAmount). */
 	bufferedAmount: number;
+	/**
+	 * Writes waiting in the open connections' sockets (Node's internal write queue, for the log
+	 * only; 0 where that is not available): each costs far more than its bytes when frames are small.
+	 */
+	bufferedWrites: number;
 	/** Bytes the open connections' sockets have read. */
 	bytesRead: number;
 	/** Connections that ended since the last reset. */
@@ -163,9 +168,13 @@ function report(id: number): ChildReport {
 	sampledPeak = Math.max(sampledPeak, memory.rss);
 	let bufferedAmount = 0;
 	let bytesRead = 0;
+	let bufferedWrites = 0;
 	for (const connection of connections) {
+		const socket = connection.getIoStream() as Socket & {_writableState?: {buffered?: unknown[]; bufferedIndex?: number}};
 		bufferedAmount += connection.bufferedAmount;
-		bytesRead += (connection.getIoStream() as Socket).bytesRead;
+		bytesRead += socket.bytesRead;
+		const state = socket._writableState;
+		bufferedWrites += (state?.buffered?.length ?? 0) - (state?.bufferedIndex ?? 0);
 	}
 
 	return {
@@ -180,6 +189,7 @@ function report(id: number): ChildReport {
 		arrayBuffers: memory.arrayBuffers,
 		open: connections.size,
 		bufferedAmount,
+		bufferedWrites,
 		bytesRead,
 		ended,
 		collections,
