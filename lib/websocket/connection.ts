@@ -226,6 +226,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#endPending = false;
 	/** The stream closed while frames received before it still waited for an extension. */
 	#closePending = false;
+	/** The stream is closing: end it once the queue is flushed. */
+	#endWhenFlushed = false;
 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
@@ -1412,9 +1414,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#stopTimers();
 			this.#decoder.stop();
 			this.#incomingBacklog = null;
-			this.#queue?.clear();
 			this.#updateState();
 			if (stream.destroyed) {
+				this.#queue?.clear();
 				queueMicrotask(() => {
 					this.#onStreamClose();
 				});
@@ -1426,16 +1428,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 					this.#destroyWhenDrained();
 				});
 				this.#armCloseTimerForDestroy();
-				if (!stream.writableEnded) {
-					stream.end();
-				}
-
+				// The frames still queued (a Close behind an outgoing deflate, say) go first: the
+				// peer's FIN only ends its side. Then our side ends.
+				this.#endWhenFlushed = true;
+				this.#flush();
 				// Read on, discarding (the decoder is stopped), until the peer's FIN.
 				stream.resume();
 			}
 		}
 
 		if (now) {
+			this.#queue?.clear();
 			if (!stream.destroyed) {
 				stream.destroy();
 			}
@@ -1560,7 +1563,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#flush(): void {
-		while (!this.#waitingDrain && !this.#ioClosing) {
+		const stream = this.#stream;
+		while (!this.#waitingDrain && !stream.writableEnded && !stream.destroyed) {
 			const next = this.#queue?.shiftReady();
 			if (next === undefined) {
 				break;
@@ -1575,6 +1579,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		if (this.#shutdownAfterFlush && !this.#ioClosing && (this.#queue === null || this.#queue.length === 0)) {
 			this.#finishCloseHandshake();
+		}
+
+		if (this.#endWhenFlushed && (this.#queue === null || this.#queue.length === 0) && !stream.writableEnded) {
+			stream.end();
 		}
 
 		if (this.#pausedForWrites) {

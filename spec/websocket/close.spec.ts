@@ -474,3 +474,16 @@ both('a Close with a code and no reason: getCloseData() is null on both sides, a
 	t.is(client.getCloseData(), null);
 	t.is((await client.closed).reason, null);
 });
+
+both('after a protocol error, a later frame over the limit does not tear down the Close already sent', async (t, mode) => {
+	const {connection, raw, received, ended} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT);
+	const errors: number[] = [];
+	connection.connect('error', (_self, error) => errors.push((error as WebsocketError).code));
+	// TEXT "\xff" (invalid UTF-8), then a BINARY header announcing 1 MiB (over 128 KiB).
+	raw.write(Buffer.from('8101ff827f0000000000100000', 'hex'));
+	await withTimeout(connection.closed);
+	await withTimeout(ended);
+	const frames = new WebsocketFramer({mode: 'server'}).readFrames(received());
+	t.deepEqual(frames.map(frame => [frame.opcode, frame.payload.readUInt16BE(0)]), [[0x8, CloseCode.BAD_DATA]]);
+	t.deepEqual(errors, [CloseCode.BAD_DATA]);
+});

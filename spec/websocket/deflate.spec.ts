@@ -464,3 +464,22 @@ both('RFC 7692 §7.2.3: every example message, in sequence on one connection, th
 	t.deepEqual(received, ['Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'after a final block', 'and one more']);
 	t.is(connection.getState(), 1);
 });
+
+both('the peer\'s FIN only ends its side: frames still queued behind an outgoing deflate are written, then the Close', async (t, mode) => {
+	const {connection, raw, received, ended} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
+		extensions: [configured(WebsocketConnectionType.CLIENT, [])],
+	});
+	connection.connect('message', (self, type, data) => {
+		self.sendMessage(type, data);
+	});
+	// A compressed "Hello" (RFC 7692 §7.2.3.1), a frame with the reserved opcode 3, then FIN.
+	raw.end(Buffer.from('c107f248cdc9c907008300', 'hex'));
+	await withTimeout(connection.closed);
+	await withTimeout(ended);
+	const frames = new WebsocketFramer({mode: 'server', allowedRsv: 0x40}).readFrames(received());
+	t.deepEqual(
+		frames.map(frame => frame.opcode),
+		[0x1, 0x8],
+	);
+	t.is(frames[1]!.payload.readUInt16BE(0), CloseCode.PROTOCOL_ERROR);
+});
