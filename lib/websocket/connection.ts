@@ -22,6 +22,7 @@ import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
 import {encodeClosePayload, encodeFrame, generateMaskKey} from './frame.ts';
 import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
+import {LongTimer} from './timer.ts';
 import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
 
 const debug = debuglog('websocket');
@@ -231,9 +232,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
-	#keepaliveTimer: NodeJS.Timeout | undefined;
+	#keepaliveTimer: LongTimer | undefined;
 	/** Keepalive pings waiting for their pong; made for the first one. */
-	#pongTimers: Map<string, NodeJS.Timeout> | null = null;
+	#pongTimers: Map<string, LongTimer> | null = null;
 	#keepaliveCount = 0;
 
 	// Waiting for 'drain' before writing more.
@@ -268,6 +269,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		if (this.#type === WebsocketConnectionType.UNKNOWN) {
 			throw new TypeError('Expected `connectionType` to be CLIENT or SERVER, got UNKNOWN');
+		}
+
+		if ((stream as ConnectedStream)[kConnection] !== undefined) {
+			// Two connections would each decode every chunk, and write frames between each other's.
+			throw new TypeError('Expected `ioStream` to carry no other WebsocketConnection, got one that already does');
 		}
 
 		this.#stream = stream;
@@ -1156,7 +1162,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			if (timer === undefined) {
 				debug('unknown keepalive pong %s', key);
 			} else {
-				clearTimeout(timer);
+				timer.clear();
 				this.#pongTimers!.delete(key);
 			}
 		}
@@ -1650,9 +1656,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#stopKeepalive();
 		const seconds = this.getProperty('keepalive-interval');
 		if (seconds > 0 && !this.#closeSent && !this.#ioClosing) {
-			this.#keepaliveTimer = setInterval(() => {
-				this.#sendKeepalive();
-			}, seconds * 1000);
+			this.#keepaliveTimer = new LongTimer(
+				() => {
+					this.#sendKeepalive();
+				},
+				seconds * 1000,
+				true,
+			);
 		}
 	}
 
@@ -1666,7 +1676,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		if (timeout > 0) {
 			(this.#pongTimers ??= new Map()).set(
 				key,
-				setTimeout(() => {
+				new LongTimer(() => {
 					this.#pongTimers?.delete(key);
 					this.#emitErrorAndClose(
 						new WebsocketError(
@@ -1684,7 +1694,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#stopKeepalive(): void {
-		clearInterval(this.#keepaliveTimer);
+		this.#keepaliveTimer?.clear();
 		this.#keepaliveTimer = undefined;
 	}
 
@@ -1694,7 +1704,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		for (const timer of this.#pongTimers.values()) {
-			clearTimeout(timer);
+			timer.clear();
 		}
 
 		this.#pongTimers.clear();
