@@ -1,5 +1,5 @@
 export default {
-	files: ['spec/**/*.spec.ts', '!spec/interop/**'],
+	files: ['spec/**/*.spec.ts', '!spec/interop/**', '!spec/memory/**'],
 	extensions: {ts: 'module'},
 	nodeArguments: ['--import=tsx'],
 	timeout: '60s',

@@ -2,14 +2,14 @@
 // The `websoup` command: `serve` (echo or chat server with a demo page) and `connect` (a wscat-like client).
 
 import {readFileSync} from 'node:fs';
-import {createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
-import {createServer as createHttpsServer} from 'node:https';
+import type {IncomingMessage, ServerResponse} from 'node:http';
 import type {AddressInfo, Socket} from 'node:net';
 import {createInterface} from 'node:readline';
 import {parseArgs, type ParseArgsConfig} from 'node:util';
 import {demoPage} from './demo-page.ts';
 import {websocketConnect, type WebsocketConnectOptions} from './node/client.ts';
-import {addWebsocketHandler, type WebsocketHandlerOptions} from './node/server.ts';
+import {createBoundedServer, DEFAULT_REQUEST_HEAD_TIMEOUT} from './node/http-server.ts';
+import {addWebsocketHandler, type WebsocketHandlerOptions, type WebsocketHttpServer} from './node/server.ts';
 import {CloseCode, WebsocketDataType, WebsocketState} from './websocket/constants.ts';
 import type {WebsocketConnection} from './websocket/connection.ts';
 import {WebsocketError} from './websocket/errors.ts';
@@ -75,6 +75,9 @@ Options:
   --origin <origin>      accept only handshakes with this Origin
   --keepalive <seconds>  send a ping every so many seconds (default 0: off)
   --max-payload <bytes>  largest incoming frame and message (default 131072; 0: no limit)
+  --handshake-timeout <ms>
+                         a client must send its request head within this many ms,
+                         else 408 (default ${DEFAULT_REQUEST_HEAD_TIMEOUT}; 0: no limit)
   --tls-cert <file>      PEM certificate: serve https and wss (needs --tls-key)
   --tls-key <file>       PEM private key for --tls-cert
   -h, --help             show this help
@@ -199,6 +202,8 @@ interface ServeOptions {
 	origin: string | null;
 	keepalive: number;
 	maxPayload: number | null;
+	/** Milliseconds for the request head; `undefined` leaves createBoundedServer's default. */
+	handshakeTimeout: number | undefined;
 	tls: {cert: Buffer; key: Buffer} | null;
 }
 
@@ -222,6 +227,7 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 			origin: {type: 'string'},
 			keepalive: {type: 'string', default: '0'},
 			'max-payload': {type: 'string'},
+			'handshake-timeout': {type: 'string'},
 			'tls-cert': {type: 'string'},
 			'tls-key': {type: 'string'},
 			help: {type: 'boolean', short: 'h', default: false},
@@ -265,6 +271,10 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 			values['max-payload'] === undefined
 				? null
 				: parseInteger(values['max-payload'], 'max-payload', 0, Number.MAX_SAFE_INTEGER),
+		handshakeTimeout:
+			values['handshake-timeout'] === undefined
+				? undefined
+				: parseInteger(values['handshake-timeout'], 'handshake-timeout', 0, 2_147_483_647),
 		tls: null,
 	};
 	if (certFile !== undefined && keyFile !== undefined) {
@@ -274,22 +284,20 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 	return options;
 }
 
-function createHttpOrHttpsServer(
+/** The server of `serve`: a client whose request head is late (slowloris) gets 408, one too large 431. */
+function createServeServer(
 	options: ServeOptions,
 	listener: (req: IncomingMessage, res: ServerResponse) => void,
-): Server {
-	if (options.tls === null) {
-		return createHttpServer(listener);
-	}
-
+): WebsocketHttpServer {
 	try {
-		return createHttpsServer({cert: options.tls.cert, key: options.tls.key}, listener);
+		return createBoundedServer({handshakeTimeout: options.handshakeTimeout, tls: options.tls}, listener);
 	} catch (error) {
+		// Only the TLS material can be wrong here: the bound was checked with the other options.
 		throw new RuntimeError(`invalid TLS certificate or key: ${firstLine(error)}`);
 	}
 }
 
-async function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+async function listen(server: WebsocketHttpServer, port: number, host: string): Promise<AddressInfo> {
 	return new Promise((resolve, reject) => {
 		const onError = (error: NodeJS.ErrnoException): void => {
 			const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -321,7 +329,7 @@ async function serve(args: string[]): Promise<ExitCode> {
 	const connections = new Set<WebsocketConnection>();
 	let stopping = false;
 
-	const server = createHttpOrHttpsServer(options, (req, res) => {
+	const server = createServeServer(options, (req, res) => {
 		const path = new URL(req.url ?? '/', 'http://localhost').pathname;
 		if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
 			res.writeHead(200, {
@@ -343,6 +351,7 @@ async function serve(args: string[]): Promise<ExitCode> {
 		}
 	});
 	// Malformed requests get Node's own answers (400, 431 for an oversized head, 408 for a slow one).
+	// The same bound covers the time from 'upgrade' to the 101 (no check hook here, so it is short).
 
 	const broadcast = (type: WebsocketDataType, data: Buffer): void => {
 		for (const peer of connections) {
@@ -353,6 +362,10 @@ async function serve(args: string[]): Promise<ExitCode> {
 	};
 
 	const handlerOptions: WebsocketHandlerOptions = {};
+	if (options.handshakeTimeout !== undefined) {
+		handlerOptions.handshakeTimeout = options.handshakeTimeout;
+	}
+
 	if (options.keepalive > 0) {
 		handlerOptions.keepaliveInterval = options.keepalive;
 	}

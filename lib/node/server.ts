@@ -10,7 +10,7 @@ import {WebsocketConnection} from '../websocket/connection.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
-import {serverProcessHandshake} from '../websocket/handshake.ts';
+import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {Message, messageFromIncomingMessage, writeResponseHead} from '../websocket/message.ts';
 
 const debug = debuglog('websocket');
@@ -26,9 +26,10 @@ export type WebsocketHttpServer = HttpServer | HttpsServer;
 
 /**
  * What {@link addWebsocketHandler} calls with each new connection (libsoup 3's
- * `SoupServerWebsocketCallback`): the server, the request message (headers, URI, `remoteAddress`,
- * and the 101 response that was sent), the request's path, and the connection. Keep the connection:
- * websoup holds no reference to it.
+ * `SoupServerWebsocketCallback`): the server, the request message (headers, URI, the 101 response
+ * that was sent, and the connection it came on: `getLocalAddress()`, `getRemoteAddress()`,
+ * `getRemoteHost()`, `getSocket()`, as SoupServerMessage), the request's path, and the connection.
+ * Keep the connection: websoup holds no reference to it.
  */
 export type WebsocketServerCallback<S extends WebsocketHttpServer = WebsocketHttpServer> = (
 	server: S,
@@ -210,6 +211,20 @@ function sendStatus(socket: Duplex, status: number): void {
 	sendRefusal(socket, msg);
 }
 
+/**
+ * Whether a request announces a body (RFC 7230 §3.3: `Transfer-Encoding`, or a `Content-Length`
+ * other than 0). Node's parser does not read the body of an upgrade request: its bytes would be
+ * handed over after the head, where the connection would decode them as WebSocket frames.
+ */
+function hasRequestBody(msg: Message): boolean {
+	if (msg.requestHeaders.has('Transfer-Encoding')) {
+		return true;
+	}
+
+	const length = msg.requestHeaders.getOne('Content-Length');
+	return length !== null && length !== '0';
+}
+
 /** What the check hook left: `null` to go on with the handshake, or the message to send as the refusal. */
 async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | null> {
 	const {check} = entry.options;
@@ -279,6 +294,16 @@ async function handleUpgrade(
 		const notFound = new Message(msg.uri);
 		notFound.setStatus(404);
 		sendRefusal(socket, notFound);
+		return;
+	}
+
+	// RFC 6455 §4.1: the opening handshake is a GET, and a body has no meaning in it. libsoup's
+	// server reads one with HTTP framing first; websoup refuses it, so no byte of a body is ever
+	// taken for a frame (and no body is left to smuggle a frame in).
+	if (hasRequestBody(msg)) {
+		debug('handshake refused: the request has a body');
+		fillRefusal(msg, 'WebSocket handshake request must not have a body');
+		sendRefusal(socket, msg);
 		return;
 	}
 

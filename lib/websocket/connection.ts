@@ -7,6 +7,8 @@ import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
 import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
 import {
 	CloseCode,
+	DEFAULT_MAX_BUFFERED_AMOUNT,
+	DEFAULT_MAX_INCOMING_FRAGMENTS,
 	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 	MAX_CLOSE_REASON,
 	MAX_CONTROL_PAYLOAD,
@@ -20,6 +22,7 @@ import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
 import {encodeClosePayload, encodeFrame, generateMaskKey} from './frame.ts';
 import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
+import {LongTimer} from './timer.ts';
 import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
 
 const debug = debuglog('websocket');
@@ -29,6 +32,9 @@ const CLOSE_TIMEOUT_MS = 5000;
 
 /** Bytes the stream may buffer before frames wait in the connection's queue for 'drain'. */
 const WRITE_BUFFER_LIMIT = 1024 * 1024;
+
+/** The first buffer of a fragmented message holds at least this much. */
+const MIN_ASSEMBLY_CAPACITY = 1024;
 
 /** Prefix of keepalive ping payloads (libsoup's is `libsoup-keepalive-`). */
 const KEEPALIVE_PREFIX = 'websoup-keepalive-';
@@ -89,6 +95,14 @@ const properties = {
 	'max-total-message-size': ParamSpec.uint64('max-total-message-size', 0, {
 		flags: construct,
 		blurb: 'Largest incoming message after extensions, in bytes, 0 = unlimited',
+	}),
+	'max-incoming-fragments': ParamSpec.uint('max-incoming-fragments', DEFAULT_MAX_INCOMING_FRAGMENTS, {
+		flags: construct,
+		blurb: 'Most frames an incoming message may span, 0 = unlimited',
+	}),
+	'max-buffered-amount': ParamSpec.uint64('max-buffered-amount', DEFAULT_MAX_BUFFERED_AMOUNT, {
+		flags: construct,
+		blurb: 'Reading stops while more bytes than this wait to be sent (resumes below half), 0 = off',
 	}),
 };
 
@@ -184,11 +198,18 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	// Message assembly.
 	#messageOpcode = 0;
-	/** The fragments of the message being assembled; made for the first fragmented message. */
-	#fragments: Buffer[] | null = null;
+	/**
+	 * The message being assembled from fragments, copied into one buffer that grows by doubling, so
+	 * a message of many small fragments costs about its own size (not a Buffer per fragment).
+	 */
+	#assembly: Buffer | null = null;
 	#fragmentsSize = 0;
-	/** Validates fragmented text; made for the first one. */
+	#fragmentCount = 0;
+	#maxIncomingFragments: number;
+	/** Validates fragmented text, and text frames as they arrive; made for the first one. */
 	#utf8: Utf8Validator | null = null;
+	/** Bytes of the text frame being received already validated as they arrived; -1 when it is not checked early. */
+	#frameValidated = -1;
 	#maxTotalMessageSize: number;
 
 	// Incoming frames waiting while an extension works asynchronously.
@@ -196,18 +217,26 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#incomingBacklog: Array<[boolean, number, number, Buffer] | WebsocketError> | null = null;
 	/** Reading is held by a lagging `for await` consumer. */
 	#pausedForIterator = false;
+	/** Reading is held while more than max-buffered-amount bytes wait to be sent. */
+	#pausedForWrites = false;
+	#watchingDrain = false;
+	#maxBufferedAmount: number;
+	/** A Pong still waiting in the queue: a newer Ping replaces its payload (RFC 6455 §5.5.3). */
+	#queuedPong: OutgoingFrame | null = null;
 	/** The peer's Close came while our frames (our Close among them) still wait in the queue. */
 	#shutdownAfterFlush = false;
 	/** The stream ended while frames received before its end still waited for an extension. */
 	#endPending = false;
 	/** The stream closed while frames received before it still waited for an extension. */
 	#closePending = false;
+	/** The stream is closing: end it once the queue is flushed. */
+	#endWhenFlushed = false;
 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
-	#keepaliveTimer: NodeJS.Timeout | undefined;
+	#keepaliveTimer: LongTimer | undefined;
 	/** Keepalive pings waiting for their pong; made for the first one. */
-	#pongTimers: Map<string, NodeJS.Timeout> | null = null;
+	#pongTimers: Map<string, LongTimer> | null = null;
 	#keepaliveCount = 0;
 
 	// Waiting for 'drain' before writing more.
@@ -244,10 +273,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			throw new TypeError('Expected `connectionType` to be CLIENT or SERVER, got UNKNOWN');
 		}
 
+		if ((stream as ConnectedStream)[kConnection] !== undefined) {
+			// Two connections would each decode every chunk, and write frames between each other's.
+			throw new TypeError('Expected `ioStream` to carry no other WebsocketConnection, got one that already does');
+		}
+
 		this.#stream = stream;
 		this.#peer = this.#type === WebsocketConnectionType.SERVER ? 'client' : 'server';
 		this.#extensions = this.getProperty('extensions');
 		this.#maxTotalMessageSize = this.getProperty('max-total-message-size');
+		this.#maxIncomingFragments = this.getProperty('max-incoming-fragments');
+		this.#maxBufferedAmount = this.getProperty('max-buffered-amount');
 		let allowedRsv = 0;
 		for (const extension of this.#extensions) {
 			allowedRsv |= extension.reservedBits;
@@ -310,6 +346,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 			onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
 				this.#connection.#onFrame(fin, rsv, opcode, payload);
+			}
+
+			onPartialPayload(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void {
+				this.#connection.#onPartialPayload(opcode, rsv, payload, start, end);
 			}
 
 			onError(error: WebsocketError): void {
@@ -436,6 +476,44 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Sets the largest incoming message after extensions, 0 = unlimited. */
 	setMaxTotalMessageSize(bytes: number): void {
 		this.setProperty('max-total-message-size', bytes);
+	}
+
+	/** Most frames an incoming message may span, 0 = unlimited. */
+	getMaxIncomingFragments(): number {
+		return this.getProperty('max-incoming-fragments');
+	}
+
+	/** Sets the most frames an incoming message may span, 0 = unlimited. */
+	setMaxIncomingFragments(count: number): void {
+		this.setProperty('max-incoming-fragments', count);
+	}
+
+	/** Bytes waiting to be sent past which reading stops, 0 = off. */
+	getMaxBufferedAmount(): number {
+		return this.getProperty('max-buffered-amount');
+	}
+
+	/** Sets the bytes waiting to be sent past which reading stops (it resumes below half), 0 = off. */
+	setMaxBufferedAmount(bytes: number): void {
+		this.setProperty('max-buffered-amount', bytes);
+	}
+
+	/** Most frames an incoming message may span, 0 = unlimited. */
+	get maxIncomingFragments(): number {
+		return this.getMaxIncomingFragments();
+	}
+
+	set maxIncomingFragments(count: number) {
+		this.setMaxIncomingFragments(count);
+	}
+
+	/** Bytes waiting to be sent past which reading stops, 0 = off. */
+	get maxBufferedAmount(): number {
+		return this.getMaxBufferedAmount();
+	}
+
+	set maxBufferedAmount(bytes: number) {
+		this.setMaxBufferedAmount(bytes);
 	}
 
 	/** Seconds between keepalive pings, 0 = off. */
@@ -689,6 +767,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				break;
 			}
 
+			case 'max-incoming-fragments': {
+				this.#maxIncomingFragments = value as number;
+				break;
+			}
+
+			case 'max-buffered-amount': {
+				this.#maxBufferedAmount = value as number;
+				this.#checkBuffered();
+				break;
+			}
+
 			case 'keepalive-interval': {
 				this.#startKeepalive();
 				break;
@@ -730,6 +819,47 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		} finally {
 			stream.uncork();
 		}
+
+		if (this.#maxBufferedAmount > 0 && !this.#pausedForWrites && this.bufferedAmount > this.#maxBufferedAmount) {
+			this.#checkBuffered();
+		}
+	}
+
+	/**
+	 * Reading stops while more than max-buffered-amount bytes wait to be sent (a peer that sends
+	 * but never reads cannot make the connection buffer without bound), and resumes once they fall
+	 * to half of it: at 'drain', or when an extension hands over a frame.
+	 */
+	#checkBuffered(): void {
+		const max = this.#maxBufferedAmount;
+		const stream = this.#stream;
+		if (!this.#pausedForWrites) {
+			if (max === 0 || this.bufferedAmount <= max) {
+				return;
+			}
+
+			debug('%d bytes wait to be sent: reading stops', this.bufferedAmount);
+			this.#pausedForWrites = true;
+		} else if (
+			max === 0 ||
+			this.bufferedAmount <= max / 2 ||
+			// The stream will not say 'drain' below its own high-water mark: count only the queue then.
+			(!stream.writableNeedDrain && (this.#queue?.bytes ?? 0) <= max / 2)
+		) {
+			this.#pausedForWrites = false;
+			this.#updateFlow();
+			return;
+		}
+
+		if (!this.#watchingDrain) {
+			this.#watchingDrain = true;
+			stream.once('drain', () => {
+				this.#watchingDrain = false;
+				this.#checkBuffered();
+			});
+		}
+
+		this.#updateFlow();
 	}
 
 	#onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
@@ -744,6 +874,39 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#runIncomingExtensions(fin, rsv, opcode, payload);
+	}
+
+	/**
+	 * Part of a frame's payload arrived: text is validated now, so the connection fails at the
+	 * chunk that made it invalid, not when the whole frame is in. Frames an extension transforms
+	 * (with its reserved bits), or that wait behind one, are validated when complete.
+	 */
+	#onPartialPayload(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void {
+		if (start === 0) {
+			const text = opcode === Opcode.TEXT || (opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT);
+			if (!text || rsv !== 0 || this.#incomingBacklog !== null || this.#closeReceived || this.#closeSent) {
+				this.#frameValidated = -1;
+				return;
+			}
+
+			this.#frameValidated = 0;
+			this.#utf8 ??= new Utf8Validator();
+			if (opcode === Opcode.TEXT) {
+				this.#utf8.reset();
+			}
+		} else if (this.#frameValidated < 0) {
+			return;
+		}
+
+		if (!this.#utf8!.push(payload.subarray(start, end))) {
+			this.#frameValidated = -1;
+			this.#resetMessage();
+			this.#decoder.stop();
+			this.#emitErrorAndClose(badDataError(this.#peer), false);
+			return;
+		}
+
+		this.#frameValidated = end;
 	}
 
 	/** Applies the extensions in order; if one answers with a promise, later frames wait in a backlog, the stream paused. */
@@ -829,9 +992,36 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#updateFlow();
 	}
 
-	/** A frame the decoder refused: libsoup closes with prejudice for a frame over max-incoming-payload-size. */
+	/** A frame the decoder refused. */
 	#decoderError(error: WebsocketError): void {
-		this.#emitErrorAndClose(error, error.code === CloseCode.TOO_BIG);
+		if (error.code === CloseCode.TOO_BIG) {
+			this.#failLimit(error);
+		} else {
+			this.#emitErrorAndClose(error, false);
+		}
+	}
+
+	/**
+	 * A limit was exceeded (max-incoming-payload-size, max-total-message-size, the inflated size,
+	 * max-incoming-fragments). libsoup drops TCP without a word ("prejudice"); websoup tells the
+	 * peer why (LIBSOUP.md difference 8, as ws and RFC 6455 §7.4.1 do): it reads nothing more,
+	 * sends a Close 1009 at once, ahead of anything queued, and closes once it is written, without
+	 * waiting for the reply. The signals stay libsoup's: `error`, then `closed`, no `closing`.
+	 */
+	#failLimit(error: WebsocketError): void {
+		this.#decoder.stop();
+		this.#incomingBacklog = null;
+		this.#resetMessage();
+		const closeWasSent = this.#closeSent;
+		this.#emitErrorAndClose(error, false);
+		if (closeWasSent && !this.#ioClosing) {
+			// Our Close is out (or queued) already: close once it is written.
+			if (this.#queue !== null && this.#queue.length > 0) {
+				this.#shutdownAfterFlush = true;
+			} else {
+				this.#finishCloseHandshake();
+			}
+		}
 	}
 
 	/** Reads unless a lagging iterator or an extension at work holds the stream, or it is closing. */
@@ -840,7 +1030,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		if (this.#pausedForIterator || this.#incomingBacklog !== null) {
+		if (this.#pausedForIterator || this.#pausedForWrites || this.#incomingBacklog !== null) {
 			this.#stream.pause();
 		} else {
 			this.#stream.resume();
@@ -865,7 +1055,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			error instanceof WebsocketError
 				? error
 				: new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', String(error), {cause: error});
-		this.#emitErrorAndClose(wrapped, wrapped.code === CloseCode.TOO_BIG);
+		if (wrapped.code === CloseCode.TOO_BIG) {
+			this.#failLimit(wrapped);
+		} else {
+			this.#emitErrorAndClose(wrapped, false);
+		}
 	}
 
 	#processFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
@@ -894,7 +1088,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		const total = this.#fragmentsSize + payload.length;
 		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
 		if (this.#maxTotalMessageSize > 0 && total > this.#maxTotalMessageSize) {
-			this.#emitErrorAndClose(tooBigError(this.#peer, 'max-total-message-size'), true);
+			this.#failLimit(tooBigError(this.#peer, 'max-total-message-size', this.#maxTotalMessageSize, total));
+			return;
+		}
+
+		// As ws 8.21: the number of fragments is bounded as well, each costing a frame's work.
+		if (!(fin && start) && this.#maxIncomingFragments > 0 && ++this.#fragmentCount > this.#maxIncomingFragments) {
+			this.#failLimit(tooBigError(this.#peer, 'max-incoming-fragments', this.#maxIncomingFragments, this.#fragmentCount));
 			return;
 		}
 
@@ -903,9 +1103,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		const text = this.#messageOpcode === Opcode.TEXT;
+		// The bytes of this frame already validated as they arrived (#onPartialPayload).
+		const validated = this.#frameValidated;
+		this.#frameValidated = -1;
 		if (fin && start) {
 			// A whole message in one frame: validate and deliver without copying.
-			if (text && !isValidUtf8(payload)) {
+			if (text && !(validated < 0 ? isValidUtf8(payload) : this.#utf8!.push(payload.subarray(validated)) && this.#utf8!.end())) {
 				this.#emitErrorAndClose(badDataError(this.#peer), false);
 				return;
 			}
@@ -916,14 +1119,19 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		// Fail fast: a fragment that makes the text invalid fails the message now, not at its end.
 		const utf8 = text ? (this.#utf8 ??= new Utf8Validator()) : null;
-		if (utf8 !== null && (start ? (utf8.reset(), !utf8.push(payload)) : !utf8.push(payload))) {
-			this.#resetMessage();
-			this.#emitErrorAndClose(badDataError(this.#peer), false);
-			return;
+		if (utf8 !== null) {
+			if (start && validated < 0) {
+				utf8.reset();
+			}
+
+			if (!utf8.push(validated < 0 ? payload : payload.subarray(validated))) {
+				this.#resetMessage();
+				this.#emitErrorAndClose(badDataError(this.#peer), false);
+				return;
+			}
 		}
 
-		(this.#fragments ??= []).push(payload);
-		this.#fragmentsSize = total;
+		this.#append(payload, total);
 		if (!fin) {
 			return;
 		}
@@ -934,16 +1142,36 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		const fragments = this.#fragments!;
-		const data = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, total);
+		const data = this.#assembly!.subarray(0, total);
 		const type = this.#messageOpcode as WebsocketDataType;
 		this.#resetMessage();
 		this.emit('message', type, data);
 	}
 
+	/** Copies a fragment's payload after the message so far, growing the buffer by doubling. */
+	#append(payload: Buffer, total: number): void {
+		let assembly = this.#assembly;
+		if (assembly === null || total > assembly.length) {
+			let capacity = Math.max(total, assembly === null ? MIN_ASSEMBLY_CAPACITY : assembly.length * 2);
+			if (this.#maxTotalMessageSize > 0) {
+				// Never more than the limit lets the message grow to (total is within it).
+				capacity = Math.min(capacity, this.#maxTotalMessageSize);
+			}
+
+			const grown = Buffer.allocUnsafe(capacity);
+			assembly?.copy(grown, 0, 0, this.#fragmentsSize);
+			assembly = grown;
+			this.#assembly = grown;
+		}
+
+		payload.copy(assembly, this.#fragmentsSize);
+		this.#fragmentsSize = total;
+	}
+
 	#resetMessage(): void {
-		this.#fragments = null;
+		this.#assembly = null;
 		this.#fragmentsSize = 0;
+		this.#fragmentCount = 0;
 		this.#messageOpcode = 0;
 	}
 
@@ -957,7 +1185,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			case Opcode.PING: {
 				// RFC 6455 §5.5.2: upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response.
 				if (this.getState() === WebsocketState.OPEN) {
-					this.#sendControl(Opcode.PONG, payload, QueueFlags.URGENT);
+					this.#sendPong(payload);
 				}
 
 				break;
@@ -982,7 +1210,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			if (timer === undefined) {
 				debug('unknown keepalive pong %s', key);
 			} else {
-				clearTimeout(timer);
+				timer.clear();
 				this.#pongTimers!.delete(key);
 			}
 		}
@@ -1009,9 +1237,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			}
 
 			const data = payload.subarray(2);
-			// RFC 6455 §5.5.1: the reason is UTF-8 encoded data.
+			// RFC 6455 §5.5.1: the reason is UTF-8 encoded data; §8.1: invalid UTF-8 is invalid data
+			// (1007). libsoup answers 1002 (LIBSOUP.md difference 9).
 			if (!isValidUtf8(data)) {
-				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_REASON'), false);
+				this.#emitErrorAndClose(badDataError(this.#peer, 'WS_ERR_INVALID_CLOSE_REASON'), false);
 				return;
 			}
 
@@ -1240,9 +1469,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#stopTimers();
 			this.#decoder.stop();
 			this.#incomingBacklog = null;
-			this.#queue?.clear();
 			this.#updateState();
 			if (stream.destroyed) {
+				this.#queue?.clear();
 				queueMicrotask(() => {
 					this.#onStreamClose();
 				});
@@ -1254,16 +1483,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 					this.#destroyWhenDrained();
 				});
 				this.#armCloseTimerForDestroy();
-				if (!stream.writableEnded) {
-					stream.end();
-				}
-
+				// The frames still queued (a Close behind an outgoing deflate, say) go first: the
+				// peer's FIN only ends its side. Then our side ends.
+				this.#endWhenFlushed = true;
+				this.#flush();
 				// Read on, discarding (the decoder is stopped), until the peer's FIN.
 				stream.resume();
 			}
 		}
 
 		if (now) {
+			this.#queue?.clear();
 			if (!stream.destroyed) {
 				stream.destroy();
 			}
@@ -1320,6 +1550,22 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), flags);
 	}
 
+	/**
+	 * RFC 6455 §5.5.3: an endpoint MAY elect to send a Pong frame for only the most recently
+	 * processed Ping frame. A Pong still waiting in the queue takes the newer Ping's payload, so a
+	 * flood of Pings that cannot be answered yet costs one queued Pong.
+	 */
+	#sendPong(payload: Buffer): void {
+		const buffers = encodeFrame(Opcode.PONG, payload, {maskKey: this.#maskKey()});
+		// #flush() forgets the Pong once it is written; fill() fails if the queue was cleared.
+		if (this.#queuedPong !== null && this.#queue!.fill(this.#queuedPong, buffers)) {
+			return;
+		}
+
+		const frame = this.#enqueue(buffers, QueueFlags.URGENT);
+		this.#queuedPong = frame !== null && frame.buffers !== null && this.#queue!.length > 0 ? frame : null;
+	}
+
 	#sendData(opcode: number, payload: Buffer): void {
 		if (this.#extensions.length === 0) {
 			this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), QueueFlags.NORMAL);
@@ -1353,27 +1599,34 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 	}
 
-	#enqueue(buffers: Buffer[], flags: number): void {
+	/** Writes a frame now, or queues it (and flushes); returns the frame if it was queued, `null` if written or dropped. */
+	#enqueue(buffers: Buffer[], flags: number): OutgoingFrame | null {
 		if (this.#ioClosing || this.#closePending) {
 			debug('stream closing, dropping frame');
-			return;
+			return null;
 		}
 
 		// The hot path: nothing queued and the stream is taking data, so write now.
 		if ((this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain) {
 			this.#write(buffers, flags);
-			return;
+			return null;
 		}
 
-		(this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
+		const frame = (this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
 		this.#flush();
+		return frame;
 	}
 
 	#flush(): void {
-		while (!this.#waitingDrain && !this.#ioClosing) {
+		const stream = this.#stream;
+		while (!this.#waitingDrain && !stream.writableEnded && !stream.destroyed) {
 			const next = this.#queue?.shiftReady();
 			if (next === undefined) {
 				break;
+			}
+
+			if (next === this.#queuedPong) {
+				this.#queuedPong = null;
 			}
 
 			this.#write(next.buffers!, next.flags);
@@ -1381,6 +1634,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		if (this.#shutdownAfterFlush && !this.#ioClosing && (this.#queue === null || this.#queue.length === 0)) {
 			this.#finishCloseHandshake();
+		}
+
+		if (this.#endWhenFlushed && (this.#queue === null || this.#queue.length === 0) && !stream.writableEnded) {
+			stream.end();
+		}
+
+		if (this.#pausedForWrites) {
+			this.#checkBuffered();
 		}
 	}
 
@@ -1444,9 +1705,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#stopKeepalive();
 		const seconds = this.getProperty('keepalive-interval');
 		if (seconds > 0 && !this.#closeSent && !this.#ioClosing) {
-			this.#keepaliveTimer = setInterval(() => {
-				this.#sendKeepalive();
-			}, seconds * 1000);
+			this.#keepaliveTimer = new LongTimer(
+				() => {
+					this.#sendKeepalive();
+				},
+				seconds * 1000,
+				true,
+			);
 		}
 	}
 
@@ -1460,7 +1725,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		if (timeout > 0) {
 			(this.#pongTimers ??= new Map()).set(
 				key,
-				setTimeout(() => {
+				new LongTimer(() => {
 					this.#pongTimers?.delete(key);
 					this.#emitErrorAndClose(
 						new WebsocketError(
@@ -1478,7 +1743,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#stopKeepalive(): void {
-		clearInterval(this.#keepaliveTimer);
+		this.#keepaliveTimer?.clear();
 		this.#keepaliveTimer = undefined;
 	}
 
@@ -1488,7 +1753,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		for (const timer of this.#pongTimers.values()) {
-			clearTimeout(timer);
+			timer.clear();
 		}
 
 		this.#pongTimers.clear();

@@ -63,6 +63,12 @@ export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** libsoup's default for `max-incoming-payload-size` (per frame) and SoupServer's `max-total-message-size`. */
 export const DEFAULT_MAX_INCOMING_PAYLOAD_SIZE = 128 * 1024;
 
+/** websoup's default for `max-incoming-fragments`: the most frames one incoming message may span. */
+export const DEFAULT_MAX_INCOMING_FRAGMENTS = 4096;
+
+/** websoup's default for `max-buffered-amount`: reading stops while more bytes than this wait to be sent. */
+export const DEFAULT_MAX_BUFFERED_AMOUNT = 1024 * 1024;
+
 /** RFC 6455 §5.5: all control frames MUST have a payload length of 125 bytes or less. */
 export const MAX_CONTROL_PAYLOAD = 125;
 

@@ -73,6 +73,7 @@ const reasonDetails = {
 	WS_ERR_INCOMPLETE_FRAME: 'IncompleteFrame',
 	WS_ERR_PAYLOAD_TOO_BIG: 'PayloadTooBig',
 	WS_ERR_MESSAGE_TOO_BIG: 'PayloadTooBig',
+	WS_ERR_TOO_MANY_FRAGMENTS: 'PayloadTooBig',
 	WS_ERR_INVALID_UTF8: 'InvalidUtf8',
 	// Close frames.
 	WS_ERR_INVALID_CLOSE_PAYLOAD: 'ProtocolViolation',
@@ -130,15 +131,25 @@ export function badDataError(peer: Peer, reason: WebsocketErrorReason = 'WS_ERR_
 	return new WebsocketError(CloseCode.BAD_DATA, reason, `Received invalid WebSocket data from the ${peer}`);
 }
 
-/** 1009, a frame or message over the configured limit; `limit` is the property's name. */
-export function tooBigError(
-	peer: Peer,
-	limit: 'max-incoming-payload-size' | 'max-total-message-size',
-): WebsocketError {
-	const reason = limit === 'max-incoming-payload-size' ? 'WS_ERR_PAYLOAD_TOO_BIG' : 'WS_ERR_MESSAGE_TOO_BIG';
-	return new WebsocketError(
-		CloseCode.TOO_BIG,
-		reason,
-		`Received WebSocket payload from the ${peer} larger than configured ${limit}`,
-	);
+/** The limits whose excess is a 1009 error, by their property names. */
+export type SizeLimit = 'max-incoming-payload-size' | 'max-total-message-size' | 'max-incoming-fragments';
+
+const limitReasons = {
+	'max-incoming-payload-size': 'WS_ERR_PAYLOAD_TOO_BIG',
+	'max-total-message-size': 'WS_ERR_MESSAGE_TOO_BIG',
+	'max-incoming-fragments': 'WS_ERR_TOO_MANY_FRAGMENTS',
+} as const satisfies Record<SizeLimit, WebsocketErrorReason>;
+
+/**
+ * 1009, a frame or message over a configured limit, with libsoup's message followed by the size
+ * seen and the limit: "Received WebSocket payload from the client larger than configured
+ * max-incoming-payload-size (200000 bytes, limit 131072)". `size` is a lower bound when
+ * `atLeast` is set (an inflate stopped as soon as it passed the limit).
+ */
+export function tooBigError(peer: Peer, limit: SizeLimit, max: number, size: number, atLeast = false): WebsocketError {
+	const message =
+		limit === 'max-incoming-fragments'
+			? `Received a WebSocket message from the ${peer} in more fragments than configured max-incoming-fragments (limit ${max})`
+			: `Received WebSocket payload from the ${peer} larger than configured ${limit} (${atLeast ? 'more than ' : ''}${size} bytes, limit ${max})`;
+	return new WebsocketError(CloseCode.TOO_BIG, limitReasons[limit], message);
 }

@@ -16,6 +16,13 @@ export interface FrameDecoderHandler {
 	onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void;
 	/** Called at most once; the decoder stops afterwards. */
 	onError(error: WebsocketError): void;
+	/**
+	 * Optional: the bytes of a data frame's payload that just arrived, when the payload spans
+	 * chunks (`payload[start, end)`, unmasked, `start` 0 for the first piece), so the handler can
+	 * check them before the frame is complete (UTF-8 fails fast). `onFrame` follows with the whole
+	 * payload. The handler may stop the decoder.
+	 */
+	onPartialPayload?(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void;
 }
 
 /** Options of a {@link FrameDecoder}. */
@@ -407,7 +414,7 @@ export class FrameDecoder {
 		// libsoup: a frame over max-incoming-payload-size fails with 1009 (RFC 6455 §7.4.1: "a
 		// message that is too big for it to process").
 		if (this.#maxPayloadSize > 0 && length > this.#maxPayloadSize) {
-			return tooBigError(this.#peer, 'max-incoming-payload-size');
+			return tooBigError(this.#peer, 'max-incoming-payload-size', this.#maxPayloadSize, length);
 		}
 
 		if (length > bufferConstants.MAX_LENGTH) {
@@ -470,6 +477,13 @@ export class FrameDecoder {
 
 		this.#payloadReceived = received + take;
 		if (this.#payloadReceived < this.#payloadLength) {
+			if (this.#opcode < Opcode.CLOSE && this.#handler.onPartialPayload !== undefined) {
+				this.#handler.onPartialPayload(this.#opcode, this.#rsv, payload, received, received + take);
+				if (this.stopped) {
+					return chunk.length;
+				}
+			}
+
 			return position + take; // need more data
 		}
 

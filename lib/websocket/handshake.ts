@@ -319,6 +319,33 @@ function escapeHtml(text: string): string {
 }
 
 /**
+ * Fills the response of a refused handshake as libsoup does: `Connection: close` (appended),
+ * `Content-Type: text/html` and a small HTML body; 403 when `why` is `null` (a wrong origin),
+ * else 400 with "Received invalid WebSocket request: " and `why`, HTML-escaped. Internal: shared
+ * by {@link serverProcessHandshake} and the Node server glue, not part of the public API.
+ *
+ * @param msg - The request whose response part is filled in.
+ * @param why - The reason shown in a 400's body, or `null` for libsoup's 403.
+ */
+export function fillRefusal(msg: Message, why: string | null): void {
+	msg.responseHeaders.append('Connection', 'close');
+	if (why === null) {
+		msg.setStatus(403);
+		msg.setResponse(
+			'text/html',
+			'<html><head><title>403 Forbidden</title></head>\r\n<body>Received invalid WebSocket request</body></html>\r\n',
+		);
+	} else {
+		msg.setStatus(400);
+		msg.setResponse(
+			'text/html',
+			'<html><head><title>400 Bad Request</title></head>\r\n' +
+				`<body>Received invalid WebSocket request: ${escapeHtml(why)}</body></html>\r\n`,
+		);
+	}
+}
+
+/**
  * Checks a request and fills in the response (libsoup's `soup_websocket_server_process_handshake`).
  *
  * On success: status 101, `Upgrade: websocket`, `Connection: Upgrade` (appended),
@@ -356,23 +383,7 @@ export function serverProcessHandshake(
 			throw error;
 		}
 
-		response.append('Connection', 'close');
-		if (error.code === WebsocketErrorCode.BAD_ORIGIN) {
-			msg.setStatus(403);
-			msg.setResponse(
-				'text/html',
-				'<html><head><title>403 Forbidden</title></head>\r\n' +
-					'<body>Received invalid WebSocket request</body></html>\r\n',
-			);
-		} else {
-			msg.setStatus(400);
-			msg.setResponse(
-				'text/html',
-				'<html><head><title>400 Bad Request</title></head>\r\n' +
-					`<body>Received invalid WebSocket request: ${escapeHtml(error.message)}</body></html>\r\n`,
-			);
-		}
-
+		fillRefusal(msg, error.code === WebsocketErrorCode.BAD_ORIGIN ? null : error.message);
 		return {accepted: false, error};
 	}
 

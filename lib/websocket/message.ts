@@ -1,6 +1,8 @@
 // HTTP messages for the handshake helpers (SoupMessage, SoupMessageHeaders) and their Node adapters.
 
 import {STATUS_CODES, type IncomingMessage} from 'node:http';
+// Types only: the helpers work on messages, never on sockets (the Node adapter below fills them in).
+import type {AddressInfo, Socket} from 'node:net';
 import {WebsocketError, WebsocketErrorCode} from './errors.ts';
 import {isToken} from './validation.ts';
 
@@ -364,6 +366,28 @@ export class MessageHeaders implements Iterable<[string, string]> {
 }
 
 /**
+ * What a server-side {@link Message} knows of the connection its request came on (libsoup's
+ * `SoupServerMessage`), taken when {@link messageFromIncomingMessage} made it.
+ */
+interface ServerConnection {
+	readonly socket: Socket;
+	readonly localAddress: AddressInfo | null;
+	readonly remoteAddress: AddressInfo | null;
+}
+
+/** Keyed by message: only the Node adapter fills this in; the message class stays free of sockets. */
+const serverConnections = new WeakMap<Message, ServerConnection>();
+
+/** An address as `net.AddressInfo`, or `null` when the socket does not know it (closed, or not a TCP socket). */
+function addressInfo(address: unknown, family: unknown, port: unknown): AddressInfo | null {
+	if (typeof address !== 'string' || address === '' || typeof port !== 'number') {
+		return null;
+	}
+
+	return {address, family: typeof family === 'string' ? family : address.includes(':') ? 'IPv6' : 'IPv4', port};
+}
+
+/**
  * An HTTP message seen by the handshake helpers: the request and its response together, like
  * libsoup's `SoupMessage` on the client and `SoupServerMessage` on the server.
  */
@@ -374,7 +398,10 @@ export class Message {
 	readonly responseHeaders = new MessageHeaders();
 	/** The response body, or `null`; set by {@link Message.setResponse}. */
 	responseBody: Buffer | null = null;
-	/** The address of the peer (server side), or `null` when unknown. */
+	/**
+	 * The IP address of the peer (server side), or `null` when unknown; what
+	 * {@link Message.getRemoteHost} returns.
+	 */
 	remoteAddress: string | null = null;
 
 	#method = 'GET';
@@ -496,6 +523,55 @@ export class Message {
 	}
 
 	/**
+	 * The local end of the connection the request came on, like
+	 * `soup_server_message_get_local_address()`: Node's `net.AddressInfo`, e.g.
+	 * `{address: '127.0.0.1', family: 'IPv4', port: 8080}`, as it was when the message was made.
+	 *
+	 * @returns The address, or `null` for a message that {@link messageFromIncomingMessage} did not
+	 *   make from a request (a client message, one made with `new Message()`).
+	 */
+	getLocalAddress(): AddressInfo | null {
+		const local = serverConnections.get(this)?.localAddress;
+		return local === undefined || local === null ? null : {...local};
+	}
+
+	/**
+	 * The remote end of the connection the request came on (the client, or the last proxy), like
+	 * `soup_server_message_get_remote_address()`: Node's `net.AddressInfo`, e.g.
+	 * `{address: '127.0.0.1', family: 'IPv4', port: 54321}`, as it was when the message was made,
+	 * so it is still there once the socket is closed.
+	 *
+	 * @returns The address, or `null` for a message not made by {@link messageFromIncomingMessage}.
+	 */
+	getRemoteAddress(): AddressInfo | null {
+		const remote = serverConnections.get(this)?.remoteAddress;
+		return remote === undefined || remote === null ? null : {...remote};
+	}
+
+	/**
+	 * The IP address of the remote end as a string, like `soup_server_message_get_remote_host()`
+	 * (e.g. `'127.0.0.1'`, `'::1'`); the value of {@link Message.remoteAddress}.
+	 *
+	 * @returns The address, or `null` when unknown.
+	 */
+	getRemoteHost(): string | null {
+		return this.remoteAddress;
+	}
+
+	/**
+	 * The socket the request came on, like `soup_server_message_get_socket()`: a `net.Socket`, or
+	 * a `tls.TLSSocket` for a request to an `https` server (`getPeerCertificate()`, `alpnProtocol`,
+	 * …). Inside {@link addWebsocketHandler}'s callback it is the connection's stream
+	 * (`connection.getIoStream()`): read from it what you need, but leave reading, writing and
+	 * closing to the connection.
+	 *
+	 * @returns The socket, or `null` for a message not made by {@link messageFromIncomingMessage}.
+	 */
+	getSocket(): Socket | null {
+		return serverConnections.get(this)?.socket ?? null;
+	}
+
+	/**
 	 * Sets the response body and its `Content-Type`, like `soup_server_message_set_response()`.
 	 *
 	 * @param contentType - The media type, or `null` to remove `Content-Type`.
@@ -571,7 +647,8 @@ export interface IncomingMessageOptions {
  * Builds a server-side {@link Message} from a request received by a Node HTTP server, typically in
  * an `'upgrade'` listener: method, full URI (`ws:` or `wss:`, host from `Host`, path and query from
  * the request target), HTTP version, every header line from `req.rawHeaders` (repeats kept, in
- * order) and the peer's address.
+ * order), and the connection: `remoteAddress` and the accessors {@link Message.getLocalAddress},
+ * {@link Message.getRemoteAddress}, {@link Message.getRemoteHost} and {@link Message.getSocket}.
  *
  * @param req - The request.
  * @param options - Whether the connection is secure.
@@ -665,7 +742,16 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 	}
 
 	msg.httpVersion = req.httpVersion === '1.0' ? '1.0' : '1.1';
-	msg.remoteAddress = req.socket?.remoteAddress ?? null;
+	const socket = req.socket as Socket | null | undefined;
+	msg.remoteAddress = socket?.remoteAddress ?? null;
+	if (socket !== null && typeof socket === 'object') {
+		serverConnections.set(msg, {
+			socket,
+			localAddress: addressInfo(socket.localAddress, socket.localFamily, socket.localPort),
+			remoteAddress: addressInfo(socket.remoteAddress, socket.remoteFamily, socket.remotePort),
+		});
+	}
+
 	return msg;
 }
 

@@ -10,7 +10,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import type {ExecutionContext} from 'ava';
-import {withTimeout} from '../helpers/signals.ts';
+import {websocketConnect} from '../../lib/node/client.ts';
+import {waitForSignal, withTimeout} from '../helpers/signals.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -176,4 +177,103 @@ export async function scriptedServer(t: ExecutionContext, respond: (request: str
 			() => {},
 		);
 	});
+}
+
+/** What a {@link slowClient} saw: the bytes it received, how long the server kept it, how much it sent. */
+export interface SlowClientResult {
+	text: string;
+	elapsed: number;
+	sent: number;
+}
+
+/**
+ * A slowloris client: connects to 127.0.0.1:`port` and sends `request` one byte every `everyMs`
+ * (the bytes run out long after any sane bound), until the server closes the socket. `connected`
+ * resolves once TCP is up; `closed` with what the client saw, or rejects after `timeout` ms.
+ */
+export function slowClient(
+	t: ExecutionContext,
+	port: number,
+	request: string,
+	everyMs = 25,
+	timeout = 5000,
+): {connected: Promise<void>; closed: Promise<SlowClientResult>} {
+	const socket = connect({host: '127.0.0.1', port});
+	t.teardown(() => socket.destroy());
+	const started = Date.now();
+	let sent = 0;
+	let text = '';
+	const timer = setInterval(() => {
+		if (sent < request.length && socket.writable) {
+			socket.write(request.slice(sent, sent + 1), 'latin1');
+			sent++;
+		}
+	}, everyMs);
+	socket.on('data', (chunk: Buffer) => {
+		text += chunk.toString('latin1');
+	});
+	socket.on('error', () => {});
+	const closed = new Promise<SlowClientResult>(resolve => {
+		socket.once('close', () => {
+			clearInterval(timer);
+			resolve({text, elapsed: Date.now() - started, sent});
+		});
+	});
+	t.teardown(() => clearInterval(timer));
+	return {
+		connected: withTimeout(once(socket, 'connect').then(() => undefined), timeout, 'a slow client connecting'),
+		closed: withTimeout(closed, timeout, 'the server dropping a slow client'),
+	};
+}
+
+/**
+ * Starts `clients` slow clients sending a handshake request for `path`, then, while they trickle, a
+ * websoup client that must connect and get its message echoed; then checks that every slow client
+ * was answered 408 and dropped between `bound` and `bound + slack` ms after it connected.
+ */
+export async function slowClientsAndOneNormal(
+	t: ExecutionContext,
+	port: number,
+	path: string,
+	{clients, bound, slack}: {clients: number; bound: number; slack: number},
+): Promise<SlowClientResult[]> {
+	const request = handshakeRequest(path);
+	const slow = Array.from({length: clients}, () => slowClient(t, port, request, 25, bound + slack));
+	await Promise.all(slow.map(async client => client.connected));
+
+	const normal = await websocketConnect(`ws://127.0.0.1:${port}${path}`);
+	t.teardown(() => normal.getIoStream().destroy());
+	normal.sendText('still served');
+	const [, data] = await waitForSignal(normal, 'message');
+	t.is(data.toString(), 'still served');
+	normal.close(1000);
+	await withTimeout(normal.closed, 5000, 'the normal client closed');
+
+	const results = await Promise.all(slow.map(async client => client.closed));
+	t.is(results.length, clients);
+	for (const {text, elapsed, sent} of results) {
+		t.is(parseRaw(text).status, 408);
+		t.true(sent < request.length, `sent ${sent} of ${request.length} bytes: the head was never complete`);
+		// Node measures from the start of the request; its check runs every connectionsCheckingInterval.
+		t.true(elapsed >= bound - 20, `dropped after ${elapsed} ms, before the ${bound} ms bound`);
+		t.true(elapsed <= bound + slack, `dropped after ${elapsed} ms, past ${bound} + ${slack} ms`);
+	}
+
+	return results;
+}
+
+/** The request-head settings Node keeps on a server (`connectionsCheckingInterval` and `maxHeaderSize` are not in @types/node). */
+export function serverSettings(server: object): {
+	headersTimeout: number;
+	requestTimeout: number;
+	connectionsCheckingInterval: number;
+	maxHeaderSize: number;
+} {
+	const {headersTimeout, requestTimeout, connectionsCheckingInterval, maxHeaderSize} = server as Record<string, number | undefined>;
+	return {
+		headersTimeout: headersTimeout ?? Number.NaN,
+		requestTimeout: requestTimeout ?? Number.NaN,
+		connectionsCheckingInterval: connectionsCheckingInterval ?? Number.NaN,
+		maxHeaderSize: maxHeaderSize ?? Number.NaN,
+	};
 }

@@ -1,7 +1,9 @@
 // Tests for lib/node/server.ts: addWebsocketHandler, as libsoup's soup_server_add_websocket_handler.
 
 import {createServer, get, type Server} from 'node:http';
-import {connect, type Socket} from 'node:net';
+import {createServer as createHttpsServer} from 'node:https';
+import {connect, Socket as NetSocket, type Socket} from 'node:net';
+import {TLSSocket} from 'node:tls';
 import test, {type ExecutionContext} from 'ava';
 import {websocketConnect} from '../../lib/node/client.ts';
 import {addWebsocketHandler, type WebsocketHandlerOptions} from '../../lib/node/server.ts';
@@ -10,9 +12,9 @@ import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {encodeFrame} from '../../lib/websocket/frame.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
-import type {Message} from '../../lib/websocket/message.ts';
+import {Message as MessageClass, type Message} from '../../lib/websocket/message.ts';
 import {waitForSignal, withTimeout} from '../helpers/signals.ts';
-import {handshakeRequest, listen, parseRaw, rawExchange, readUntil} from './fixtures.ts';
+import {handshakeRequest, listen, parseRaw, rawExchange, readUntil, selfSignedCertificate} from './fixtures.ts';
 
 interface Accepted {
 	server: Server;
@@ -109,6 +111,62 @@ test('the callback receives the server, the request Message, the path and a SERV
 	await closeClient(client);
 });
 
+// libsoup's client-context test: inside the callback, SoupServerMessage gives the local address,
+// the remote address, the remote host and the socket.
+test('the callback\'s Message knows its connection: local and remote address, remote host, socket (ws:)', async t => {
+	const {port, next} = await serve(t, (server, record) => {
+		addWebsocketHandler(server, '/ws', null, null, record('ws'));
+	});
+	const client = await websocketConnect(`ws://127.0.0.1:${port}/ws`);
+	const clientPort = (client.getIoStream() as Socket).localPort!;
+	const {msg, connection} = await next();
+	t.deepEqual(msg.getLocalAddress(), {address: '127.0.0.1', family: 'IPv4', port});
+	t.deepEqual(msg.getRemoteAddress(), {address: '127.0.0.1', family: 'IPv4', port: clientPort});
+	t.is(msg.getRemoteHost(), '127.0.0.1');
+	const socket = msg.getSocket();
+	t.true(socket instanceof NetSocket);
+	t.false(socket instanceof TLSSocket);
+	t.is<unknown, unknown>(socket, connection.getIoStream());
+	t.is(socket?.remotePort, clientPort);
+
+	// Like libsoup's, the addresses are those of the request: they outlive the socket.
+	await closeClient(client);
+	await withTimeout(connection.closed, 5000, 'the server side closed');
+	t.deepEqual(msg.getRemoteAddress(), {address: '127.0.0.1', family: 'IPv4', port: clientPort});
+	t.is(msg.getRemoteHost(), '127.0.0.1');
+});
+
+test('the callback\'s Message knows its connection over wss: the socket is the TLSSocket', async t => {
+	const {key, cert} = await selfSignedCertificate();
+	const {port, next} = await serve(
+		t,
+		(server, record) => {
+			addWebsocketHandler(server, '/ws', null, null, record('ws'));
+		},
+		createHttpsServer({key, cert}) as unknown as Server,
+	);
+	const client = await websocketConnect(`wss://127.0.0.1:${port}/ws`, null, null, {tls: {ca: cert}});
+	const clientSocket = client.getIoStream() as TLSSocket;
+	const {msg, connection} = await next();
+	t.is(msg.uri.protocol, 'wss:');
+	t.deepEqual(msg.getLocalAddress(), {address: '127.0.0.1', family: 'IPv4', port});
+	t.deepEqual(msg.getRemoteAddress(), {address: '127.0.0.1', family: 'IPv4', port: clientSocket.localPort!});
+	t.is(msg.getRemoteHost(), '127.0.0.1');
+	const socket = msg.getSocket();
+	t.true(socket instanceof TLSSocket);
+	t.true((socket as TLSSocket).encrypted);
+	t.is<unknown, unknown>(socket, connection.getIoStream());
+	await closeClient(client);
+});
+
+test('a Message that did not come from a server has no connection', t => {
+	const msg = new MessageClass('ws://127.0.0.1/');
+	t.is(msg.getLocalAddress(), null);
+	t.is(msg.getRemoteAddress(), null);
+	t.is(msg.getRemoteHost(), null);
+	t.is(msg.getSocket(), null);
+});
+
 test('handler options set the connection\'s limits and keepalive', async t => {
 	const options: WebsocketHandlerOptions = {
 		maxIncomingPayloadSize: 10,
@@ -181,6 +239,46 @@ test('a POST with Upgrade headers is answered 400 "WebSocket handshake expected"
 	const {text} = await rawExchange(t, port, request);
 	t.is(parseRaw(text).status, 400);
 	t.is(parseRaw(text).body, refusalBody('WebSocket handshake expected'));
+});
+
+// libsoup's server reads a request body with HTTP framing before the handshake; websoup refuses
+// one, so no byte of it can ever reach the frame decoder (a body would otherwise be read as frames).
+for (const [name, framing, body] of [
+	['Content-Length: 5', {'Content-Length': '5'}, 'hello'],
+	['Transfer-Encoding: chunked', {'Transfer-Encoding': 'chunked'}, '5\r\nhello\r\n0\r\n\r\n'],
+] as const) {
+	test(`an upgrade request with a body (${name}) is answered 400 and closed, and no connection is made`, async t => {
+		const {port, accepted} = await serve(t, (server, record) => {
+			addWebsocketHandler(server, '/ws', null, null, record('ws'));
+		});
+		const {text, closed} = await rawExchange(t, port, handshakeRequest('/ws', framing) + body);
+		const response = parseRaw(text);
+		t.is(response.status, 400);
+		t.is(response.headers.get('connection'), 'close');
+		t.is(response.headers.get('content-type'), 'text/html');
+		t.is(response.body, refusalBody('WebSocket handshake request must not have a body'));
+		t.true(closed);
+		t.is(accepted.length, 0);
+	});
+}
+
+test('an upgrade request with Content-Length: 0 has no body and is accepted', async t => {
+	const {port, next} = await serve(t, (server, record) => {
+		addWebsocketHandler(server, '/ws', null, null, (s, msg, path, connection) => {
+			connection.connect('message', (self, _type, data) => {
+				self.sendText(`got ${data.toString()}`);
+			});
+			record('ws')(s, msg, path, connection);
+		});
+	});
+	const frame = Buffer.concat(encodeFrame(0x1, Buffer.from('hi'), {maskKey: Buffer.from([1, 2, 3, 4])}));
+	const socket = connect({host: '127.0.0.1', port});
+	t.teardown(() => socket.destroy());
+	socket.write(Buffer.concat([Buffer.from(handshakeRequest('/ws', {'Content-Length': '0'}), 'latin1'), frame]));
+	const text = await readUntil(socket, received => received.includes('got hi'));
+	t.true(text.startsWith('HTTP/1.1 101 '));
+	t.true(text.endsWith('\u0081\u0006got hi'));
+	await next();
 });
 
 test('an upgrade request no handler matches is answered 404 and closed', async t => {

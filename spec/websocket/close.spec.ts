@@ -261,7 +261,6 @@ both('reserved bits, reserved opcodes, long or fragmented control frames fail wi
 		[masked(0x8, Buffer.from([0x03])), 'WS_ERR_INVALID_CLOSE_PAYLOAD'],
 		[masked(0x8, encodeClosePayload(1006)), 'WS_ERR_INVALID_CLOSE_CODE'],
 		[masked(0x8, encodeClosePayload(2999)), 'WS_ERR_INVALID_CLOSE_CODE'],
-		[masked(0x8, Buffer.from([0x03, 0xe8, 0xff])), 'WS_ERR_INVALID_CLOSE_REASON'],
 	];
 	for (const [frame, reason] of cases) {
 		await expectError(t, mode, WebsocketConnectionType.SERVER, [frame], {
@@ -271,6 +270,42 @@ both('reserved bits, reserved opcodes, long or fragmented control frames fail wi
 			closeFrame: 1002,
 		});
 	}
+});
+
+// LIBSOUP.md difference 9: libsoup answers 1002; RFC 6455 §8.1 calls invalid UTF-8 invalid data (1007).
+both('a Close whose reason is not UTF-8 fails with 1007', async (t, mode) => {
+	await expectError(t, mode, WebsocketConnectionType.SERVER, [masked(0x8, Buffer.from([0x03, 0xe8, 0xff]))], {
+		code: 1007,
+		reason: 'WS_ERR_INVALID_CLOSE_REASON',
+		message: /^Received invalid WebSocket data from the client$/,
+		closeFrame: 1007,
+	});
+});
+
+both('one text frame read in two chunks fails at the chunk that makes it invalid, before the frame is complete', async (t, mode) => {
+	const payload = Buffer.concat([Buffer.from('valid start '), Buffer.from([0xc3, 0x28]), Buffer.alloc(100_000, 0x61)]);
+	const frame = unmasked(0x1, payload);
+	// The first chunk holds the header and valid text; the second the invalid bytes; the rest never comes.
+	await expectError(t, mode, WebsocketConnectionType.CLIENT, [frame.subarray(0, 14), frame.subarray(14, 30)], {
+		code: 1007,
+		reason: 'WS_ERR_INVALID_UTF8',
+		message: /^Received invalid WebSocket data from the server$/,
+		closeFrame: 1007,
+	});
+});
+
+both('one text frame read in many chunks, valid, split inside characters: delivered whole', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT);
+	const text = 'héllo wörld € 日本 '.repeat(500);
+	const frame = unmasked(0x1, Buffer.from(text));
+	const message = new Promise<string>(resolve => {
+		connection.connect('message', (_self, _type, data) => resolve(data.toString()));
+	});
+	for (let offset = 0; offset < frame.length; offset += 7) {
+		raw.write(frame.subarray(offset, offset + 7));
+	}
+
+	t.is(await withTimeout(message), text);
 });
 
 both('invalid UTF-8 in a text message fails with 1007', async (t, mode) => {
@@ -302,7 +337,8 @@ both('a text message split inside a multi-byte character is valid', async (t, mo
 	t.is(data.toString(), '€uro');
 });
 
-both('a frame over max-incoming-payload-size fails with 1009 and closes without a Close frame', async (t, mode) => {
+// LIBSOUP.md difference 8: libsoup drops TCP without a Close at a limit; websoup sends a Close 1009 first.
+both('a frame over max-incoming-payload-size fails with 1009, sends a Close 1009 and closes', async (t, mode) => {
 	const header = Buffer.from([0x82, 0x80 | 127, 0, 0, 0, 1, 0, 0, 0, 0]); // BINARY, masked, 2^32 bytes: only the header is sent
 	await expectError(
 		t,
@@ -312,14 +348,14 @@ both('a frame over max-incoming-payload-size fails with 1009 and closes without 
 		{
 			code: 1009,
 			reason: 'WS_ERR_PAYLOAD_TOO_BIG',
-			message: /^Received WebSocket payload from the client larger than configured max-incoming-payload-size$/,
-			closeFrame: null,
+			message: /^Received WebSocket payload from the client larger than configured max-incoming-payload-size \(4294967296 bytes, limit 1024\)$/,
+			closeFrame: 1009,
 		},
 		{maxIncomingPayloadSize: 1024},
 	);
 });
 
-both('fragments over max-total-message-size fail with 1009 and close without a Close frame', async (t, mode) => {
+both('fragments over max-total-message-size fail with 1009, send a Close 1009 and close', async (t, mode) => {
 	const frames = Array.from({length: 20}, (_, i) => masked(i === 0 ? 0x2 : 0x0, Buffer.alloc(100), false));
 	await expectError(
 		t,
@@ -329,8 +365,8 @@ both('fragments over max-total-message-size fail with 1009 and close without a C
 		{
 			code: 1009,
 			reason: 'WS_ERR_MESSAGE_TOO_BIG',
-			message: /larger than configured max-total-message-size$/,
-			closeFrame: null,
+			message: /larger than configured max-total-message-size \(1100 bytes, limit 1000\)$/,
+			closeFrame: 1009,
 		},
 		{maxTotalMessageSize: 1000},
 	);
@@ -472,4 +508,17 @@ both('a Close with a code and no reason: getCloseData() is null on both sides, a
 	t.is(client.getCloseCode(), CloseCode.NORMAL);
 	t.is(client.getCloseData(), null);
 	t.is((await client.closed).reason, null);
+});
+
+both('after a protocol error, a later frame over the limit does not tear down the Close already sent', async (t, mode) => {
+	const {connection, raw, received, ended} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT);
+	const errors: number[] = [];
+	connection.connect('error', (_self, error) => errors.push((error as WebsocketError).code));
+	// TEXT "\xff" (invalid UTF-8), then a BINARY header announcing 1 MiB (over 128 KiB).
+	raw.write(Buffer.from('8101ff827f0000000000100000', 'hex'));
+	await withTimeout(connection.closed);
+	await withTimeout(ended);
+	const frames = new WebsocketFramer({mode: 'server'}).readFrames(received());
+	t.deepEqual(frames.map(frame => [frame.opcode, frame.payload.readUInt16BE(0)]), [[0x8, CloseCode.BAD_DATA]]);
+	t.deepEqual(errors, [CloseCode.BAD_DATA]);
 });

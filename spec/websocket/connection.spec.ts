@@ -25,6 +25,8 @@ test('properties: defaults and flags as libsoup declares them', t => {
 	t.is(conn.keepalivePongTimeout, 0);
 	t.is(conn.maxIncomingPayloadSize, 131_072);
 	t.is(conn.maxTotalMessageSize, 0);
+	t.is(conn.maxIncomingFragments, 4096);
+	t.is(conn.maxBufferedAmount, 1024 * 1024);
 	t.is(conn.getCloseCode(), 0);
 	t.is(conn.getCloseData(), null);
 	t.deepEqual(
@@ -41,6 +43,8 @@ test('properties: defaults and flags as libsoup declares them', t => {
 			'keepalive-pong-timeout',
 			'max-incoming-payload-size',
 			'max-total-message-size',
+			'max-incoming-fragments',
+			'max-buffered-amount',
 		],
 	);
 	a.destroy();
@@ -211,19 +215,21 @@ both('for await: yields messages in order and pauses the stream while the consum
 		client.sendText(`m${i}`);
 	}
 
-	client.close(1000, 'done');
 	const seen: string[] = [];
 	let sawPause = false;
 	const iterate = async (): Promise<void> => {
 		for await (const message of server) {
 			seen.push(message.data.toString());
-			sawPause ||= server.getIoStream().isPaused();
 			if (seen.length === 1) {
-				// A consumer that lags: everything is sent before it takes the second message.
+				// A consumer that lags: everything is sent before it takes the second message, and
+				// the stream is paused meanwhile.
 				await until(() => client.bufferedAmount === 0, 5000, 'the client to flush');
-				await new Promise(resolve => {
-					setImmediate(resolve);
-				});
+				await until(() => server.getIoStream().isPaused(), 5000, 'the stream to pause');
+				sawPause = true;
+			}
+
+			if (seen.length === count) {
+				client.close(1000, 'done');
 			}
 		}
 	};
@@ -272,4 +278,20 @@ both('a server frame is never masked, a client frame always is', async (t, mode)
 	const frames = new WebsocketFramer({mode: 'server'}).readFrames(clientBytes());
 	t.is(frames[0]!.payload.toString(), 'abc');
 	void fromServer;
+});
+
+test('a second connection on a stream that already has one throws, and the first is untouched', async t => {
+	const {client, server} = await connectionPair(t, 'tcp');
+	const stream = server.getIoStream();
+	t.throws(
+		() => new WebsocketConnection({ioStream: stream, connectionType: WebsocketConnectionType.SERVER, uri: new URL('ws://127.0.0.1/')}),
+		{instanceOf: TypeError, message: /ioStream.*already/},
+	);
+	const received: string[] = [];
+	server.connect('message', (_self, _type, data) => received.push(data.toString()));
+	client.sendText('once');
+	await until(() => received.length > 0, 5000, 'the message');
+	client.close(1000);
+	await withTimeout(server.closed);
+	t.deepEqual(received, ['once']);
 });

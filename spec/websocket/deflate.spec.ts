@@ -173,7 +173,7 @@ async function expectFailure(
 	t: Parameters<Parameters<typeof both>[1]>[0],
 	mode: Parameters<Parameters<typeof both>[1]>[1],
 	frames: Buffer[],
-	expected: {code: number; reason: WebsocketErrorReason; message: string},
+	expected: {code: number; reason: WebsocketErrorReason; message: string | RegExp},
 	options: {maxTotalMessageSize?: number; maxIncomingPayloadSize?: number} = {},
 ): Promise<WebsocketConnection> {
 	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
@@ -191,7 +191,12 @@ async function expectFailure(
 	t.true(error instanceof WebsocketError);
 	t.is((error as WebsocketError).code, expected.code);
 	t.is((error as WebsocketError).reason, expected.reason);
-	t.is(error.message, expected.message);
+	if (typeof expected.message === 'string') {
+		t.is(error.message, expected.message);
+	} else {
+		t.regex(error.message, expected.message);
+	}
+
 	raw.end();
 	await withTimeout(connection.closed);
 	t.is(messages, 0);
@@ -205,7 +210,7 @@ both('a zip bomb fails with 1009 once the inflated size passes max-total-message
 		t,
 		mode,
 		[Buffer.concat(encodeFrame(0x2, bomb, {rsv: 0x40, maskKey: generateMaskKey()}))],
-		{code: CloseCode.TOO_BIG, reason: 'WS_ERR_MESSAGE_TOO_BIG', message: 'Received WebSocket payload from the client larger than configured max-total-message-size'},
+		{code: CloseCode.TOO_BIG, reason: 'WS_ERR_MESSAGE_TOO_BIG', message: /^Received WebSocket payload from the client larger than configured max-total-message-size \(more than \d+ bytes, limit 131072\)$/},
 		{maxTotalMessageSize: 128 * 1024},
 	);
 });
@@ -216,7 +221,7 @@ both('with max-total-message-size 0, max-incoming-payload-size bounds the inflat
 		t,
 		mode,
 		[Buffer.concat(encodeFrame(0x2, bomb, {rsv: 0x40, maskKey: generateMaskKey()}))],
-		{code: CloseCode.TOO_BIG, reason: 'WS_ERR_MESSAGE_TOO_BIG', message: 'Received WebSocket payload from the client larger than configured max-total-message-size'},
+		{code: CloseCode.TOO_BIG, reason: 'WS_ERR_MESSAGE_TOO_BIG', message: /^Received WebSocket payload from the client larger than configured max-total-message-size \(more than \d+ bytes, limit 131072\)$/},
 	);
 });
 
@@ -458,4 +463,41 @@ both('RFC 7692 §7.2.3: every example message, in sequence on one connection, th
 	await until(() => received.length >= 8, 5000, 'eight messages');
 	t.deepEqual(received, ['Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'Hello', 'after a final block', 'and one more']);
 	t.is(connection.getState(), 1);
+});
+
+both('the peer\'s FIN only ends its side: frames still queued behind an outgoing deflate are written, then the Close', async (t, mode) => {
+	const {connection, raw, received, ended} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
+		extensions: [configured(WebsocketConnectionType.CLIENT, [])],
+	});
+	connection.connect('message', (self, type, data) => {
+		self.sendMessage(type, data);
+	});
+	// A compressed "Hello" (RFC 7692 §7.2.3.1), a frame with the reserved opcode 3, then FIN.
+	raw.end(Buffer.from('c107f248cdc9c907008300', 'hex'));
+	await withTimeout(connection.closed);
+	await withTimeout(ended);
+	const frames = new WebsocketFramer({mode: 'server', allowedRsv: 0x40}).readFrames(received());
+	t.deepEqual(
+		frames.map(frame => frame.opcode),
+		[0x1, 0x8],
+	);
+	t.is(frames[1]!.payload.readUInt16BE(0), CloseCode.PROTOCOL_ERROR);
+});
+
+both('a Close followed by FIN, behind a compressed echo still being made: the echo, then the Close, are written', async (t, mode) => {
+	const {connection, raw, received, ended} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
+		extensions: [configured(WebsocketConnectionType.CLIENT, [])],
+	});
+	connection.connect('message', (self, type, data) => {
+		self.sendMessage(type, data);
+	});
+	// A compressed "Hello", a Close 1000, then FIN.
+	raw.end(Buffer.from('c107f248cdc9c90700880203e8', 'hex'));
+	const info = await withTimeout(connection.closed);
+	await withTimeout(ended);
+	const frames = new WebsocketFramer({mode: 'server', allowedRsv: 0x40}).readFrames(received());
+	t.deepEqual(frames.map(frame => frame.opcode), [0x1, 0x8]);
+	t.is(frames[1]!.payload.readUInt16BE(0), CloseCode.NORMAL);
+	t.is(info.code, CloseCode.NORMAL);
+	t.true(info.wasClean);
 });

@@ -467,7 +467,7 @@ test('messages name the other side', t => {
 	t.is(client.errors[0]!.message, 'Received invalid WebSocket response from the server');
 	const server = record({role: 'server', maxPayloadSize: 10});
 	server.decoder.push(Buffer.from('828b', 'hex')); // FIN+BINARY, masked, len 11
-	t.is(server.errors[0]!.message, 'Received WebSocket payload from the client larger than configured max-incoming-payload-size');
+	t.is(server.errors[0]!.message, 'Received WebSocket payload from the client larger than configured max-incoming-payload-size (11 bytes, limit 10)');
 });
 
 test('the limit fails from the header of a 2^40-byte frame, before any payload', t => {

@@ -599,7 +599,8 @@ bothWays('limits: a frame of exactly max-incoming-payload-size (128 KiB by defau
 	t.true(data.equals(payload));
 });
 
-bothWays('limits: a frame one byte over max-incoming-payload-size fails with 1009 and no Close frame', async (t, direction) => {
+// LIBSOUP.md difference 8: where libsoup drops TCP, websoup sends a Close 1009 first.
+bothWays('limits: a frame one byte over max-incoming-payload-size fails with 1009 and the peer gets a Close 1009', async (t, direction) => {
 	const {conn, ws} = await openPair(t, direction);
 	const {events, errors} = record(conn);
 	const wsClose = wsClosed(ws);
@@ -609,14 +610,14 @@ bothWays('limits: a frame one byte over max-incoming-payload-size fails with 100
 	assertWebsocketError(t, errors[0], {
 		code: CloseCode.TOO_BIG,
 		reason: 'WS_ERR_PAYLOAD_TOO_BIG',
-		message: `Received WebSocket payload from the ${peerOf(direction)} larger than configured max-incoming-payload-size`,
+		message: `Received WebSocket payload from the ${peerOf(direction)} larger than configured max-incoming-payload-size (131073 bytes, limit 131072)`,
 	});
 	t.is(conn.getCloseCode(), 0);
-	// No Close frame: ws sees the connection drop (1006).
-	t.is((await wsClose).code, CloseCode.ABNORMAL);
+	// ws learns why: a Close 1009, not a dropped connection (1006).
+	t.is((await wsClose).code, CloseCode.TOO_BIG);
 });
 
-bothWays('limits: fragments adding up past max-total-message-size fail with 1009 and no Close frame', async (t, direction) => {
+bothWays('limits: fragments adding up past max-total-message-size fail with 1009 and the peer gets a Close 1009', async (t, direction) => {
 	const {conn, ws} = await openPair(t, direction, {maxTotalMessageSize: 100_000});
 	const {events, errors} = record(conn);
 	const messages: Buffer[] = [];
@@ -630,11 +631,11 @@ bothWays('limits: fragments adding up past max-total-message-size fail with 1009
 	assertWebsocketError(t, errors[0], {
 		code: CloseCode.TOO_BIG,
 		reason: 'WS_ERR_MESSAGE_TOO_BIG',
-		message: `Received WebSocket payload from the ${peerOf(direction)} larger than configured max-total-message-size`,
+		message: `Received WebSocket payload from the ${peerOf(direction)} larger than configured max-total-message-size (120000 bytes, limit 100000)`,
 	});
 	t.deepEqual(messages, []);
 	t.is(conn.getCloseCode(), 0);
-	t.is((await wsClose).code, CloseCode.ABNORMAL);
+	t.is((await wsClose).code, CloseCode.TOO_BIG);
 });
 
 // --- UTF-8 --------------------------------------------------------------------------------------
@@ -722,18 +723,19 @@ test('raw client: invalid UTF-8 in a text frame fails with 1007; websoup sends C
 	});
 });
 
-test('raw client: a frame header over max-incoming-payload-size fails with 1009 and TCP closes with no Close frame', async t => {
+test('raw client: a frame header over max-incoming-payload-size fails with 1009: a Close 1009, then TCP closes', async t => {
 	const {conn, socket, rest, log} = await rawClientToWebsoupServer(t);
 	const received = collectUntilEnd(socket, rest);
 	// FIN+BINARY, masked, 64-bit length 131073 (one over 128 KiB), mask key; no payload follows.
 	socket.write(Buffer.concat([Buffer.from('82ff0000000000020001', 'hex'), KEY]));
-	t.is((await received).length, 0, 'nothing, not even a Close frame, is sent');
+	// LIBSOUP.md difference 8: libsoup sends nothing; websoup a Close 1009 (FIN+CLOSE, len 2, 1009).
+	t.is((await received).toString('hex'), '880203f1');
 	await websoupClosed(conn);
 	t.deepEqual(log.events, ['error', 'closed']);
 	assertWebsocketError(t, log.errors[0], {
 		code: CloseCode.TOO_BIG,
 		reason: 'WS_ERR_PAYLOAD_TOO_BIG',
-		message: 'Received WebSocket payload from the client larger than configured max-incoming-payload-size',
+		message: 'Received WebSocket payload from the client larger than configured max-incoming-payload-size (131073 bytes, limit 131072)',
 	});
 	t.is(conn.getCloseCode(), 0);
 });

@@ -1,6 +1,7 @@
 // Tests for lib/websocket/message.ts: MessageHeaders, Message, and the Node adapters.
 
 import {once} from 'node:events';
+import {readFileSync} from 'node:fs';
 import {createServer, type IncomingMessage} from 'node:http';
 import {connect, type AddressInfo, type Socket} from 'node:net';
 import test from 'ava';
@@ -563,6 +564,45 @@ test('messageFromIncomingMessage: a TLS socket makes the URI wss:', t => {
 	t.is(msg.uri.href, 'wss://example.com/x');
 	t.is(msg.remoteAddress, '::1');
 	t.is(messageFromIncomingMessage(fakeRequest({rawHeaders: ['Host', 'example.com']}), {secure: false}).uri.href, 'ws://example.com/');
+});
+
+test('messageFromIncomingMessage: the Message keeps the connection\'s addresses and socket (SoupServerMessage accessors)', t => {
+	const socket = {
+		remoteAddress: '::ffff:10.0.0.7',
+		remoteFamily: 'IPv6',
+		remotePort: 50_123,
+		localAddress: '::1',
+		localPort: 8080,
+		encrypted: true,
+	};
+	const req = {...fakeRequest({rawHeaders: ['Host', 'example.com']}), socket} as unknown as IncomingMessage;
+	const msg = messageFromIncomingMessage(req);
+	t.deepEqual(msg.getRemoteAddress(), {address: '::ffff:10.0.0.7', family: 'IPv6', port: 50_123});
+	// No localFamily on this socket: the family is read from the address.
+	t.deepEqual(msg.getLocalAddress(), {address: '::1', family: 'IPv6', port: 8080});
+	t.is(msg.getRemoteHost(), '::ffff:10.0.0.7');
+	t.is<unknown, unknown>(msg.getSocket(), socket);
+	// A snapshot: what the socket says later does not change the message.
+	socket.remotePort = 1;
+	t.is(msg.getRemoteAddress()?.port, 50_123);
+});
+
+test('messageFromIncomingMessage: a socket without an address or port gives null addresses', t => {
+	const msg = messageFromIncomingMessage(fakeRequest({rawHeaders: ['Host', 'example.com']}));
+	t.is(msg.getRemoteAddress(), null); // no remotePort on the fake socket
+	t.is(msg.getRemoteHost(), '::1');
+	t.deepEqual(msg.getLocalAddress(), {address: '::1', family: 'IPv6', port: 8080});
+});
+
+test('message.ts stays independent of sockets: no runtime import of node:net or node:tls', t => {
+	const source = readFileSync(new URL('../../lib/websocket/message.ts', import.meta.url), 'utf8');
+	const imports = source.match(/^import\s[^;]*;/gm) ?? [];
+	t.true(imports.length > 0);
+	for (const line of imports) {
+		if (/['"]node:(?:net|tls)['"]/.test(line)) {
+			t.regex(line, /^import type /, `a runtime import of a socket module: ${line}`);
+		}
+	}
 });
 
 test('messageFromIncomingMessage: a target starting with // stays a path on the Host', t => {

@@ -301,7 +301,7 @@ export class WebsocketExtensionDeflate extends WebsocketExtension {
 		try {
 			await new Promise<void>((resolve, reject) => {
 				collector.onOverflow = () => {
-					reject(tooBigError(this.#peer(), 'max-total-message-size'));
+					reject(tooBigError(this.#peer(), 'max-total-message-size', limit, collector.size, true));
 				};
 
 				inflater.once('error', reject);
