@@ -128,28 +128,28 @@ export interface OracleFrame {
 export function decodeReference(
 	bytes: Buffer,
 	options: {role: 'client' | 'server'; allowedRsv: number; maxPayloadSize: number},
-): {frames: OracleFrame[]; error: number[] | null; midFrame: boolean} {
+): {frames: OracleFrame[]; error: number[] | null; midFrame: boolean; partial: OracleFrame | null} {
 	const frames: OracleFrame[] = [];
 	let position = 0;
 	let inMessage = false;
 	for (;;) {
 		const left = bytes.length - position;
 		if (left < 2) {
-			return {frames, error: null, midFrame: left > 0};
+			return {frames, error: null, midFrame: left > 0, partial: null};
 		}
 
 		const byte0 = bytes[position]!;
 		const byte1 = bytes[position + 1]!;
 		const first = headerViolations(byte0, byte1, {...options, inMessage});
 		if (first.length > 0) {
-			return {frames, error: first, midFrame: false};
+			return {frames, error: first, midFrame: false, partial: null};
 		}
 
 		const length7 = byte1 & 0x7f;
 		const width = length7 === 126 ? 16 : length7 === 127 ? 64 : 7;
 		const lengthBytes = width === 16 ? 2 : width === 64 ? 8 : 0;
 		if (left < 2 + lengthBytes) {
-			return {frames, error: null, midFrame: true};
+			return {frames, error: null, midFrame: true, partial: null};
 		}
 
 		let length = BigInt(length7);
@@ -162,17 +162,20 @@ export function decodeReference(
 		if (width !== 7) {
 			const codes = lengthViolations(length, width, options.maxPayloadSize);
 			if (codes.length > 0) {
-				return {frames, error: [...new Set(codes)], midFrame: false};
+				return {frames, error: [...new Set(codes)], midFrame: false, partial: null};
 			}
 		}
 
 		const masked = (byte1 & 0x80) !== 0;
 		const headerSize = 2 + lengthBytes + (masked ? 4 : 0);
-		if (BigInt(left) < BigInt(headerSize) + length) {
-			return {frames, error: null, midFrame: true};
+		const opcode = byte0 & 0x0f;
+		const fin = (byte0 & 0x80) !== 0;
+		const complete = BigInt(left) >= BigInt(headerSize) + length;
+		if (!complete && left < headerSize) {
+			return {frames, error: null, midFrame: true, partial: null};
 		}
 
-		const payload = Buffer.from(bytes.subarray(position + headerSize, position + headerSize + Number(length)));
+		const payload = Buffer.from(bytes.subarray(position + headerSize, complete ? position + headerSize + Number(length) : bytes.length));
 		if (masked) {
 			const key = bytes.subarray(position + headerSize - 4, position + headerSize);
 			for (let i = 0; i < payload.length; i++) {
@@ -180,8 +183,11 @@ export function decodeReference(
 			}
 		}
 
-		const opcode = byte0 & 0x0f;
-		const fin = (byte0 & 0x80) !== 0;
+		if (!complete) {
+			// The header and part of the payload: what arrived is known (text can fail on it, issue 9 item 10).
+			return {frames, error: null, midFrame: true, partial: {fin, rsv: byte0 & 0x70, opcode, payload}};
+		}
+
 		if (opcode < 8) {
 			inMessage = !fin;
 		}
@@ -342,6 +348,18 @@ export function expect(bytes: Buffer, options: OracleOptions): Expectation {
 
 	if (decoded.error !== null) {
 		return end({kind: 'error', codes: decoded.error, why: 'frame header'});
+	}
+
+	// Issue 9 item 10: text is validated as its payload arrives, so invalid UTF-8 in the part of a
+	// frame that did arrive fails the connection even though the frame never completes.
+	const partial = decoded.partial;
+	if (partial !== null && partial.opcode < 8 && partial.rsv === 0) {
+		const startsText = partial.opcode === 1;
+		const continuesText = partial.opcode === 0 && type === 1 && !compressed && parts.length > 0;
+		const sofar = startsText ? partial.payload : continuesText ? Buffer.concat([...parts, partial.payload]) : null;
+		if (sofar !== null && utf8FirstInvalid(sofar) !== -1) {
+			return end({kind: 'error', codes: [BAD_DATA], why: 'invalid UTF-8 in the part of a text frame that arrived'});
+		}
 	}
 
 	return end({kind: 'eof', midFrame: decoded.midFrame});
