@@ -158,7 +158,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 	const started = Date.now();
 	const stopAt = started + options.milliseconds;
 
-	// One plain TCP server for the direct pairs, one HTTP server with a websoup handler per deflate setting.
+	// One plain TCP server for the direct pairs; one HTTP server with a websoup handler (deflate on, as
+	// SoupServer), where each client offers permessage-deflate or not.
 	// Each accepted end is matched with its client by the client's port (TCP) or the pair number in the URL (HTTP).
 	const tcpAccepted = new Rendezvous<net.Socket>();
 	const tcpServer = net.createServer({allowHalfOpen: true}, socket => {
