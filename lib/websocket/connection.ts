@@ -1562,6 +1562,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
+		if (!this.#waitingDrain && this.#stream.writableNeedDrain) {
+			// The stream is past its own high-water mark: the Pong waits in the queue for 'drain',
+			// where the next Pings' Pongs coalesce with it, rather than as one more write per Ping.
+			this.#waitForDrain();
+		}
+
 		const frame = this.#enqueue(buffers, QueueFlags.URGENT);
 		this.#queuedPong = frame !== null && frame.buffers !== null && this.#queue!.length > 0 ? frame : null;
 	}
@@ -1667,12 +1673,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		// bytes, so a pipeline of large frames keeps the socket busy; beyond it frames wait in the
 		// queue (where an URGENT one can still go first) until 'drain'.
 		if (!ok && !this.#waitingDrain && stream.writableLength >= WRITE_BUFFER_LIMIT) {
-			this.#waitingDrain = true;
-			// Closures here and below are made when needed, not per connection.
-			stream.once('drain', () => {
-				this.#onDrain();
-			});
+			this.#waitForDrain();
 		}
+	}
+
+	#waitForDrain(): void {
+		this.#waitingDrain = true;
+		// Closures here and below are made when needed, not per connection.
+		this.#stream.once('drain', () => {
+			this.#onDrain();
+		});
 	}
 
 	#onDrain(): void {

@@ -233,3 +233,46 @@ both('a compressed message before an invalid frame is delivered before the 1002 
 	// libsoup processes frames in order: the valid message first, then the protocol error.
 	t.deepEqual(events, ['message:compressed A', 'error:1002', 'closed']);
 });
+
+// --- The end of the stream behind an asynchronous incoming extension --------------------------
+
+/** Passes every data frame through after a turn of the event loop, as an asynchronous codec would. */
+class SlowIncomingExtension extends WebsocketExtension {
+	static override readonly extensionName = 'x-slow-incoming';
+
+	override async processIncoming(frame: FrameInfo, payload: Buffer): Promise<Buffer> {
+		if (frame.opcode >= 0x8) {
+			return payload;
+		}
+
+		const copy = Buffer.from(payload);
+		await new Promise(resolve => {
+			setImmediate(resolve);
+		});
+		return copy;
+	}
+}
+
+both('messages, a Close and the end of the stream in one write, behind an asynchronous extension: all of them, in order', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {extensions: [new SlowIncomingExtension()]});
+	const events = record(connection);
+	const frames = Array.from({length: 5}, (_, i) => Buffer.concat(encodeFrame(0x1, Buffer.from(`m${i}`))));
+	raw.end(Buffer.concat([...frames, ...encodeFrame(0x8, Buffer.from([0x03, 0xe8]))]));
+	const info = await withTimeout(connection.closed);
+	t.deepEqual(events, ['message:m0', 'message:m1', 'message:m2', 'message:m3', 'message:m4', 'closing', 'closed']);
+	t.is(info.code, 1000);
+});
+
+both('fragments and the end of the stream in one write, behind an asynchronous extension: the message, then closed', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {extensions: [new SlowIncomingExtension()]});
+	const events = record(connection);
+	raw.end(
+		Buffer.concat([
+			...encodeFrame(0x1, Buffer.from('one '), {fin: false}),
+			...encodeFrame(0x0, Buffer.from('two '), {fin: false}),
+			...encodeFrame(0x0, Buffer.from('three')),
+		]),
+	);
+	await withTimeout(connection.closed);
+	t.deepEqual(events, ['message:one two three', 'closed']);
+});
