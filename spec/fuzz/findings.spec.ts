@@ -31,6 +31,7 @@ function fixture(f: Fixture): FuzzCase {
 		deflate: f.deflate ?? false,
 		maxIncomingPayloadSize: 131_072,
 		maxTotalMessageSize: f.maxTotalMessageSize ?? 0,
+		maxIncomingFragments: 4096,
 		echo: f.echo ?? false,
 		ending: f.ending ?? 'end',
 		transport: 'memory',

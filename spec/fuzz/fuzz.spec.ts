@@ -54,6 +54,7 @@ for (const role of ['client', 'server'] as const) {
 					deflate: false,
 					maxIncomingPayloadSize: 131_072,
 					maxTotalMessageSize: 0,
+					maxIncomingFragments: 4096,
 					echo: at % 2 === 0,
 					ending: 'wait',
 					transport: 'memory',

@@ -21,6 +21,8 @@ export interface FuzzCase {
 	deflate: boolean;
 	maxIncomingPayloadSize: number;
 	maxTotalMessageSize: number;
+	/** The connection's max-incoming-fragments (0 = unlimited). */
+	maxIncomingFragments: number;
 	/** Whether the connection sends every message it receives back. */
 	echo: boolean;
 	/** What the raw peer does after writing: FIN at once, FIN once the connection answered a Close (or closed), or a reset. */
@@ -258,7 +260,7 @@ export function generateCase(seed: number, index: number): FuzzCase {
 		[bytes, mutation] = mutate(rng, bytes);
 	}
 
-	const chunking: Chunking = weighted<() => Chunking>(rng, [
+	let chunking: Chunking = weighted<() => Chunking>(rng, [
 		[3, () => ({kind: 'whole'})],
 		[bytes.length <= 4096 ? 2 : 0, () => ({kind: 'bytes'})],
 		[4, () => ({kind: 'random', seed: Math.floor(rng() * 2 ** 32)})],
@@ -272,6 +274,26 @@ export function generateCase(seed: number, index: number): FuzzCase {
 	const echo = rng() < 0.4;
 	// Drawn last, so the fields above stay what they were for a given seed and index.
 	const transport = rng() < 0.2 ? 'tcp' : 'memory';
+	// From a stream of its own: the fragment limit, and now and then a flood of tiny fragments
+	// around it (issue 9 item 7), inserted among the frames of an unmutated stream.
+	const extra = prng((seed ^ Math.imul(index + 1, 0x85_eb_ca_6b) ^ 0x5f_3c_9a_11) >>> 0);
+	const maxIncomingFragments = pick(extra, [0, 4, 16, 4096]);
+	if (mutation === null && extra() < 0.1) {
+		const limit = maxIncomingFragments === 0 ? 4096 : maxIncomingFragments;
+		const count = Math.max(2, limit + int(extra, -1, 1));
+		const flood: RawFrame[] = [];
+		const key = (): Buffer | null => (role === 'server' ? randomBytes(extra, 4) : null);
+		for (let i = 0; i < count; i++) {
+			flood.push({fin: i === count - 1, rsv: 0, opcode: i === 0 ? 2 : 0, maskKey: key(), payload: randomBytes(extra, int(extra, 0, 1))});
+		}
+
+		frames.splice(int(extra, 0, frames.length - 1), 0, ...flood);
+		bytes = encodeFrames(frames);
+		if (chunking.kind === 'bytes' && bytes.length > 4096) {
+			chunking = {kind: 'random', seed: Math.floor(extra() * 2 ** 32)};
+		}
+	}
+
 	return {
 		seed,
 		index,
@@ -279,6 +301,7 @@ export function generateCase(seed: number, index: number): FuzzCase {
 		deflate,
 		maxIncomingPayloadSize,
 		maxTotalMessageSize,
+		maxIncomingFragments,
 		echo,
 		ending,
 		transport,

@@ -284,6 +284,7 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 			extensions,
 			maxIncomingPayloadSize: c.maxIncomingPayloadSize,
 			maxTotalMessageSize: c.maxTotalMessageSize,
+			maxIncomingFragments: c.maxIncomingFragments,
 		});
 	} catch (error) {
 		current = null;
@@ -424,6 +425,7 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 		deflate: c.deflate,
 		maxIncomingPayloadSize: c.maxIncomingPayloadSize,
 		maxTotalMessageSize: c.maxTotalMessageSize,
+		maxIncomingFragments: c.maxIncomingFragments,
 		plaintexts: c.plaintexts,
 	});
 	checkAgainstOracle(c, expectation, {received, error: caught, closeCode: connection.getCloseCode(), written}, add);
@@ -681,7 +683,7 @@ export interface Failure {
 
 export function describeCase(c: FuzzCase, chunking: Chunking = c.chunking): string {
 	return [
-		`seed ${c.seed} case ${c.index}: ${c.role} connection over ${c.transport}, deflate ${c.deflate}, max-incoming ${c.maxIncomingPayloadSize}, max-total ${c.maxTotalMessageSize}, echo ${c.echo}, ending ${c.ending}, chunking ${JSON.stringify(chunking)}`,
+		`seed ${c.seed} case ${c.index}: ${c.role} connection over ${c.transport}, deflate ${c.deflate}, max-incoming ${c.maxIncomingPayloadSize}, max-total ${c.maxTotalMessageSize}, max-fragments ${c.maxIncomingFragments}, echo ${c.echo}, ending ${c.ending}, chunking ${JSON.stringify(chunking)}`,
 		`mutation: ${c.mutation ?? 'none'}`,
 		`input (${c.bytes.length} B): ${c.bytes.length <= 512 ? c.bytes.toString('hex') : `${c.bytes.subarray(0, 512).toString('hex')}…`}`,
 	].join('\n');

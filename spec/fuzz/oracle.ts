@@ -37,6 +37,8 @@ export interface OracleOptions {
 	deflate: boolean;
 	maxIncomingPayloadSize: number;
 	maxTotalMessageSize: number;
+	/** Frames of one fragmented message, 0 = unlimited (ws 8.21's limit, issue 9 item 7). */
+	maxIncomingFragments: number;
 	plaintexts: Map<string, Buffer>;
 }
 
@@ -209,6 +211,7 @@ export function expect(bytes: Buffer, options: OracleOptions): Expectation {
 	let compressed = false;
 	let parts: Buffer[] = [];
 	let size = 0;
+	let fragmentCount = 0;
 	/** Pings inside the compressed message being assembled. */
 	let pingsInMessage: Buffer[] = [];
 	const fail = (codes: number[], why: string): Expectation => {
@@ -291,6 +294,7 @@ export function expect(bytes: Buffer, options: OracleOptions): Expectation {
 			compressed = (frame.rsv & 0x40) !== 0;
 			parts = [];
 			size = 0;
+			fragmentCount = 0;
 			pingsInMessage = [];
 		} else if (frame.rsv !== 0) {
 			return end({kind: 'error', codes: [PROTOCOL], why: 'RSV1 on a continuation frame'});
@@ -298,11 +302,18 @@ export function expect(bytes: Buffer, options: OracleOptions): Expectation {
 
 		parts.push(payload);
 		size += payload.length;
+		// Every frame of a fragmented message counts against the fragment limit, compressed or not.
+		const tooMany = !(start && frame.fin) && options.maxIncomingFragments > 0 && ++fragmentCount > options.maxIncomingFragments;
+		if (compressed && tooMany) {
+			return end({kind: 'error', codes: [TOO_BIG], why: 'more fragments than max-incoming-fragments'});
+		}
+
 		if (!compressed) {
 			const tooBig = options.maxTotalMessageSize > 0 && size > options.maxTotalMessageSize;
 			const badText = type === 1 && utf8FirstInvalid(Buffer.concat(parts)) !== -1;
-			if (tooBig || badText) {
-				return fail([...(tooBig ? [TOO_BIG] : []), ...(badText ? [BAD_DATA] : [])], tooBig ? 'message over max-total-message-size' : 'invalid UTF-8 in a text fragment');
+			if (tooBig || tooMany || badText) {
+				const why = tooBig ? 'message over max-total-message-size' : tooMany ? 'more fragments than max-incoming-fragments' : 'invalid UTF-8 in a text fragment';
+				return fail([...(tooBig || tooMany ? [TOO_BIG] : []), ...(badText ? [BAD_DATA] : [])], why);
 			}
 
 			if (frame.fin) {
