@@ -1,5 +1,8 @@
-// npm run fuzz -- [--iterations N] [--seed S] [--from I] [--no-minimize] [--soak SECONDS [--soak-window BYTES]]: the fuzz suite run long, failures minimized; then the soak.
+// npm run fuzz -- [--iterations N] [--seed S] [--from I] [--no-minimize] [--soak SECONDS [--soak-window BYTES]] [--load K]:
+// the fuzz suite run long, failures minimized; then the soak. --load K keeps K child processes
+// spinning meanwhile (a busy machine), ended at exit.
 
+import {spawn, type ChildProcess} from 'node:child_process';
 import {parseArgs} from 'node:util';
 import {runSoak} from '../soak/soak.ts';
 import {encodeFrames, generateCase, type FuzzCase} from './generate.ts';
@@ -12,6 +15,7 @@ const {values} = parseArgs({
 		from: {type: 'string', default: '0'},
 		soak: {type: 'string'},
 		'soak-window': {type: 'string'},
+		load: {type: 'string', default: '0'},
 		'no-minimize': {type: 'boolean', default: false},
 	},
 });
@@ -89,6 +93,19 @@ async function minimize(original: FuzzCase, kind: string): Promise<FuzzCase> {
 
 	return c;
 }
+
+const spinners: ChildProcess[] = [];
+for (let i = 0; i < Number(values.load); i++) {
+	spinners.push(spawn(process.execPath, ['-e', 'for (;;) {}'], {stdio: 'ignore'}));
+}
+
+process.on('exit', () => {
+	for (const spinner of spinners) {
+		spinner.kill();
+	}
+});
+// So that Ctrl-C ends the spinners too.
+process.once('SIGINT', () => process.exit(130));
 
 const started = Date.now();
 console.log(`fuzz: seed ${seed}, cases ${first}..${first + iterations - 1}`);
