@@ -56,9 +56,15 @@ const LIMIT = 512 * 1024;
 const CLOSE_WAIT_MS = WebsocketConnection.closeTimeout + 5000;
 const closeCodes = [1000, 1001, 4000, 4321, 3000];
 
-/** The content of message `seq` of `sender` with the given size: a header, then a pattern derived from the number. */
+/** Messages shorter than this carry no header: the receiver checks them against the number it expects next. */
+const HEADERLESS_BELOW = 32;
+
+/**
+ * The content of message `seq` of `sender`, `size` bytes: a header (`c3#17#4096|`), then a pattern
+ * derived from the number; under {@link HEADERLESS_BELOW} bytes, the pattern alone.
+ */
 export function messageContent(sender: string, seq: number, size: number, text: boolean): Buffer {
-	const header = Buffer.from(`${sender}#${seq}#${size}|`);
+	const header = Buffer.from(size < HEADERLESS_BELOW ? '' : `${sender}#${seq}#${size}|`);
 	const body = Buffer.alloc(Math.max(0, size - header.length));
 	const pattern = Buffer.alloc(61);
 	for (let i = 0; i < pattern.length; i++) {
@@ -70,7 +76,7 @@ export function messageContent(sender: string, seq: number, size: number, text: 
 		body.fill(pattern);
 	}
 
-	return Buffer.concat([header, body]).subarray(0, Math.max(size, header.length));
+	return Buffer.concat([header, body]);
 }
 
 interface End {
@@ -120,6 +126,21 @@ function newEnd(name: string, connection: WebsocketConnection, problems: string[
 /** Checks every message as it arrives: the next number from the other end, intact. */
 function receiveInto(end: End, other: () => End, problems: string[]): void {
 	end.connection.connect('message', (_self, type, data) => {
+		const text = type === WebsocketDataType.TEXT;
+		if (data.length < HEADERLESS_BELOW) {
+			// A short one: it must be the message expected next, byte for byte.
+			const sender = other();
+			const seq = end.nextExpected;
+			if (!messageContent(sender.name, seq, data.length, text).equals(data)) {
+				problems.push(`${end.name}: a ${data.length}-byte message from ${sender.name} is not #${seq} (lost, duplicated, reordered or corrupted): ${data.toString('hex')}`);
+			}
+
+			end.nextExpected = seq + 1;
+			end.receivedBytes += data.length;
+			end.lastReceivedAt = Date.now();
+			return;
+		}
+
 		const header = data.subarray(0, 64).toString('latin1');
 		const match = /^([^#]+)#(\d+)#(\d+)\|/.exec(header);
 		if (match === null) {
@@ -141,7 +162,7 @@ function receiveInto(end: End, other: () => End, problems: string[]): void {
 		end.nextExpected = seq + 1;
 		end.receivedBytes += data.length;
 		end.lastReceivedAt = Date.now();
-		const expected = messageContent(match[1]!, seq, size, type === WebsocketDataType.TEXT);
+		const expected = messageContent(match[1]!, seq, size, text);
 		if (!expected.equals(data)) {
 			problems.push(`${end.name}: message #${seq} corrupted (${data.length} B, expected ${expected.length} B)`);
 		}
@@ -291,7 +312,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		}
 
 		const r = rng();
-		const size = r < 0.6 ? 1 + Math.floor(rng() * 1024) : r < 0.95 ? 1 + Math.floor(rng() * 64 * 1024) : 1 + Math.floor(rng() * maxMessageSize);
+		const size = r < 0.1 ? 1 + Math.floor(rng() * (HEADERLESS_BELOW - 1)) : r < 0.6 ? 1 + Math.floor(rng() * 1024) : r < 0.95 ? 1 + Math.floor(rng() * 64 * 1024) : 1 + Math.floor(rng() * maxMessageSize);
 		const text = rng() < 0.5;
 		const data = messageContent(end.name, end.sent, size, text);
 		if (text) {
