@@ -6,6 +6,7 @@
 
 import test from 'ava';
 import type {Chunking, Ending, FuzzCase, Role} from './generate.ts';
+import {glueCase, glueOpener} from './glue.ts';
 import {runConnectionCase, withTraps} from './harness.ts';
 
 /** "Hello" compressed as RFC 7692 §7.2.3.1 sends it (sync flush, trailer removed), and with a final block (§7.2.3.4). */
@@ -21,6 +22,8 @@ interface Fixture {
 	ending?: Ending;
 	chunking?: Chunking;
 	maxTotalMessageSize?: number;
+	/** Through addWebsocketHandler()/websocketConnect(), the frames in the handshake's first write. */
+	glue?: boolean;
 }
 
 function fixture(f: Fixture): FuzzCase {
@@ -79,6 +82,14 @@ const findings: Array<[string, Fixture]> = [
 		},
 	],
 	[
+		'websocketConnect(): a failure Close queued behind a compressed echo is written after the server\'s FIN (F7)',
+		{role: 'client', glue: true, deflate: true, echo: true, maxTotalMessageSize: 65_536, hex: `c107${HELLO_SYNC}8300`}, // as F2, behind a 101
+	],
+	[
+		'websocketConnect(): a Close followed by FIN is answered even with a compressed echo pending (F7)',
+		{role: 'client', glue: true, deflate: true, echo: true, maxTotalMessageSize: 65_536, hex: `c107${HELLO_SYNC}880203e8`}, // as F2b, behind a 101
+	],
+	[
 		'invalid UTF-8 in a partial text frame fails the connection while an earlier frame inflates (F5)',
 		{
 			role: 'server',
@@ -91,7 +102,8 @@ const findings: Array<[string, Fixture]> = [
 
 for (const [title, f] of findings) {
 	test.serial(title, async t => {
-		const result = await withTraps(async () => runConnectionCase(fixture(f)));
+		const c = f.glue === true ? glueCase(fixture(f)) : fixture(f);
+		const result = await withTraps(async () => runConnectionCase(c, f.glue === true ? {open: glueOpener(c)} : {}));
 		t.deepEqual(result.violations, [], `outcome: ${result.outcome}`);
 	});
 }

@@ -11,6 +11,7 @@ import {encodeRawFrame, type RawFrame} from './wire.ts';
 
 const seed = Number(process.env['FUZZ_SEED'] ?? 20_261_201);
 const iterations = Number(process.env['FUZZ_ITERATIONS'] ?? 150);
+const glueIterations = Number(process.env['FUZZ_GLUE_ITERATIONS'] ?? 60);
 
 function format(failures: Failure[]): string {
 	return failures
@@ -23,6 +24,12 @@ test.serial(`random and mutated frame streams, seed ${seed}, ${iterations} cases
 	const stats = await runFuzz(seed, iterations);
 	t.log(`${stats.connectionCases} connection cases, ${stats.decoderCases} decoder runs, slowest ${stats.slowest} ms`);
 	t.log([...stats.outcomes].map(([outcome, count]) => `${outcome}: ${count}`).join('; '));
+	t.is(stats.failures.length, 0, `seed ${seed}: ${stats.failures.length} failing cases\n${format(stats.failures)}`);
+});
+
+test.serial(`through addWebsocketHandler() and websocketConnect(), the frames in the handshake's first write, seed ${seed}, ${glueIterations} cases`, async t => {
+	const stats = await runFuzz(seed, glueIterations, {glue: true, firstIndex: iterations});
+	t.log(`${stats.connectionCases} connection cases, slowest ${stats.slowest} ms`);
 	t.is(stats.failures.length, 0, `seed ${seed}: ${stats.failures.length} failing cases\n${format(stats.failures)}`);
 });
 

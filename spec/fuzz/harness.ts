@@ -13,6 +13,7 @@ import {FrameDecoder} from '../../lib/websocket/frame-decoder.ts';
 import {duplexPair} from '../helpers/duplex-pair.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
 import {chunksOf, generateCase, type Chunking, type FuzzCase} from './generate.ts';
+import {glueCase, glueOpener} from './glue.ts';
 import {decodeReference, expect, type Expectation} from './oracle.ts';
 import {isCompleteUtf8, isSendableCloseCode, parseFrames, type ParsedFrame} from './wire.ts';
 
@@ -248,25 +249,22 @@ async function tcpPair(): Promise<[net.Socket, net.Socket]> {
 	return [client, remote];
 }
 
-/** Feeds one case to a fresh connection and checks every promise; never throws. */
-export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
-	const violations: Violation[] = [];
-	current = violations;
-	const started = Date.now();
-	const heapBefore = heap();
-	const add = (kind: string, detail: string): void => {
-		violations.push({kind, detail});
-	};
+/** A case's connection and the raw peer's end, however they were made. */
+export interface Opened {
+	connection: Promise<WebsocketConnection>;
+	remote: Duplex;
+	/** Writes the case's chunks (after a handshake, in the same first write, when there is one). */
+	feed(chunks: Buffer[]): Promise<void>;
+	/** The raw peer reads an HTTP head before the connection's frames. */
+	skipHead: boolean;
+	cleanup(): Promise<void>;
+}
 
-	let local: Duplex;
-	let remote: Duplex;
-	try {
-		[local, remote] = c.transport === 'tcp' ? await tcpPair() : duplexPair();
-	} catch (error) {
-		current = null;
-		return {violations: [{kind: 'transport', detail: String(error)}], outcome: 'none', milliseconds: 0};
-	}
+export type Opener = (c: FuzzCase) => Promise<Opened>;
 
+/** The connection made directly on an in-memory pair or loopback sockets, as soup_websocket_connection_new() does. */
+async function openDirect(c: FuzzCase): Promise<Opened> {
+	const [local, remote] = c.transport === 'tcp' ? await tcpPair() : duplexPair();
 	const type = c.role === 'server' ? WebsocketConnectionType.SERVER : WebsocketConnectionType.CLIENT;
 	const extensions: WebsocketExtensionDeflate[] = [];
 	if (c.deflate) {
@@ -275,20 +273,63 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 		extensions.push(extension);
 	}
 
-	let connection: WebsocketConnection;
+	const connection = new WebsocketConnection({
+		ioStream: local,
+		connectionType: type,
+		uri,
+		extensions,
+		maxIncomingPayloadSize: c.maxIncomingPayloadSize,
+		maxTotalMessageSize: c.maxTotalMessageSize,
+		maxIncomingFragments: c.maxIncomingFragments,
+	});
+	return {
+		connection: Promise.resolve(connection),
+		remote,
+		async feed(chunks) {
+			for (const chunk of chunks) {
+				remote.write(chunk);
+			}
+		},
+		skipHead: false,
+		async cleanup() {},
+	};
+}
+
+/** Feeds one case to a fresh connection and checks every promise; never throws. */
+export async function runConnectionCase(c: FuzzCase, options: {open?: Opener} = {}): Promise<CaseResult> {
+	const violations: Violation[] = [];
+	current = violations;
+	const started = Date.now();
+	const heapBefore = heap();
+	const add = (kind: string, detail: string): void => {
+		violations.push({kind, detail});
+	};
+
+	let opened: Opened;
 	try {
-		connection = new WebsocketConnection({
-			ioStream: local,
-			connectionType: type,
-			uri,
-			extensions,
-			maxIncomingPayloadSize: c.maxIncomingPayloadSize,
-			maxTotalMessageSize: c.maxTotalMessageSize,
-			maxIncomingFragments: c.maxIncomingFragments,
-		});
+		opened = await (options.open ?? openDirect)(c);
 	} catch (error) {
 		current = null;
-		return {violations: [{kind: 'constructor-threw', detail: String(error)}], outcome: 'none', milliseconds: 0};
+		return {violations: [{kind: 'transport', detail: String(error)}], outcome: 'none', milliseconds: 0};
+	}
+
+	const {remote} = opened;
+	const output: Buffer[] = [];
+	remote.on('data', (chunk: Buffer) => output.push(chunk));
+	remote.on('error', () => {});
+	const remoteDone = new Promise<void>(resolve => {
+		remote.once('end', resolve);
+		remote.once('close', resolve);
+	});
+	// Copies: the connection unmasks in place, and the case's bytes must stay as generated.
+	const feeding = opened.feed(chunksOf(c.bytes, c.chunking).map(chunk => Buffer.from(chunk)));
+	let connection: WebsocketConnection;
+	try {
+		connection = await withTimeout(opened.connection, HANG_MS, 'the connection');
+	} catch (error) {
+		current = null;
+		remote.destroy();
+		return {violations: [{kind: 'transport', detail: String(error)}], outcome: 'none', milliseconds: 0};
 	}
 
 	const received: Array<{type: number; data: Buffer}> = [];
@@ -328,18 +369,17 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 		closedCount++;
 	});
 
-	const output: Buffer[] = [];
-	remote.on('data', (chunk: Buffer) => output.push(chunk));
-	remote.on('error', () => {});
-	const remoteDone = new Promise<void>(resolve => {
-		remote.once('end', resolve);
-		remote.once('close', resolve);
-	});
+	await feeding;
+	/** What the connection wrote: after the HTTP head, when a handshake came first. */
+	const written = (): Buffer => {
+		const all = Buffer.concat(output);
+		if (!opened.skipHead) {
+			return all;
+		}
 
-	// Copies: the connection unmasks in place, and the case's bytes must stay as generated.
-	for (const chunk of chunksOf(c.bytes, c.chunking)) {
-		remote.write(Buffer.from(chunk));
-	}
+		const head = all.indexOf('\r\n\r\n');
+		return head === -1 ? Buffer.alloc(0) : all.subarray(head + 4);
+	};
 
 	if (c.ending === 'destroy') {
 		// On TCP a reset (RST), as a crashing peer's kernel sends it.
@@ -352,7 +392,7 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 		if (c.ending === 'wait') {
 			try {
 				await until(
-					() => closedCount > 0 || parseFrames(Buffer.concat(output)).frames.some(frame => frame.opcode === 8),
+					() => closedCount > 0 || parseFrames(written()).frames.some(frame => frame.opcode === 8),
 					WAIT_FOR_CLOSE_MS,
 				);
 			} catch {
@@ -390,9 +430,11 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 	}
 
 	if (hung) {
-		local.destroy();
+		connection.getIoStream().destroy();
 		remote.destroy();
 	}
+
+	await opened.cleanup();
 
 	// Signals: error before closed, closed once, closing at most once, nothing after closed.
 	if (!hung && closedCount !== 1) {
@@ -419,7 +461,7 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 		}
 	}
 
-	const written = checkWritten(Buffer.concat(output), c, violations);
+	const wrote = checkWritten(written(), c, violations);
 	const expectation = expect(c.bytes, {
 		role: c.role,
 		deflate: c.deflate,
@@ -428,8 +470,8 @@ export async function runConnectionCase(c: FuzzCase): Promise<CaseResult> {
 		maxIncomingFragments: c.maxIncomingFragments,
 		plaintexts: c.plaintexts,
 	});
-	checkAgainstOracle(c, expectation, {received, error: caught, closeCode: connection.getCloseCode(), written}, add);
-	await checkEchoes(c, echoed, written, add);
+	checkAgainstOracle(c, expectation, {received, error: caught, closeCode: connection.getCloseCode(), written: wrote}, add);
+	await checkEchoes(c, echoed, wrote, add);
 
 	current = null;
 	return {
@@ -701,7 +743,11 @@ export interface FuzzStats {
  * Runs `iterations` generated cases of `seed` against the connection, and each case's bytes in
  * three chunkings (plus every split offset for short inputs) against the bare decoder.
  */
-export async function runFuzz(seed: number, iterations: number, options: {onFailure?: (failure: Failure) => void; firstIndex?: number} = {}): Promise<FuzzStats> {
+export async function runFuzz(
+	seed: number,
+	iterations: number,
+	options: {onFailure?: (failure: Failure) => void; firstIndex?: number; glue?: boolean} = {},
+): Promise<FuzzStats> {
 	const stats: FuzzStats = {connectionCases: 0, decoderCases: 0, outcomes: new Map(), slowest: 0, failures: []};
 	const fail = (failure: Failure): void => {
 		stats.failures.push(failure);
@@ -711,14 +757,15 @@ export async function runFuzz(seed: number, iterations: number, options: {onFail
 	await withTraps(async () => {
 		const first = options.firstIndex ?? 0;
 		for (let index = first; index < first + iterations; index++) {
-			const c = generateCase(seed, index);
-			const result = await runConnectionCase(c);
+			const generated = generateCase(seed, index);
+			const c = options.glue ? glueCase(generated) : generated;
+			const result = await runConnectionCase(c, options.glue ? {open: glueOpener(c)} : {});
 			stats.connectionCases++;
 			stats.slowest = Math.max(stats.slowest, result.milliseconds);
 			const outcome = result.outcome.replace(/ WS_ERR_\w+/, '');
 			stats.outcomes.set(outcome, (stats.outcomes.get(outcome) ?? 0) + 1);
 			if (result.violations.length > 0) {
-				fail({seed, index, target: 'connection', violations: result.violations, description: describeCase(c)});
+				fail({seed, index, target: 'connection', violations: result.violations, description: `${options.glue ? 'through the Node glue: ' : ''}${describeCase(c)}`});
 			}
 
 			const decoderOptions = {role: c.role, allowedRsv: c.deflate ? 0x40 : 0, maxPayloadSize: c.maxIncomingPayloadSize};

@@ -1,11 +1,13 @@
-// npm run fuzz -- [--iterations N] [--seed S] [--from I] [--no-minimize] [--soak SECONDS [--soak-window BYTES]] [--load K]:
-// the fuzz suite run long, failures minimized; then the soak. --load K keeps K child processes
+// npm run fuzz -- [--iterations N] [--seed S] [--from I] [--glue] [--no-minimize] [--soak SECONDS [--soak-window BYTES]] [--load K]:
+// the fuzz suite run long, failures minimized; then the soak. --glue opens every connection
+// through addWebsocketHandler()/websocketConnect(), the frames in the handshake's first write. --load K keeps K child processes
 // spinning meanwhile (a busy machine), ended at exit.
 
 import {spawn, type ChildProcess} from 'node:child_process';
 import {parseArgs} from 'node:util';
 import {runSoak} from '../soak/soak.ts';
 import {encodeFrames, generateCase, type FuzzCase} from './generate.ts';
+import {glueCase, glueOpener} from './glue.ts';
 import {describeCase, runConnectionCase, runFuzz, withTraps, type Failure} from './harness.ts';
 
 const {values} = parseArgs({
@@ -17,6 +19,7 @@ const {values} = parseArgs({
 		'soak-window': {type: 'string'},
 		load: {type: 'string', default: '0'},
 		'no-minimize': {type: 'boolean', default: false},
+		glue: {type: 'boolean', default: false},
 	},
 });
 
@@ -29,7 +32,7 @@ if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(iterations) || iteratio
 
 /** Whether `c` still fails with a violation of `kind`. */
 async function stillFails(c: FuzzCase, kind: string): Promise<boolean> {
-	const result = await runConnectionCase(c);
+	const result = await runConnectionCase(c, values.glue ? {open: glueOpener(c)} : {});
 	return result.violations.some(violation => violation.kind === kind);
 }
 
@@ -113,6 +116,7 @@ const seen = new Set<string>();
 const failures: Failure[] = [];
 const stats = await runFuzz(seed, iterations, {
 	firstIndex: first,
+	glue: values.glue,
 	onFailure(failure) {
 		failures.push(failure);
 		const kinds = failure.violations.map(violation => violation.kind).join(', ');
@@ -132,8 +136,9 @@ await withTraps(async () => {
 			seen.add(key);
 			console.log(`\n=== ${key}\n${violation.detail}\n${failure.description}`);
 			if (failure.target === 'connection' && !values['no-minimize']) {
-				const small = await minimize(generateCase(failure.seed, failure.index), violation.kind);
-				const again = await runConnectionCase(small);
+				const generated = generateCase(failure.seed, failure.index);
+				const small = await minimize(values.glue ? glueCase(generated) : generated, violation.kind);
+				const again = await runConnectionCase(small, values.glue ? {open: glueOpener(small)} : {});
 				const detail = again.violations.find(v => v.kind === violation.kind)?.detail ?? '(no longer fails)';
 				console.log(`--- minimized\n${detail}\n${describeCase(small)}`);
 			}
