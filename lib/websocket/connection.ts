@@ -651,7 +651,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	 * (NO_STATUS, the default) sends an empty Close frame. Ignored if a Close was already sent.
 	 *
 	 * ```
-	 *  OPEN --close()--> CLOSING --peer's Close--> (client: half-close, wait for FIN; server: close TCP) --> CLOSED
+	 *  OPEN --close()--> CLOSING --peer's Close--> (half-close, drain until the peer's FIN or the close timeout) --> CLOSED
 	 *    \--peer's Close--> closing, echo (LAST) --> CLOSING --written--> CLOSED
 	 * ```
 	 *
@@ -1697,7 +1697,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flush();
 	}
 
-	/** The LAST frame (a Close echo, or an error's Close) is written: the server closes TCP, the client half-closes. */
+	/** The LAST frame (a Close echo, or an error's Close) is written: the server ends and drains the stream, the client half-closes. */
 	#lastWrittenCallback(): (error?: Error | null) => void {
 		return error => {
 			this.#onLastWritten(error);
