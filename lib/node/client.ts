@@ -48,6 +48,10 @@ export interface WebsocketConnectOptions {
 	keepaliveInterval?: number | undefined;
 	/** The connection's `keepalive-pong-timeout` in seconds; default 0 (off). */
 	keepalivePongTimeout?: number | undefined;
+	/** The connection's `max-incoming-fragments` (frames per message, 0 = unlimited); default 4096. */
+	maxIncomingFragments?: number | undefined;
+	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 0 on a client. */
+	maxBufferedAmount?: number | undefined;
 }
 
 /** Messages in use by a handshake: libsoup fails a message that is already queued. */
@@ -438,6 +442,14 @@ function openConnection(
 
 	if (options.keepalivePongTimeout !== undefined) {
 		properties.keepalivePongTimeout = options.keepalivePongTimeout;
+	}
+
+	if (options.maxIncomingFragments !== undefined) {
+		properties.maxIncomingFragments = options.maxIncomingFragments;
+	}
+
+	if (options.maxBufferedAmount !== undefined) {
+		properties.maxBufferedAmount = options.maxBufferedAmount;
 	}
 
 	let connection: WebsocketConnection;

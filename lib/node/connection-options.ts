@@ -8,6 +8,8 @@ const connectionOptions = {
 	maxTotalMessageSize: 'max-total-message-size',
 	keepaliveInterval: 'keepalive-interval',
 	keepalivePongTimeout: 'keepalive-pong-timeout',
+	maxIncomingFragments: 'max-incoming-fragments',
+	maxBufferedAmount: 'max-buffered-amount',
 } as const;
 
 /** The options, each checked against its connection property's spec. */

@@ -5,7 +5,12 @@ import type {Server as HttpsServer} from 'node:https';
 import type {Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
 import {debuglog} from 'node:util';
-import {DEFAULT_MAX_INCOMING_PAYLOAD_SIZE, WebsocketConnectionType} from '../websocket/constants.ts';
+import {
+	DEFAULT_MAX_BUFFERED_AMOUNT,
+	DEFAULT_MAX_INCOMING_FRAGMENTS,
+	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+	WebsocketConnectionType,
+} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
@@ -58,6 +63,10 @@ export interface WebsocketHandlerOptions {
 	keepaliveInterval?: number | undefined;
 	/** The connection's `keepalive-pong-timeout` in seconds; default 0 (off). */
 	keepalivePongTimeout?: number | undefined;
+	/** The connection's `max-incoming-fragments` (frames per message, 0 = unlimited); default 4096. */
+	maxIncomingFragments?: number | undefined;
+	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 1 MiB. */
+	maxBufferedAmount?: number | undefined;
 	/**
 	 * Milliseconds from the `'upgrade'` event to the 101 (that is, the time `check` may take);
 	 * past it the client gets 503 and the socket is closed. 0 = no limit. Reading the request
@@ -382,6 +391,8 @@ async function handleUpgrade(
 			maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 			keepaliveInterval: options.keepaliveInterval ?? 0,
 			keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
+			maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
+			maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
 		});
 	} catch (error) {
 		// An invalid limit in the options: nothing sensible can run on this socket.

@@ -102,7 +102,7 @@ const properties = {
 	}),
 	'max-buffered-amount': ParamSpec.uint64('max-buffered-amount', DEFAULT_MAX_BUFFERED_AMOUNT, {
 		flags: construct,
-		blurb: 'Reading stops while more bytes than this wait to be sent (resumes below half), 0 = off',
+		blurb: 'Reading stops while more bytes than this wait to be sent (resumes below half), 0 = off; a client connection defaults to 0',
 	}),
 };
 
@@ -283,6 +283,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#extensions = this.getProperty('extensions');
 		this.#maxTotalMessageSize = this.getProperty('max-total-message-size');
 		this.#maxIncomingFragments = this.getProperty('max-incoming-fragments');
+		const given = properties !== undefined && ('maxBufferedAmount' in properties || 'max-buffered-amount' in properties);
+		if (this.#type === WebsocketConnectionType.CLIENT && !given) {
+			// A client reads on, whatever it has to send: its peer, a server, stops reading while
+			// it cannot send, and two peers that both did could wait on each other for ever.
+			this.setProperty('max-buffered-amount', 0);
+		}
+
 		this.#maxBufferedAmount = this.getProperty('max-buffered-amount');
 		let allowedRsv = 0;
 		for (const extension of this.#extensions) {
@@ -644,7 +651,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	 * (NO_STATUS, the default) sends an empty Close frame. Ignored if a Close was already sent.
 	 *
 	 * ```
-	 *  OPEN --close()--> CLOSING --peer's Close--> (client: half-close, wait for FIN; server: close TCP) --> CLOSED
+	 *  OPEN --close()--> CLOSING --peer's Close--> (half-close, drain until the peer's FIN or the close timeout) --> CLOSED
 	 *    \--peer's Close--> closing, echo (LAST) --> CLOSING --written--> CLOSED
 	 * ```
 	 *
@@ -1690,7 +1697,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flush();
 	}
 
-	/** The LAST frame (a Close echo, or an error's Close) is written: the server closes TCP, the client half-closes. */
+	/** The LAST frame (a Close echo, or an error's Close) is written: the server ends and drains the stream, the client half-closes. */
 	#lastWrittenCallback(): (error?: Error | null) => void {
 		return error => {
 			this.#onLastWritten(error);

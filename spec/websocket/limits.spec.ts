@@ -162,13 +162,24 @@ both('a message of many small fragments arrives whole, in order, at the limit ex
 
 // --- A peer that never reads --------------------------------------------------------------------
 
-test('max-buffered-amount: 1 MiB by default, 0 turns it off', t => {
+test('max-buffered-amount: 1 MiB by default on a server, 0 on a client; 0 turns it off', t => {
 	const socket = new net.Socket();
 	t.teardown(() => socket.destroy());
 	const connection = new WebsocketConnection({ioStream: socket, connectionType: WebsocketConnectionType.SERVER, uri: new URL('ws://x/')});
 	t.is(connection.maxBufferedAmount, 1024 * 1024);
 	connection.maxBufferedAmount = 0;
 	t.is(connection.getMaxBufferedAmount(), 0);
+	const clientSocket = new net.Socket();
+	t.teardown(() => clientSocket.destroy());
+	const client = new WebsocketConnection({ioStream: clientSocket, connectionType: WebsocketConnectionType.CLIENT, uri: new URL('ws://x/')});
+	t.is(client.maxBufferedAmount, 0);
+	const chosen = new net.Socket();
+	t.teardown(() => chosen.destroy());
+	t.is(
+		new WebsocketConnection({ioStream: chosen, connectionType: WebsocketConnectionType.CLIENT, uri: new URL('ws://x/'), maxBufferedAmount: 2048})
+			.maxBufferedAmount,
+		2048,
+	);
 });
 
 /** A raw TCP peer of an echo server that writes `frame` until the server stops reading, never reading itself. */
