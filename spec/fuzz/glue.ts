@@ -10,7 +10,7 @@ import http from 'node:http';
 import net, {type AddressInfo} from 'node:net';
 import {websocketConnect} from '../../lib/node/client.ts';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
-import {DEFAULT_MAX_INCOMING_FRAGMENTS, WEBSOCKET_GUID} from '../../lib/websocket/constants.ts';
+import {WEBSOCKET_GUID} from '../../lib/websocket/constants.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.ts';
 import {withTimeout} from '../helpers/signals.ts';
@@ -29,12 +29,9 @@ async function close(server: net.Server): Promise<void> {
 	});
 }
 
-/**
- * A generated case as the glue can run it: over TCP, with the glue's fragment limit (it has no
- * option for it).
- */
+/** A generated case as the glue runs it: over TCP. */
 export function glueCase(c: FuzzCase): FuzzCase {
-	return {...c, transport: 'tcp', maxIncomingFragments: DEFAULT_MAX_INCOMING_FRAGMENTS};
+	return {...c, transport: 'tcp'};
 }
 
 /** The opener for the case's role: addWebsocketHandler() for a server, websocketConnect() for a client. */
@@ -62,6 +59,7 @@ export async function openServerGlue(c: FuzzCase): Promise<Opened> {
 		extensions: c.deflate ? [WebsocketExtensionDeflate] : null,
 		maxIncomingPayloadSize: c.maxIncomingPayloadSize,
 		maxTotalMessageSize: c.maxTotalMessageSize,
+		maxIncomingFragments: c.maxIncomingFragments,
 	});
 	const port = await listen(server);
 	const socket = net.connect({port, host: '127.0.0.1', allowHalfOpen: true, noDelay: true});
@@ -120,6 +118,7 @@ export async function openClientGlue(c: FuzzCase): Promise<Opened> {
 		extensions: c.deflate ? [WebsocketExtensionDeflate] : null,
 		maxIncomingPayloadSize: c.maxIncomingPayloadSize,
 		maxTotalMessageSize: c.maxTotalMessageSize,
+		maxIncomingFragments: c.maxIncomingFragments,
 	});
 	// An early rejection is reported by the harness when it awaits the connection.
 	connection.catch(() => {});
