@@ -210,6 +210,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#utf8: Utf8Validator | null = null;
 	/** Bytes of the text frame being received already validated as they arrived; -1 when it is not checked early. */
 	#frameValidated = -1;
+	/** The reserved bits of the latest message's first frame, as decoded: set when an extension transforms it. */
+	#messageRsv = 0;
 	#maxTotalMessageSize: number;
 
 	// Incoming frames waiting while an extension works asynchronously.
@@ -311,6 +313,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		stream.on('end', onStreamEnd);
 		stream.on('error', onStreamError);
 		stream.on('close', onStreamClose);
+		// The connection ends its side itself (after its last frames, LIBSOUP.md difference 10): a
+		// stream that ended its writable side at the peer's FIN would drop what is still queued.
+		stream.allowHalfOpen = true;
 		// Reading begins right after construction, even on a stream the handshake code left paused,
 		// but from an immediate: like libsoup's input source dispatched by the main loop, it runs after
 		// the code that created the connection, including an `await` continuation, has connected its handlers.
@@ -870,6 +875,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
+		if (opcode !== Opcode.CONTINUATION && opcode < Opcode.CLOSE) {
+			this.#messageRsv = rsv;
+		}
+
 		if (this.#incomingBacklog !== null) {
 			this.#incomingBacklog.push([fin, rsv, opcode, payload]);
 			return;
@@ -891,7 +900,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#onPartialPayload(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void {
 		if (start === 0) {
 			const text = opcode === Opcode.TEXT || (opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT);
-			if (!text || rsv !== 0 || this.#incomingBacklog !== null || this.#closeReceived || this.#closeSent) {
+			// A continuation frame carries no RSV bits of its own: its message's first frame tells.
+			const transformed = opcode === Opcode.CONTINUATION ? this.#messageRsv !== 0 : rsv !== 0;
+			if (!text || transformed || this.#incomingBacklog !== null || this.#closeReceived || this.#closeSent) {
 				this.#frameValidated = -1;
 				return;
 			}

@@ -501,3 +501,20 @@ both('a Close followed by FIN, behind a compressed echo still being made: the ec
 	t.is(info.code, CloseCode.NORMAL);
 	t.true(info.wasClean);
 });
+
+both('compressed fragments past what the message may inflate to fail with 1009, naming their size', async (t, mode) => {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
+		extensions: [configured(WebsocketConnectionType.SERVER, [])],
+		maxTotalMessageSize: 1000,
+	});
+	const error = waitForSignal(connection, 'error');
+	raw.write(
+		Buffer.concat([
+			...encodeFrame(0x2, randomBytes(600), {fin: false, rsv: 0x40, maskKey: generateMaskKey()}),
+			...encodeFrame(0x0, randomBytes(600), {fin: false, maskKey: generateMaskKey()}),
+		]),
+	);
+	const [caught] = await withTimeout(error);
+	t.is((caught as WebsocketError).code, CloseCode.TOO_BIG);
+	t.is(caught.message, 'Received WebSocket payload from the client larger than configured max-total-message-size (more than 1200 bytes, limit 1000)');
+});

@@ -310,8 +310,9 @@ export class WebsocketExtensionDeflate extends WebsocketExtension {
 			// Kept (copied: the payload may be a view into a read chunk) until the last frame.
 			this.#fragmentsSize += payload.length;
 			if (limit > 0 && this.#fragmentsSize > compressedBound(limit)) {
+				const size = this.#fragmentsSize;
 				this.#dropFragments();
-				throw tooBigError(this.#peer(), 'max-total-message-size', limit, this.#fragmentsSize, true);
+				throw tooBigError(this.#peer(), 'max-total-message-size', limit, size, true);
 			}
 
 			this.#fragments.push(Buffer.from(payload));
