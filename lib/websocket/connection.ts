@@ -210,6 +210,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#utf8: Utf8Validator | null = null;
 	/** Bytes of the text frame being received already validated as they arrived; -1 when it is not checked early. */
 	#frameValidated = -1;
+	/** The message's first frame had reserved bits: an extension transforms its continuation frames too (they carry none). */
+	#messageTransformed = false;
 	#maxTotalMessageSize: number;
 
 	// Incoming frames waiting while an extension works asynchronously.
@@ -885,12 +887,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/**
 	 * Part of a frame's payload arrived: text is validated now, so the connection fails at the
-	 * chunk that made it invalid, not when the whole frame is in. Frames an extension transforms
-	 * (with its reserved bits), or that wait behind one, are validated when complete.
+	 * chunk that made it invalid, not when the whole frame is in. Frames of a message an extension
+	 * transforms (its first frame has reserved bits), or that wait behind one, are validated when complete.
 	 */
 	#onPartialPayload(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void {
 		if (start === 0) {
-			const text = opcode === Opcode.TEXT || (opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT);
+			const text =
+				opcode === Opcode.TEXT ||
+				(opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT && !this.#messageTransformed);
 			if (!text || rsv !== 0 || this.#incomingBacklog !== null || this.#closeReceived || this.#closeSent) {
 				this.#frameValidated = -1;
 				return;
@@ -918,6 +922,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** Applies the extensions in order; if one answers with a promise, later frames wait in a backlog, the stream paused. */
 	#runIncomingExtensions(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
+		if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
+			// RFC 7692 §6.1: only the first frame of a compressed message has RSV1.
+			this.#messageTransformed = rsv !== 0;
+		}
+
 		const frame: FrameInfo = {fin, rsv, opcode};
 		const limit = this.#inflateLimit();
 		let data = payload;
