@@ -946,14 +946,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 			this.#incomingBacklog = [];
 			this.#updateFlow();
-			void this.#finishIncomingExtensions(result, i + 1, frame);
+			// What was validated of this frame as it arrived is its own: the next frame may start meanwhile.
+			const validated = this.#frameValidated;
+			this.#frameValidated = -1;
+			void this.#finishIncomingExtensions(result, i + 1, frame, validated);
 			return;
 		}
 
 		this.#processFrame(frame.fin, frame.rsv, frame.opcode, data);
 	}
 
-	async #finishIncomingExtensions(pending: Promise<Buffer>, next: number, frame: FrameInfo): Promise<void> {
+	async #finishIncomingExtensions(pending: Promise<Buffer>, next: number, frame: FrameInfo, validated: number): Promise<void> {
 		const limit = this.#inflateLimit();
 		try {
 			let data = await pending;
@@ -962,6 +965,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			}
 
 			if (!this.#ioClosing) {
+				this.#frameValidated = validated;
 				this.#processFrame(frame.fin, frame.rsv, frame.opcode, data);
 			}
 		} catch (error) {
@@ -1079,6 +1083,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#processFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
+		// The bytes of this frame already validated as they arrived (#onPartialPayload).
+		const validated = this.#frameValidated;
+		this.#frameValidated = -1;
 		// libsoup: nothing more is processed once both Close frames have been exchanged.
 		if (this.#closeSent && this.#closeReceived) {
 			return;
@@ -1119,9 +1126,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		const text = this.#messageOpcode === Opcode.TEXT;
-		// The bytes of this frame already validated as they arrived (#onPartialPayload).
-		const validated = this.#frameValidated;
-		this.#frameValidated = -1;
 		if (fin && start) {
 			// A whole message in one frame: validate and deliver without copying.
 			if (text && !(validated < 0 ? isValidUtf8(payload) : this.#utf8!.push(payload.subarray(validated)) && this.#utf8!.end())) {
