@@ -842,19 +842,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#checkBuffered(): void {
 		const max = this.#maxBufferedAmount;
 		const stream = this.#stream;
+		// The stream will not say 'drain' below its own high-water mark: count only the queue then
+		// (past the mark it asks for 'drain'; a queue that holds frames is flushed, and checked, later).
+		const noDrainComing = !stream.writableNeedDrain && (this.#queue?.bytes ?? 0) <= max / 2;
 		if (!this.#pausedForWrites) {
-			if (max === 0 || this.bufferedAmount <= max) {
+			if (max === 0 || this.bufferedAmount <= max || noDrainComing) {
 				return;
 			}
 
 			debug('%d bytes wait to be sent: reading stops', this.bufferedAmount);
 			this.#pausedForWrites = true;
-		} else if (
-			max === 0 ||
-			this.bufferedAmount <= max / 2 ||
-			// The stream will not say 'drain' below its own high-water mark: count only the queue then.
-			(!stream.writableNeedDrain && (this.#queue?.bytes ?? 0) <= max / 2)
-		) {
+		} else if (max === 0 || this.bufferedAmount <= max / 2 || noDrainComing) {
 			this.#pausedForWrites = false;
 			this.#updateFlow();
 			return;
