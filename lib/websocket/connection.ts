@@ -1313,6 +1313,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#onStreamError(error: Error): void {
+		if (this.#ioClosing && this.#closeSent && this.#closeReceived) {
+			// The close handshake is complete and the stream only drained (LIBSOUP.md difference 10),
+			// where libsoup would have closed it already: a reset now is no failure of the connection.
+			debug('stream error while draining, ignored: %s', error.message);
+			this.#closeIoStream(true);
+			return;
+		}
+
 		debug('stream error: %s', error.message);
 		this.#emitErrorAndClose(error, true);
 	}
