@@ -1297,7 +1297,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#onEnd(): void {
 		if (this.#incomingBacklog !== null && !this.#ioClosing) {
-			// Frames received before the end still wait for an extension (an inflate): they come first.
+			// Frames received before the end still wait for an asynchronous extension: they come first.
 			debug('end of stream, after the frames still being processed');
 			this.#endPending = true;
 			return;
