@@ -168,6 +168,28 @@ both('a fragmented compressed message is inflated across its frames', async (t, 
 	t.is(data.toString(), text);
 });
 
+both('a compressed text continuation frame that arrives in pieces is not taken for UTF-8 before it is inflated', async (t, mode) => {
+	const {connection, raw, received} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
+		extensions: [configured(WebsocketConnectionType.SERVER, [])],
+	});
+	const events: string[] = [];
+	connection.connect('message', (_self, type, data) => events.push(`message:${type}:${data.toString()}`));
+	connection.connect('error', (_self, error) => events.push(`error:${error.message}`));
+	const text = prose(3000);
+	const compressed = compress(Buffer.from(text));
+	const half = Math.floor(compressed.length / 2);
+	const continuation = Buffer.concat(encodeFrame(0x0, compressed.subarray(half), {maskKey: generateMaskKey()}));
+	const split = Math.floor(continuation.length / 2);
+	raw.write(Buffer.concat(encodeFrame(0x1, compressed.subarray(0, half), {fin: false, rsv: 0x40, maskKey: generateMaskKey()})));
+	raw.write(Buffer.concat(encodeFrame(0x9, Buffer.from('p'), {maskKey: generateMaskKey()})));
+	raw.write(continuation.subarray(0, split));
+	// The Pong shows the Ping was read: the rest of the continuation frame comes in a later chunk.
+	await until(() => received().length > 0, 5000, 'the pong');
+	raw.write(continuation.subarray(split));
+	await until(() => events.length > 0, 5000, 'the message');
+	t.deepEqual(events, [`message:${WebsocketDataType.TEXT}:${text}`]);
+});
+
 /** Checks that the raw peer's frames make the connection fail with `code`, `reason` and `message`. */
 async function expectFailure(
 	t: Parameters<Parameters<typeof both>[1]>[0],

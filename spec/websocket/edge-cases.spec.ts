@@ -276,3 +276,28 @@ both('fragments and the end of the stream in one write, behind an asynchronous e
 	await withTimeout(connection.closed);
 	t.deepEqual(events, ['message:one two three', 'closed']);
 });
+
+both('a text fragment validated as it arrived, then held by an asynchronous extension while the next fragment starts: validated once', async (t, mode) => {
+	const {connection, raw, received} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {extensions: [new SlowIncomingExtension()]});
+	const events = record(connection);
+	let chunks = 0;
+	connection.getIoStream().on('data', () => chunks++);
+	const send = async (bytes: Buffer): Promise<void> => {
+		const before = chunks;
+		raw.write(bytes);
+		await until(() => chunks > before, 5000, 'the chunk to be read');
+	};
+
+	const frame = (opcode: number, payload: Buffer, fin: boolean): Buffer => Buffer.concat(encodeFrame(opcode, payload, {fin}));
+	// "x", then the Ping's Pong: the extension has handed the first fragment over.
+	raw.write(Buffer.concat([frame(0x1, Buffer.from('x'), false), frame(0x9, Buffer.from('p'), true)]));
+	await until(() => received().length > 0, 5000, 'the pong');
+	const second = frame(0x0, Buffer.from('aéb'), false); // 61 c3 a9 62
+	const third = frame(0x0, Buffer.from('cde'), true);
+	// The second fragment in two pieces, the first ending inside "é"; the third starts with the second's end.
+	await send(second.subarray(0, 2 + 2));
+	await send(Buffer.concat([second.subarray(4), third.subarray(0, 3)]));
+	await send(third.subarray(3));
+	await until(() => events.length > 0, 5000, 'the message');
+	t.deepEqual(events, ['message:xaébcde']);
+});

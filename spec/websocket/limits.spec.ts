@@ -182,6 +182,23 @@ test('max-buffered-amount: 1 MiB by default on a server, 0 on a client; 0 turns 
 	);
 });
 
+both('max-buffered-amount below the stream\'s own high-water mark: an echo past it does not stop reading for good', async (t, mode) => {
+	// 4 KiB: below the 16 KiB past which the stream asks for 'drain', so none may come.
+	const {connection, raw, received} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {maxBufferedAmount: 4096});
+	t.true(connection.getIoStream().writableHighWaterMark > 6000);
+	let messages = 0;
+	connection.connect('message', (self, _type, data) => {
+		messages++;
+		self.sendBinary(Buffer.alloc(6000, data[0]));
+	});
+	raw.write(masked(Opcode.BINARY, Buffer.from([1])));
+	await until(() => received().length >= 6004, 5000, 'the first echo');
+	raw.write(masked(Opcode.BINARY, Buffer.from([2])));
+	await until(() => messages === 2, 5000, 'the second message to be read');
+	await until(() => received().length >= 2 * 6004, 5000, 'the second echo');
+	t.is(received().length, 2 * 6004);
+});
+
 /** A raw TCP peer of an echo server that writes `frame` until the server stops reading, never reading itself. */
 async function floodNeverReading(
 	t: ExecutionContext,

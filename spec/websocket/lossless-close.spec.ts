@@ -190,3 +190,32 @@ test('bytes that arrive after the server has sent its last frame are drained, no
 	t.is(frames[10]!.opcode, Opcode.CLOSE);
 	t.is(await withTimeout(closes[0]!, 10_000, 'the server\'s closed'), 1000);
 });
+
+test('a reset from the peer while the server drains after a complete close handshake: no error, a clean close', async t => {
+	const server = net.createServer({allowHalfOpen: true});
+	t.teardown(() => server.close());
+	const accepted = new Promise<net.Socket>(resolve => {
+		server.once('connection', resolve);
+	});
+	await new Promise<void>(resolve => {
+		server.listen(0, '127.0.0.1', resolve);
+	});
+	const socket = net.connect({port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true});
+	t.teardown(() => socket.destroy());
+	const serverSide = await accepted;
+	t.teardown(() => serverSide.destroy());
+	const connection = new WebsocketConnection({ioStream: serverSide, connectionType: WebsocketConnectionType.SERVER, uri: new URL('ws://127.0.0.1/')});
+	const errors: Error[] = [];
+	connection.connect('error', (_self, error) => errors.push(error));
+	const ended = new Promise<void>(resolve => {
+		serverSide.once('finish', resolve);
+	});
+	socket.write(masked(Opcode.CLOSE, encodeClosePayload(1000)));
+	// The server has echoed the Close and ended its side: it drains, waiting for our FIN. We reset instead.
+	await withTimeout(ended, 5000, 'the server to end its side');
+	socket.resetAndDestroy();
+	const info = await withTimeout(connection.closed, 5000, 'closed');
+	t.deepEqual(errors.map(error => error.message), []);
+	t.is(info.code, 1000);
+	t.true(info.wasClean);
+});

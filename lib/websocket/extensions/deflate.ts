@@ -79,10 +79,6 @@ class Window {
 		data.copy(this.#bytes, keep);
 		this.#length = keep + data.length;
 	}
-
-	clear(): void {
-		this.#length = 0;
-	}
 }
 
 /** Deflate's worst case: stored blocks add 5 bytes per 64 KiB, plus a little at the ends. */
@@ -93,8 +89,9 @@ function compressedBound(limit: number): number {
 /**
  * The permessage-deflate extension (RFC 7692), as libsoup's `SoupWebsocketExtensionDeflate`:
  * parameters `server_no_context_takeover`, `client_no_context_takeover`,
- * `server_max_window_bits` and `client_max_window_bits`; compression on Node's zlib, one job at a
- * time per direction and ten at a time in the process.
+ * `server_max_window_bits` and `client_max_window_bits`; on Node's zlib: outgoing messages are
+ * compressed one at a time per connection and ten at a time in the process, incoming ones are
+ * inflated synchronously.
  *
  * Give the class to the handshake helpers (`supportedExtensions`), to `websocketConnect` or to
  * `addWebsocketHandler` in `extensions`. The decompressed size of a message is bounded by the
