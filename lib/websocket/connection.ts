@@ -36,6 +36,9 @@ const WRITE_BUFFER_LIMIT = 1024 * 1024;
 /** The first buffer of a fragmented message holds at least this much. */
 const MIN_ASSEMBLY_CAPACITY = 1024;
 
+/** Pongs that may wait in the queue as they are; past these the last one takes the newest Ping's payload. */
+const MAX_QUEUED_PONGS = 8;
+
 /** Prefix of keepalive ping payloads (libsoup's is `libsoup-keepalive-`). */
 const KEEPALIVE_PREFIX = 'websoup-keepalive-';
 
@@ -223,8 +226,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#pausedForWrites = false;
 	#watchingDrain = false;
 	#maxBufferedAmount: number;
-	/** A Pong still waiting in the queue: a newer Ping replaces its payload (RFC 6455 §5.5.3). */
+	/** The last Pong waiting in the queue, and how many wait: past a few, a newer Ping replaces its payload. */
 	#queuedPong: OutgoingFrame | null = null;
+	#queuedPongs = 0;
 	/** The peer's Close came while our frames (our Close among them) still wait in the queue. */
 	#shutdownAfterFlush = false;
 	/** The stream ended while frames received before its end still waited for an extension. */
@@ -1226,13 +1230,20 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#receivePong(payload: Buffer): void {
 		if (payload.length > KEEPALIVE_PREFIX.length && payload.toString('latin1', 0, KEEPALIVE_PREFIX.length) === KEEPALIVE_PREFIX) {
+			// RFC 6455 §5.5.3: a peer may answer only the latest Ping; the Pong of ping n answers the
+			// earlier ones too (they were sent, and read, before it). The map is in sending order.
 			const key = payload.toString('latin1');
-			const timer = this.#pongTimers?.get(key);
-			if (timer === undefined) {
+			const timers = this.#pongTimers;
+			if (timers === null || !timers.has(key)) {
 				debug('unknown keepalive pong %s', key);
 			} else {
-				timer.clear();
-				this.#pongTimers!.delete(key);
+				for (const [sent, timer] of timers) {
+					timer.clear();
+					timers.delete(sent);
+					if (sent === key) {
+						break;
+					}
+				}
 			}
 		}
 
@@ -1343,7 +1354,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#ioClosed = true;
 		this.#stopTimers();
 		this.#decoder.stop();
-		this.#queue?.clear();
+		this.#clearQueue();
 		this.#updateState();
 		this.emit('closed');
 		this.#closeInfo = {
@@ -1500,7 +1511,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#incomingBacklog = null;
 			this.#updateState();
 			if (stream.destroyed) {
-				this.#queue?.clear();
+				this.#clearQueue();
 				queueMicrotask(() => {
 					this.#onStreamClose();
 				});
@@ -1522,7 +1533,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		if (now) {
-			this.#queue?.clear();
+			this.#clearQueue();
 			if (!stream.destroyed) {
 				stream.destroy();
 			}
@@ -1581,13 +1592,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/**
 	 * RFC 6455 §5.5.3: an endpoint MAY elect to send a Pong frame for only the most recently
-	 * processed Ping frame. A Pong still waiting in the queue takes the newer Ping's payload, so a
-	 * flood of Pings that cannot be answered yet costs one queued Pong.
+	 * processed Ping frame. Up to {@link MAX_QUEUED_PONGS} Pongs wait in the queue as they are (a
+	 * keepalive peer timing each of its Pings gets every Pong); past them the last one takes each
+	 * newer Ping's payload, so a flood of Pings that cannot be answered yet costs a few Pongs.
 	 */
 	#sendPong(payload: Buffer): void {
 		const buffers = encodeFrame(Opcode.PONG, payload, {maskKey: this.#maskKey()});
 		// #flush() forgets the Pong once it is written; fill() fails if the queue was cleared.
-		if (this.#queuedPong !== null && this.#queue!.fill(this.#queuedPong, buffers)) {
+		if (this.#queuedPongs >= MAX_QUEUED_PONGS && this.#queuedPong !== null && this.#queue!.fill(this.#queuedPong, buffers)) {
 			return;
 		}
 
@@ -1597,8 +1609,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#waitForDrain();
 		}
 
-		const frame = this.#enqueue(buffers, QueueFlags.URGENT);
-		this.#queuedPong = frame !== null && frame.buffers !== null && this.#queue!.length > 0 ? frame : null;
+		this.#enqueue(buffers, QueueFlags.URGENT | QueueFlags.PONG);
 	}
 
 	#sendData(opcode: number, payload: Buffer): void {
@@ -1634,22 +1645,33 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 	}
 
-	/** Writes a frame now, or queues it (and flushes); returns the frame if it was queued, `null` if written or dropped. */
-	#enqueue(buffers: Buffer[], flags: number): OutgoingFrame | null {
+	/** Writes a frame now, or queues it (and flushes). */
+	#enqueue(buffers: Buffer[], flags: number): void {
 		if (this.#ioClosing || this.#closePending) {
 			debug('stream closing, dropping frame');
-			return null;
+			return;
 		}
 
 		// The hot path: nothing queued and the stream is taking data, so write now.
 		if ((this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain) {
 			this.#write(buffers, flags);
-			return null;
+			return;
 		}
 
 		const frame = (this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
+		if (flags & QueueFlags.PONG) {
+			this.#queuedPongs++;
+			this.#queuedPong = frame;
+		}
+
 		this.#flush();
-		return frame;
+	}
+
+	/** Drops every queued frame. */
+	#clearQueue(): void {
+		this.#queue?.clear();
+		this.#queuedPong = null;
+		this.#queuedPongs = 0;
 	}
 
 	#flush(): void {
@@ -1660,8 +1682,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				break;
 			}
 
-			if (next === this.#queuedPong) {
-				this.#queuedPong = null;
+			if (next.flags & QueueFlags.PONG) {
+				this.#queuedPongs--;
+				if (next === this.#queuedPong) {
+					this.#queuedPong = null;
+				}
 			}
 
 			this.#write(next.buffers!, next.flags);
@@ -1695,7 +1720,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		if (last) {
 			// Nothing may follow the last frame.
-			this.#queue?.clear();
+			this.#clearQueue();
 		}
 
 		// Backpressure: past `write()` returning false the stream may hold up to WRITE_BUFFER_LIMIT

@@ -8,6 +8,8 @@ export const QueueFlags = {
 	URGENT: 1,
 	/** Nothing is written after it; once written the stream closes (server) or half-closes (client). */
 	LAST: 2,
+	/** A Pong: a newer Ping may give its payload to the last one queued (RFC 6455 §5.5.3). */
+	PONG: 4,
 } as const;
 export type QueueFlags = (typeof QueueFlags)[keyof typeof QueueFlags];
 

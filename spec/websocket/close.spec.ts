@@ -438,6 +438,28 @@ test('keepalive: pings every interval; a missing pong fails with 1008', async t 
 	t.is(close!.payload.readUInt16BE(0), 1008);
 });
 
+test('keepalive: a peer that answers only the latest Ping (RFC 6455 §5.5.3) does not time out', async t => {
+	const {connection, raw, received} = await rawPeer(t, 'tcp', WebsocketConnectionType.SERVER, {
+		keepaliveInterval: 1,
+		keepalivePongTimeout: 2,
+	});
+	let errors = 0;
+	connection.connect('error', () => errors++);
+	const pings = (): Buffer[] =>
+		new WebsocketFramer({mode: 'client', maxPayloadSize: 0})
+			.readFrames(received())
+			.filter(frame => frame.opcode === 0x9)
+			.map(frame => frame.payload);
+	// Ping 1 goes unanswered; Ping 2's Pong must settle both (ping 1's timer would fire at 3 s).
+	await until(() => pings().length >= 2, 10_000, 'two keepalive pings');
+	raw.write(masked(0xa, pings()[1]!));
+	await until(() => pings().length >= 4, 10_000, 'two more pings');
+	raw.write(masked(0xa, pings()[3]!));
+	t.is(errors, 0);
+	t.is(connection.getState(), WebsocketState.OPEN);
+	connection.setKeepaliveInterval(0);
+});
+
 test('keepalive: answered pings keep the connection open', async t => {
 	const {client, server} = await connectionPair(t, 'tcp', {}, {keepaliveInterval: 1, keepalivePongTimeout: 5});
 	let pongs = 0;
