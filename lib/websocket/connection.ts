@@ -376,7 +376,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 					return;
 				}
 
-				connection.#decoderError(error);
+				connection.#failReading(error);
 			}
 		};
 	}
@@ -989,7 +989,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 			const entry = backlog[i]!;
 			if (entry instanceof WebsocketError) {
-				this.#decoderError(entry);
+				this.#failReading(entry);
 				break;
 			}
 
@@ -1017,8 +1017,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#updateFlow();
 	}
 
-	/** A frame the decoder refused. */
-	#decoderError(error: WebsocketError): void {
+	/** What was read is refused (by the decoder or an extension): a limit closes with 1009, the rest with their code. */
+	#failReading(error: WebsocketError): void {
 		if (error.code === CloseCode.TOO_BIG) {
 			this.#failLimit(error);
 		} else {
@@ -1080,11 +1080,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			error instanceof WebsocketError
 				? error
 				: new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', String(error), {cause: error});
-		if (wrapped.code === CloseCode.TOO_BIG) {
-			this.#failLimit(wrapped);
-		} else {
-			this.#emitErrorAndClose(wrapped, false);
-		}
+		this.#failReading(wrapped);
 	}
 
 	#processFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
