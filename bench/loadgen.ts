@@ -42,7 +42,13 @@ export function buildLoadgen(): Loadgen {
 	if (!existsSync(binary) || !existsSync(stamp) || statSync(binary).mtimeMs < newest) {
 		mkdirSync(`${root}.bench-tmp`, {recursive: true});
 		const flags = ['-O2', '-Wall', '-o', binary, source, ...(zlib ? ['-DHAVE_ZLIB', '-lz'] : [])];
-		execFileSync('cc', flags, {stdio: ['ignore', 'ignore', 'inherit']});
+		try {
+			execFileSync('cc', flags, {stdio: ['ignore', 'ignore', 'pipe']});
+		} catch (error) {
+			const stderr = String((error as {stderr?: unknown}).stderr ?? '').trim();
+			return {path: null, zlib: false, note: `bench/loadgen.c did not compile (cc ${flags.join(' ')}): ${stderr.split('\n').slice(0, 3).join(' ')}; the JS load generator measured every figure, and it can be the bottleneck`};
+		}
+
 		execFileSync('sh', ['-c', `rm -f "${binary}".zlib "${binary}".nozlib && touch "${stamp}"`]);
 	}
 

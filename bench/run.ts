@@ -121,6 +121,10 @@ function add(map: Map<string, Map<string, number[]>>, figure: string, column: st
 	byColumn.set(column, list);
 }
 
+function sleep(ms: number): Promise<void> {
+	return new Promise(resolve => setTimeout(resolve, ms));
+}
+
 function median(values: readonly number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	const middle = Math.floor(sorted.length / 2);
@@ -250,6 +254,10 @@ async function serverRound(impl: Impl): Promise<void> {
 			}
 
 			for (const figure of group) {
+				// The previous cell's connections gone first: sockets the server still tears down (with
+				// their buffers) cost the next cell up to a third of its throughput.
+				await server.request('waitOpen', {count: 0});
+				await sleep(100);
 				const {result, cpu} = await drive(figure, impl.name, figure.load!, info.port, impl.lib === 'tcp', server);
 				add(samples, figure.key, impl.name, valueOf(figure, result));
 				add(generatorCpu, figure.key, impl.name, result.cpu);
@@ -624,6 +632,14 @@ if (outDir !== null) {
 		markdownTable(table),
 		'',
 		...(notes.length > 0 ? ['## Notes', '', ...notes.map(note => `- ${note}`), ''] : []),
+		'## Columns',
+		'',
+		`- ${ALL.join(', ')}: the implementation measured, each cell the median (min–max) over the rounds, then "gen N%", the generator's CPU in that cell (the most of its core it used in any round). "INVALID": the generator was above ${GENERATOR_LIMIT * 100}% of its core in some round, so the figure may be the generator's, not the server's. "[JS gen]": measured by the JS generator (no \`cc\`, or no zlib for the deflate row). "–": not measured (the TCP echo has no handshake, text or deflate; the clients are websoup and ws).`,
+		'- websoup/ws, websoup/uWS: ratios of the medians; "(invalid)" when either cell is INVALID. For memory and emit, lower is better.',
+		'- target: the BRIEF\'s target, as websoup ÷ the baseline named, ✓ met, ✗ missed, "(not measured)" when the baseline did not run (uWebSockets.js not installed).',
+		...(quick ? [] : ['- no native: websoup/ws with the optional native helpers off on both sides.']),
+		'- tested CPU (max): the process under test\'s CPU over the window, the most over the row; below 100% on a server figure, the server waited on something (the generator, the kernel).',
+		'',
 		'## How it is measured',
 		'',
 		`- The server (or client) under test runs in its own process${pin ? ', pinned to core 0 with `taskset`' : ''}; the load generator runs${pin ? ' pinned to core 1' : ' beside it'}. Loopback only.`,
