@@ -25,7 +25,7 @@ const profileDir = process.env['BENCH_PROFILE'];
 
 const settings = quick
 	? {rounds: 2, warmupMs: 200, durationMs: 400, idle: 1000, clientWarmupMs: 150, clientDurationMs: 300}
-	: {rounds: 3, warmupMs: 500, durationMs: 2000, idle: 5000, clientWarmupMs: 500, clientDurationMs: 1500};
+	: {rounds: 3, warmupMs: 500, durationMs: 1500, idle: 5000, clientWarmupMs: 500, clientDurationMs: 1200};
 
 /** Above this share of its core, the generator (or the client figures' echo server) may be what was measured. */
 const GENERATOR_LIMIT = 0.8;

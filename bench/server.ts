@@ -101,6 +101,9 @@ if (impl === 'websoup') {
 		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
 		open.add(socket);
 		socket.on('close', () => open.delete(socket));
+		// The peer gone: close our side too, so the count of open sockets drops.
+		socket.on('end', () => socket.destroy());
+		socket.on('error', () => socket.destroy());
 	});
 	tracked = open;
 } else {
