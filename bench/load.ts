@@ -3,6 +3,7 @@
 
 import net from 'node:net';
 import type {AddressInfo} from 'node:net';
+import {constants as zlibConstants, deflateRawSync} from 'node:zlib';
 import {cpuMs, serve} from './child.ts';
 import {ACCEPT, acceptFor, buildFrame, CLIENT_CLOSE, FrameCounter, headEnd, openRaw, repeat, requestHead} from './raw.ts';
 
@@ -43,19 +44,49 @@ function markPhase(phase: 'start' | 'end'): void {
 	process.send?.({event: 'mark', phase});
 }
 
+/** How the echo is driven: the frame's opcode; `raw` for a TCP echo (no handshake); `deflate` to offer and send permessage-deflate. */
+interface EchoOptions {
+	opcode: number;
+	raw: boolean;
+	deflate: boolean;
+}
+
+/** Opens a socket without a handshake (for the raw TCP echo). */
+async function openTcp(port: number): Promise<{socket: net.Socket; rest: Buffer}> {
+	return new Promise((resolve, reject) => {
+		const socket = net.connect({host: '127.0.0.1', port, noDelay: true}, () => {
+			socket.removeListener('error', reject);
+			resolve({socket, rest: Buffer.alloc(0)});
+		});
+		socket.once('error', reject);
+	});
+}
+
 /**
  * Echo load: `connections` sockets, each keeping up to `depth` frames of `size` bytes in flight,
- * written in batches of depth/2 precomputed masked frames.
+ * written in batches of depth/2 precomputed masked frames. The fallback of bench/loadgen.c: it
+ * counts echoed frames from their headers only (a compressed echo is not inflated).
  */
-async function echo(port: number, connections: number, size: number, depth: number, warmupMs: number, durationMs: number): Promise<Window> {
+async function echo(port: number, connections: number, size: number, depth: number, warmupMs: number, durationMs: number, options: EchoOptions): Promise<Window> {
 	const batch = Math.max(1, Math.floor(depth / 2));
-	const frame = buildFrame(0x2, Buffer.alloc(size, 0x61), true);
+	const text = 'The quick brown fox jumps over the lazy dog; {"id": 42, "name": "websoup", "ok": true} ';
+	const plain = options.deflate ? Buffer.from(text.repeat(Math.ceil(size / text.length)).slice(0, size)) : Buffer.alloc(size, 0x61);
+	let frame: Buffer;
+	if (options.deflate) {
+		// RFC 7692 §7.2.1: compress, then remove the 0x00 0x00 0xff 0xff at the tail; RSV1 set.
+		const compressed = deflateRawSync(plain, {finishFlush: zlibConstants.Z_SYNC_FLUSH});
+		frame = buildFrame(options.opcode, compressed.subarray(0, compressed.length - 4), true);
+		frame[0] = frame[0]! | 0x40;
+	} else {
+		frame = buildFrame(options.opcode, plain, true);
+	}
+
 	const batchFrames = repeat(frame, batch);
 	const sockets: net.Socket[] = [];
 	const counters: FrameCounter[] = [];
 	let running = true;
 	try {
-		const opened = await Promise.all(Array.from({length: connections}, async () => openRaw(port)));
+		const opened = await Promise.all(Array.from({length: connections}, async () => (options.raw ? openTcp(port) : openRaw(port, 10_000, options.deflate))));
 		for (const {socket, rest} of opened) {
 			const counter = new FrameCounter();
 			let sent = 0;
@@ -320,7 +351,8 @@ function acceptCache(key: string): string {
 
 serve({
 	async echo(r) {
-		return {...(await echo(r['port'] as number, r['connections'] as number, r['size'] as number, r['depth'] as number, r['warmupMs'] as number, r['durationMs'] as number))};
+		const options = {opcode: (r['opcode'] as number | undefined) ?? 0x2, raw: r['raw'] === true, deflate: r['deflate'] === true};
+		return {...(await echo(r['port'] as number, r['connections'] as number, r['size'] as number, r['depth'] as number, r['warmupMs'] as number, r['durationMs'] as number, options))};
 	},
 	async handshakes(r) {
 		return {...(await handshakes(r['port'] as number, r['concurrency'] as number, r['warmupMs'] as number, r['durationMs'] as number))};

@@ -11,11 +11,11 @@ export function acceptFor(key: string): string {
 	return createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 }
 
-/** The upgrade request, as bytes. */
-export function requestHead(port: number, path = '/'): Buffer {
+/** The upgrade request, as bytes; offering permessage-deflate when `deflate`. */
+export function requestHead(port: number, path = '/', deflate = false): Buffer {
 	return Buffer.from(
 		`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-			`Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+			`Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : ''}\r\n`,
 		'latin1',
 	);
 }
@@ -155,8 +155,8 @@ export function headEnd(buffer: Buffer): number {
  * Connects and completes a hand-made handshake, checking the status and the accept value.
  * Resolves with the socket (flowing, its data listeners removed) and the bytes after the head.
  */
-export async function openRaw(port: number, timeoutMs = 10_000): Promise<{socket: net.Socket; rest: Buffer}> {
-	const request = requestHead(port);
+export async function openRaw(port: number, timeoutMs = 10_000, deflate = false): Promise<{socket: net.Socket; rest: Buffer}> {
+	const request = requestHead(port, '/', deflate);
 	return new Promise((resolve, reject) => {
 		const socket = net.connect({host: '127.0.0.1', port, noDelay: true});
 		let received: Buffer = Buffer.alloc(0);
@@ -183,6 +183,11 @@ export async function openRaw(port: number, timeoutMs = 10_000): Promise<{socket
 			const head = received.toString('latin1', 0, end);
 			if (!head.startsWith('HTTP/1.1 101') || !head.includes(ACCEPT)) {
 				fail(new Error(`handshake refused: ${head.split('\r\n')[0] ?? ''}`));
+				return;
+			}
+
+			if (deflate && !/permessage-deflate/i.test(head)) {
+				fail(new Error('permessage-deflate not accepted by the server'));
 				return;
 			}
 

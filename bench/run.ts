@@ -1,9 +1,12 @@
-// `npm run bench [-- --quick]`: websoup side by side with ws, in one run, alternating A B A B.
-// The server (or client) under test runs in its own process on one core; the load generator (raw
-// sockets, precomputed masked frames, no library) runs in another process on another core.
+// `npm run bench [-- --quick]`: websoup side by side with ws, uWebSockets.js and a raw Node TCP echo,
+// in one run, alternating A B A B.
+// The server (or client) under test runs in its own process on one core; the load generator
+// (bench/loadgen.c, compiled here with `cc`: epoll, one thread, precomputed masked frames, every echo
+// checked) runs on the other core. A cell whose generator used more than 80% of its core is marked
+// invalid: it measured the generator.
 // Full run: prints the table and writes docs/benchmarks.md and docs/benchmarks.svg.
-// --quick (CI, under a minute): shorter windows, fewer idle connections, ws with its helpers only;
-// prints the table, writes files only with --out DIR.
+// --quick (CI, about a minute): shorter windows, two rounds, fewer idle connections, no "no native"
+// columns; prints the table, writes files only with --out DIR.
 
 import {execFileSync} from 'node:child_process';
 import {mkdirSync, writeFileSync} from 'node:fs';
@@ -11,6 +14,7 @@ import os from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {Child, hasTaskset, killAll} from './child.ts';
+import {buildLoadgen, runLoadgen, startEchoServer, type EchoServer, type LoadgenResult} from './loadgen.ts';
 import {buildLibrary} from './settings.ts';
 
 const quick = process.argv.includes('--quick');
@@ -20,31 +24,36 @@ const outDir = outIndex === -1 ? (quick ? null : fileURLToPath(new URL('../docs/
 const profileDir = process.env['BENCH_PROFILE'];
 
 const settings = quick
-	? {rounds: 3, warmupMs: 250, durationMs: 500, idle: 1000, clientWarmupMs: 200, clientDurationMs: 400}
-	: {rounds: 5, warmupMs: 1000, durationMs: 3000, idle: 5000, clientWarmupMs: 500, clientDurationMs: 2000};
+	? {rounds: 2, warmupMs: 200, durationMs: 400, idle: 1000, clientWarmupMs: 150, clientDurationMs: 300}
+	: {rounds: 3, warmupMs: 500, durationMs: 1500, idle: 5000, clientWarmupMs: 500, clientDurationMs: 1200};
 
-const SMALL = 32;
-const LARGE = 1024 * 1024;
-const ECHO_SMALL = {connections: 50, depth: 32};
-const ECHO_LARGE = {connections: 4, depth: 2};
-const CLIENT_SMALL_DEPTH = 64;
-const CLIENT_LARGE_DEPTH = 2;
-const HANDSHAKE_CONCURRENCY = 16;
+/** Above this share of its core, the generator (or the client figures' echo server) may be what was measured. */
+const GENERATOR_LIMIT = 0.8;
+
+const WEBSOUP = 'websoup';
+const WEBSOUP_NO_NATIVE = 'websoup (no native)';
+const WS = 'ws';
+const WS_NO_NATIVE = 'ws (no native)';
+const UWS = 'uWebSockets.js';
+const TCP = 'Node TCP echo';
 
 interface Impl {
 	/** Column name. */
 	name: string;
-	lib: 'websoup' | 'ws';
+	lib: 'websoup' | 'ws' | 'uws' | 'tcp';
 	env: Record<string, string>;
 }
 
-const IMPLS: Impl[] = [
-	{name: 'websoup', lib: 'websoup', env: {}},
-	// The pure TypeScript path: bufferutil not used even where it is installed.
-	...(quick ? [] : [{name: 'websoup (no native)', lib: 'websoup' as const, env: {WEBSOUP_NO_BUFFER_UTIL: '1'}}]),
-	{name: 'ws', lib: 'ws', env: {}},
-	...(quick ? [] : [{name: 'ws (no native)', lib: 'ws' as const, env: {WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1'}}]),
-];
+/** What a server figure asks of the generator. */
+interface ServerLoad {
+	mode: 'echo' | 'handshakes';
+	size?: number;
+	opcode?: number;
+	conns?: number;
+	depth?: number;
+	concurrency?: number;
+	deflate?: boolean;
+}
 
 interface Figure {
 	key: string;
@@ -52,46 +61,85 @@ interface Figure {
 	unit: string;
 	/** Whether a smaller value is better (memory, ns per emit). */
 	lowerIsBetter: boolean;
-	/** Target ratio websoup / ws from BRIEF, if any. */
-	target: number | null;
-	/** Column names: the emit figure compares with eventemitter3. */
-	baseline: string;
+	/** Target from BRIEF: websoup ÷ `baseline`, if any. */
+	target: {ratio: number; baseline: string} | null;
+	kind: 'server' | 'client' | 'memory' | 'emit';
+	/** The columns measured. */
+	columns: readonly string[];
+	load?: ServerLoad;
+	client?: {size: number; depth: number};
 }
 
+const KIB = 1024;
+const MIB = 1024 * 1024;
+
+const uwsLoads = canLoadUws();
+const IMPLS: Impl[] = [
+	{name: WEBSOUP, lib: 'websoup', env: {}},
+	// The pure TypeScript path: bufferutil not used even where it is installed.
+	...(quick ? [] : [{name: WEBSOUP_NO_NATIVE, lib: 'websoup' as const, env: {WEBSOUP_NO_BUFFER_UTIL: '1'}}]),
+	{name: WS, lib: 'ws', env: {}},
+	...(quick ? [] : [{name: WS_NO_NATIVE, lib: 'ws' as const, env: {WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1'}}]),
+	...(uwsLoads.ok ? [{name: UWS, lib: 'uws' as const, env: {}}] : []),
+	{name: TCP, lib: 'tcp', env: {}},
+];
+const ALL = IMPLS.map(impl => impl.name);
+const WEBSOCKETS = ALL.filter(name => name !== TCP);
+const MAIN = ALL.filter(name => name === WEBSOUP || name === WS || name === UWS);
+const NATIVE_PAIRS = ALL.filter(name => name !== UWS && name !== TCP);
+
 const FIGURES: Figure[] = [
-	{key: 'echo-small', title: `server echo ${SMALL} B, ${ECHO_SMALL.connections} conns × ${ECHO_SMALL.depth} in flight`, unit: 'msg/s', lowerIsBetter: false, target: 1.2, baseline: 'ws'},
-	{key: 'echo-large', title: `server echo 1 MiB binary, ${ECHO_LARGE.connections} conns × ${ECHO_LARGE.depth}`, unit: 'MB/s', lowerIsBetter: false, target: 1.0, baseline: 'ws'},
-	{key: 'client-small', title: `client ${SMALL} B, 1 conn × ${CLIENT_SMALL_DEPTH} in flight`, unit: 'msg/s', lowerIsBetter: false, target: null, baseline: 'ws'},
-	{key: 'client-large', title: `client 1 MiB binary, 1 conn × ${CLIENT_LARGE_DEPTH}`, unit: 'MB/s', lowerIsBetter: false, target: null, baseline: 'ws'},
-	{key: 'handshakes', title: `handshakes (connect, 101, clean close), ${HANDSHAKE_CONCURRENCY} at a time`, unit: '/s', lowerIsBetter: false, target: 1.0, baseline: 'ws'},
-	{key: 'memory', title: `memory per idle connection (RSS Δ over ${settings.idle})`, unit: 'bytes', lowerIsBetter: true, target: 0.8, baseline: 'ws'},
-	{key: 'emit', title: 'signal emit, 1 handler (vs eventemitter3)', unit: 'ns', lowerIsBetter: true, target: 1.5, baseline: 'eventemitter3'},
+	{key: 'echo-32', title: 'server echo 32 B binary, 50 conns × 16 in flight', unit: 'msg/s', lowerIsBetter: false, target: {ratio: 1.0, baseline: UWS}, kind: 'server', columns: ALL, load: {mode: 'echo', size: 32, opcode: 2, conns: 50, depth: 16}},
+	{key: 'echo-32-text', title: 'server echo 32 B text, 50 conns × 16', unit: 'msg/s', lowerIsBetter: false, target: null, kind: 'server', columns: MAIN, load: {mode: 'echo', size: 32, opcode: 1, conns: 50, depth: 16}},
+	{key: 'echo-16k', title: 'server echo 16 KiB binary, 10 conns × 8', unit: 'MB/s', lowerIsBetter: false, target: {ratio: 1.5, baseline: WS}, kind: 'server', columns: ALL, load: {mode: 'echo', size: 16 * KIB, opcode: 2, conns: 10, depth: 8}},
+	{key: 'echo-1m', title: 'server echo 1 MiB binary, 2 conns × 2', unit: 'MB/s', lowerIsBetter: false, target: {ratio: 1.1, baseline: WS}, kind: 'server', columns: ALL, load: {mode: 'echo', size: MIB, opcode: 2, conns: 2, depth: 2}},
+	{key: 'handshakes', title: 'handshakes (connect, 101, Close, FIN), 16 at a time', unit: '/s', lowerIsBetter: false, target: {ratio: 1.5, baseline: WS}, kind: 'server', columns: WEBSOCKETS, load: {mode: 'handshakes', concurrency: 16}},
+	{key: 'deflate-16k', title: 'server echo 16 KiB text, permessage-deflate both ways, 10 conns × 8', unit: 'MB/s', lowerIsBetter: false, target: {ratio: 1.0, baseline: WS}, kind: 'server', columns: MAIN, load: {mode: 'echo', size: 16 * KIB, opcode: 1, conns: 10, depth: 8, deflate: true}},
+	{key: 'memory', title: `memory per idle connection (RSS Δ over ${settings.idle})`, unit: 'bytes', lowerIsBetter: true, target: {ratio: 0.7, baseline: WS}, kind: 'memory', columns: ALL},
+	{key: 'client-32-1', title: 'client 32 B, 1 conn × 1 in flight', unit: 'msg/s', lowerIsBetter: false, target: null, kind: 'client', columns: [WEBSOUP, WS], client: {size: 32, depth: 1}},
+	{key: 'client-32-16', title: 'client 32 B, 1 conn × 16', unit: 'msg/s', lowerIsBetter: false, target: {ratio: 1.2, baseline: WS}, kind: 'client', columns: NATIVE_PAIRS, client: {size: 32, depth: 16}},
+	{key: 'client-32-64', title: 'client 32 B, 1 conn × 64', unit: 'msg/s', lowerIsBetter: false, target: null, kind: 'client', columns: [WEBSOUP, WS], client: {size: 32, depth: 64}},
+	{key: 'client-16k', title: 'client 16 KiB binary, 1 conn × 16', unit: 'MB/s', lowerIsBetter: false, target: null, kind: 'client', columns: [WEBSOUP, WS], client: {size: 16 * KIB, depth: 16}},
+	{key: 'client-1m', title: 'client 1 MiB binary, 1 conn × 2', unit: 'MB/s', lowerIsBetter: false, target: {ratio: 1.0, baseline: WS}, kind: 'client', columns: NATIVE_PAIRS, client: {size: MIB, depth: 2}},
+	{key: 'emit', title: 'signal emit, 1 handler (ws column: eventemitter3)', unit: 'ns', lowerIsBetter: true, target: {ratio: 1.5, baseline: WS}, kind: 'emit', columns: [WEBSOUP, WS]},
 ];
 
-/** figure → column → samples (one per round). */
+/** figure → column → samples (one per round); the generator's and the tested process's CPU per sample. */
 const samples = new Map<string, Map<string, number[]>>();
-/** figure → generator CPU (fraction of a core) per sample; and the process under test's. */
-const generatorCpu = new Map<string, number[]>();
-const testedCpu = new Map<string, number[]>();
+const generatorCpu = new Map<string, Map<string, number[]>>();
+const testedCpu = new Map<string, Map<string, number[]>>();
+/** figure → column → which generator measured it, when it was not the C one. */
+const jsGenerated = new Map<string, Set<string>>();
 const notes: string[] = [];
 const helpersSeen = new Map<string, string>();
 
-function add(map: Map<string, number[]>, key: string, value: number): void {
-	const list = map.get(key) ?? [];
+function add(map: Map<string, Map<string, number[]>>, figure: string, column: string, value: number): void {
+	const byColumn = map.get(figure) ?? new Map<string, number[]>();
+	map.set(figure, byColumn);
+	const list = byColumn.get(column) ?? [];
 	list.push(value);
-	map.set(key, list);
+	byColumn.set(column, list);
 }
 
-function record(figure: string, column: string, value: number): void {
-	const byColumn = samples.get(figure) ?? new Map<string, number[]>();
-	samples.set(figure, byColumn);
-	add(byColumn, column, value);
+function sleep(ms: number): Promise<void> {
+	return new Promise(resolve => setTimeout(resolve, ms));
 }
 
 function median(values: readonly number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	const middle = Math.floor(sorted.length / 2);
 	return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function canLoadUws(): {ok: boolean; reason: string} {
+	try {
+		execFileSync(process.execPath, ['--input-type=module', '-e', "await import('uws-pack')"], {stdio: 'pipe', timeout: 20_000});
+		return {ok: true, reason: ''};
+	} catch (error) {
+		const stderr = String((error as {stderr?: unknown}).stderr ?? '');
+		const reason = /ERR_MODULE_NOT_FOUND|Cannot find package/.test(stderr) ? 'the npm package uws-pack is not installed' : (stderr.trim().split('\n').find(line => /Error/.test(line)) ?? 'it failed to load');
+		return {ok: false, reason};
+	}
 }
 
 const cpus = os.cpus().length;
@@ -109,104 +157,160 @@ function nodeOptionsFor(impl: Impl, extra: readonly string[]): string[] {
 	return options;
 }
 
-/** Runs a generator command while sampling the CPU time of the process under test between the generator's marks. */
-async function underLoad(generator: Child, tested: Child, cmd: string, fields: Record<string, unknown>, timeoutMs: number) {
-	let startCpu: Promise<{cpu: number; at: bigint}> | undefined;
-	let endCpu: Promise<{cpu: number; at: bigint}> | undefined;
-	const sample = async (): Promise<{cpu: number; at: bigint}> => ({cpu: (await tested.request('cpu')).cpuMs, at: process.hrtime.bigint()});
-	generator.onEvent = message => {
-		if (message['event'] === 'mark') {
-			if (message['phase'] === 'start') {
-				startCpu = sample();
-			} else {
-				endCpu = sample();
-			}
+// --- Driving the load --------------------------------------------------------------------------
+
+const loadgen = buildLoadgen();
+if (loadgen.note !== null) {
+	notes.push(loadgen.note);
+}
+
+/** The JS generator (bench/load.ts): the idle connections of the memory figure, and the fallback. */
+let jsGenerator: Child;
+
+async function sampleCpu(tested: Child): Promise<{cpu: number; at: bigint}> {
+	return {cpu: (await tested.request('cpu')).cpuMs, at: process.hrtime.bigint()};
+}
+
+function cpuBetween(a: {cpu: number; at: bigint}, b: {cpu: number; at: bigint}): number {
+	return (b.cpu - a.cpu) / (Number(b.at - a.at) / 1e6);
+}
+
+/** One window of `load` against `port`, by the C generator when there is one; the tested process's CPU sampled between the marks. */
+async function drive(figure: Figure, column: string, load: ServerLoad, port: number, raw: boolean, tested: Child): Promise<{result: LoadgenResult; cpu: number}> {
+	const window = {warmupMs: settings.warmupMs, durationMs: settings.durationMs};
+	const timeout = window.warmupMs + window.durationMs + 60_000;
+	let start: Promise<{cpu: number; at: bigint}> | undefined;
+	let end: Promise<{cpu: number; at: bigint}> | undefined;
+	const onMark = (phase: 'start' | 'end'): void => {
+		if (phase === 'start') {
+			start = sampleCpu(tested);
+		} else {
+			end = sampleCpu(tested);
 		}
 	};
-	try {
-		const reply = await generator.request(cmd, fields, timeoutMs);
-		let cpu = Number.NaN;
-		if (startCpu !== undefined && endCpu !== undefined) {
-			const [a, b] = await Promise.all([startCpu, endCpu]);
-			cpu = (b.cpu - a.cpu) / (Number(b.at - a.at) / 1e6);
+
+	let result: LoadgenResult;
+	const useC = loadgen.path !== null && (load.deflate !== true || loadgen.zlib);
+	if (useC) {
+		const args =
+			load.mode === 'handshakes'
+				? ['handshakes', '--port', String(port), '--concurrency', String(load.concurrency)]
+				: ['echo', '--port', String(port), '--conns', String(load.conns), '--depth', String(load.depth), '--size', String(load.size), '--opcode', String(load.opcode), ...(raw ? ['--raw'] : []), ...(load.deflate === true ? ['--deflate'] : [])];
+		result = await runLoadgen(loadgen.path!, [...args, '--warmup', String(window.warmupMs), '--duration', String(window.durationMs)], GENERATOR_CORE, onMark, timeout);
+	} else {
+		const set = jsGenerated.get(figure.key) ?? new Set<string>();
+		set.add(column);
+		jsGenerated.set(figure.key, set);
+		jsGenerator.onEvent = message => {
+			if (message['event'] === 'mark') {
+				onMark(message['phase'] === 'start' ? 'start' : 'end');
+			}
+		};
+		try {
+			const reply =
+				load.mode === 'handshakes'
+					? await jsGenerator.request('handshakes', {port, concurrency: load.concurrency, ...window}, timeout)
+					: await jsGenerator.request('echo', {port, connections: load.conns, size: load.size, depth: load.depth, opcode: load.opcode, raw, deflate: load.deflate === true, ...window}, timeout);
+			result = {count: reply.count, bytes: reply.bytes, seconds: reply.seconds, cpu: reply.cpu, failed: reply.failed ?? 0};
+		} finally {
+			jsGenerator.onEvent = null;
+		}
+	}
+
+	const cpu = start !== undefined && end !== undefined ? cpuBetween(...(await Promise.all([start, end]))) : Number.NaN;
+	return {result, cpu};
+}
+
+function valueOf(figure: Figure, result: LoadgenResult): number {
+	if (figure.unit === 'MB/s') {
+		return (result.count * figure.load!.size!) / result.seconds / 1e6;
+	}
+
+	return result.count / result.seconds;
+}
+
+async function startServer(impl: Impl, args: readonly string[], gc: boolean): Promise<Child> {
+	return Child.start(`server ${impl.name}`, 'server.ts', {
+		core: TESTED_CORE,
+		env: impl.env,
+		args: [impl.lib, ...args],
+		nodeOptions: nodeOptionsFor(impl, gc ? ['--expose-gc'] : []),
+	});
+}
+
+async function serverRound(impl: Impl): Promise<void> {
+	const figures = FIGURES.filter(figure => figure.kind === 'server' && figure.columns.includes(impl.name));
+	// The deflate figure gets a fresh process of its own, with ws and uWebSockets.js configured for it.
+	for (const group of [figures.filter(figure => figure.load!.deflate !== true), figures.filter(figure => figure.load!.deflate === true)]) {
+		if (group.length === 0) {
+			continue;
 		}
 
-		return {reply, cpu};
-	} finally {
-		generator.onEvent = null;
+		const server = await startServer(impl, group[0]!.load!.deflate === true ? ['deflate'] : [], false);
+		try {
+			const info = await server.request('info');
+			if (impl.lib === 'ws') {
+				helpersSeen.set(impl.name, JSON.stringify(info.helpers));
+			}
+
+			for (const figure of group) {
+				// The previous cell's connections gone first: sockets the server still tears down (with
+				// their buffers) cost the next cell up to a third of its throughput.
+				await server.request('waitOpen', {count: 0});
+				await sleep(100);
+				const {result, cpu} = await drive(figure, impl.name, figure.load!, info.port, impl.lib === 'tcp', server);
+				add(samples, figure.key, impl.name, valueOf(figure, result));
+				add(generatorCpu, figure.key, impl.name, result.cpu);
+				add(testedCpu, figure.key, impl.name, cpu);
+				if (result.failed > 0) {
+					notes.push(`${impl.name}: ${String(result.failed)} handshakes failed in one round`);
+				}
+			}
+		} finally {
+			await server.stop();
+		}
 	}
 }
 
-async function serverRound(impl: Impl, generator: Child): Promise<void> {
-	const timeout = settings.warmupMs + settings.durationMs + 60_000;
-	const server = await Child.start(`server ${impl.name}`, 'server.ts', {
-		core: TESTED_CORE,
-		env: impl.env,
-		args: [impl.lib],
-		nodeOptions: nodeOptionsFor(impl, ['--expose-gc']),
-	});
-	try {
-		const info = await server.request('info');
-		const port = info.port;
-		if (impl.lib === 'ws') {
-			helpersSeen.set(impl.name, JSON.stringify(info.helpers));
-		}
-
-		const window = {warmupMs: settings.warmupMs, durationMs: settings.durationMs};
-		const small = await underLoad(generator, server, 'echo', {port, size: SMALL, ...ECHO_SMALL, ...window}, timeout);
-		record('echo-small', impl.name, (small.reply.count) / (small.reply.seconds));
-		add(generatorCpu, 'echo-small', small.reply.cpu);
-		add(testedCpu, 'echo-small', small.cpu);
-
-		const large = await underLoad(generator, server, 'echo', {port, size: LARGE, ...ECHO_LARGE, ...window}, timeout);
-		record('echo-large', impl.name, (large.reply.bytes) / (large.reply.seconds) / 1e6);
-		add(generatorCpu, 'echo-large', large.reply.cpu);
-		add(testedCpu, 'echo-large', large.cpu);
-
-		const shakes = await underLoad(generator, server, 'handshakes', {port, concurrency: HANDSHAKE_CONCURRENCY, ...window}, timeout);
-		record('handshakes', impl.name, (shakes.reply.count) / (shakes.reply.seconds));
-		add(generatorCpu, 'handshakes', shakes.reply.cpu);
-		add(testedCpu, 'handshakes', shakes.cpu);
-		if ((shakes.reply.failed) > 0) {
-			notes.push(`${impl.name}: ${String(shakes.reply.failed)} handshakes failed in one round`);
-		}
-	} finally {
-		await server.stop();
-	}
-}
-
-async function memoryRound(impl: Impl, generator: Child): Promise<void> {
-	// A fresh process: the heap and RSS left by the throughput runs would hide the delta.
-	const server = await Child.start(`server ${impl.name}`, 'server.ts', {
-		core: TESTED_CORE,
-		env: impl.env,
-		args: [impl.lib],
-		nodeOptions: ['--expose-gc'],
-	});
+async function memoryRound(impl: Impl): Promise<void> {
+	// A fresh process: the heap and RSS left by the throughput runs would hide the delta. The TCP
+	// column's floor is a bare upgraded Node socket (server.ts `socket`).
+	const server = await startServer(impl.lib === 'tcp' ? {...impl, lib: 'socket' as Impl['lib']} : impl, [], true);
 	try {
 		const port = (await server.request('info')).port;
 		// Warm the paths once with a few connections, so code and first allocations are not counted.
-		await generator.request('openIdle', {port, count: 20, concurrency: 10});
+		await jsGenerator.request('openIdle', {port, count: 20, concurrency: 10});
 		await server.request('waitOpen', {count: 20});
-		await generator.request('closeIdle');
+		await jsGenerator.request('closeIdle');
 		await server.request('waitOpen', {count: 0});
 		const before = await server.request('mem');
-		await generator.request('openIdle', {port, count: settings.idle, concurrency: 100}, 120_000);
+		await jsGenerator.request('openIdle', {port, count: settings.idle, concurrency: 100}, 120_000);
 		const open = (await server.request('waitOpen', {count: settings.idle})).open;
 		const after = await server.request('mem');
-		await generator.request('closeIdle');
+		await jsGenerator.request('closeIdle');
 		if (open !== settings.idle) {
 			notes.push(`${impl.name}: only ${open} of ${settings.idle} idle connections were open on the server`);
 		}
 
-		record('memory', impl.name, ((after.rss) - (before.rss)) / settings.idle);
-		record('memory-heap', impl.name, ((after.heapUsed) - (before.heapUsed)) / settings.idle);
+		add(samples, 'memory', impl.name, (after.rss - before.rss) / settings.idle);
+		add(samples, 'memory-heap', impl.name, (after.heapUsed - before.heapUsed) / settings.idle);
 	} finally {
 		await server.stop();
 	}
 }
 
-async function clientRound(impl: Impl, reflectorPort: number, generator: Child): Promise<void> {
+/** The client figures' echo server: the C one (bench/loadgen.c `serve`), else the JS reflector. */
+interface ClientPeer {
+	port: number;
+	cpuMs(): Promise<number>;
+}
+
+async function clientRound(impl: Impl, peer: ClientPeer): Promise<void> {
+	const figures = FIGURES.filter(figure => figure.kind === 'client' && figure.columns.includes(impl.name));
+	if (figures.length === 0) {
+		return;
+	}
+
 	const client = await Child.start(`client ${impl.name}`, 'client.ts', {
 		core: TESTED_CORE,
 		env: impl.env,
@@ -216,17 +320,17 @@ async function clientRound(impl: Impl, reflectorPort: number, generator: Child):
 	try {
 		const window = {warmupMs: settings.clientWarmupMs, durationMs: settings.clientDurationMs};
 		const timeout = window.warmupMs + window.durationMs + 30_000;
-		const cpuBefore = (await generator.request('cpu')).cpuMs;
-		const small = await client.request('client', {port: reflectorPort, size: SMALL, depth: CLIENT_SMALL_DEPTH, ...window}, timeout);
-		record('client-small', impl.name, (small.count) / (small.seconds));
-		add(testedCpu, 'client-small', small.cpu);
-		const cpuMiddle = (await generator.request('cpu')).cpuMs;
-		add(generatorCpu, 'client-small', (cpuMiddle - cpuBefore) / (window.warmupMs + window.durationMs));
-		const large = await client.request('client', {port: reflectorPort, size: LARGE, depth: CLIENT_LARGE_DEPTH, ...window}, timeout);
-		record('client-large', impl.name, ((large.count) * LARGE) / (large.seconds) / 1e6);
-		add(testedCpu, 'client-large', large.cpu);
-		const cpuAfter = (await generator.request('cpu')).cpuMs;
-		add(generatorCpu, 'client-large', (cpuAfter - cpuMiddle) / (window.warmupMs + window.durationMs));
+		for (const figure of figures) {
+			const {size, depth} = figure.client!;
+			const cpuBefore = await peer.cpuMs();
+			const started = process.hrtime.bigint();
+			const reply = await client.request('client', {port: peer.port, size, depth, ...window}, timeout);
+			const cpuAfter = await peer.cpuMs();
+			const wall = Number(process.hrtime.bigint() - started) / 1e6;
+			add(samples, figure.key, impl.name, figure.unit === 'MB/s' ? (reply.count * size) / reply.seconds / 1e6 : reply.count / reply.seconds);
+			add(testedCpu, figure.key, impl.name, reply.cpu);
+			add(generatorCpu, figure.key, impl.name, (cpuAfter - cpuBefore) / wall);
+		}
 	} finally {
 		await client.stop();
 	}
@@ -236,8 +340,8 @@ async function emitRound(): Promise<void> {
 	const child = await Child.start('emit', 'client.ts', {core: TESTED_CORE, args: ['websoup', ...(quick ? ['--quick'] : [])]});
 	try {
 		const reply = await child.request('emit', {}, 120_000);
-		record('emit', 'websoup', reply.gobject);
-		record('emit', 'eventemitter3', reply.eventemitter3);
+		add(samples, 'emit', WEBSOUP, reply.gobject);
+		add(samples, 'emit', WS, reply.eventemitter3);
 	} finally {
 		await child.stop();
 	}
@@ -261,56 +365,90 @@ function format(value: number, unit: string): string {
 	return Math.round(value).toLocaleString('en-US');
 }
 
+function maxOf(values: readonly number[] | undefined): number {
+	const finite = (values ?? []).filter(value => Number.isFinite(value));
+	return finite.length === 0 ? Number.NaN : Math.max(...finite);
+}
+
+/** Whether the generator went above its limit in any round of this cell. */
+function invalid(figure: Figure, column: string): boolean {
+	return maxOf(generatorCpu.get(figure.key)?.get(column)) > GENERATOR_LIMIT;
+}
+
 function cell(figure: Figure, column: string): string {
 	const values = samples.get(figure.key)?.get(column);
 	if (values === undefined || values.length === 0) {
 		return '–';
 	}
 
-	return `${format(median(values), figure.unit)} (${format(Math.min(...values), figure.unit)}–${format(Math.max(...values), figure.unit)})`;
+	let text = `${format(median(values), figure.unit)} (${format(Math.min(...values), figure.unit)}–${format(Math.max(...values), figure.unit)})`;
+	const generator = maxOf(generatorCpu.get(figure.key)?.get(column));
+	if (Number.isFinite(generator)) {
+		text += ` gen ${Math.round(generator * 100)}%`;
+	}
+
+	if (jsGenerated.get(figure.key)?.has(column) === true) {
+		text += ' [JS gen]';
+	}
+
+	if (invalid(figure, column)) {
+		text += ' INVALID';
+	}
+
+	return text;
 }
 
 function ratio(figure: Figure, column: string, baseline: string): number {
 	const a = samples.get(figure.key)?.get(column);
 	const b = samples.get(figure.key)?.get(baseline);
-	return a === undefined || b === undefined ? Number.NaN : median(a) / median(b);
+	return a === undefined || b === undefined || a.length === 0 || b.length === 0 ? Number.NaN : median(a) / median(b);
 }
 
-function meets(figure: Figure, value: number): boolean | null {
+function ratioText(figure: Figure, column: string, baseline: string): string {
+	const r = ratio(figure, column, baseline);
+	if (!Number.isFinite(r)) {
+		return '–';
+	}
+
+	return r.toFixed(2) + (invalid(figure, column) || invalid(figure, baseline) ? ' (invalid)' : '');
+}
+
+function targetRatio(figure: Figure): number {
+	return figure.target === null ? Number.NaN : ratio(figure, WEBSOUP, figure.target.baseline);
+}
+
+function meets(figure: Figure): boolean | null {
+	const value = targetRatio(figure);
 	if (figure.target === null || !Number.isFinite(value)) {
 		return null;
 	}
 
-	return figure.lowerIsBetter ? value <= figure.target : value >= figure.target;
+	return figure.lowerIsBetter ? value <= figure.target.ratio : value >= figure.target.ratio;
 }
 
 function percent(values: readonly number[] | undefined): string {
-	if (values === undefined || values.length === 0 || values.every(value => Number.isNaN(value))) {
-		return '–';
-	}
-
-	return `${Math.round(Math.max(...values.filter(value => !Number.isNaN(value))) * 100)}%`;
+	const value = maxOf(values);
+	return Number.isFinite(value) ? `${Math.round(value * 100)}%` : '–';
 }
 
 function rows(): string[][] {
-	const header = ['figure', 'unit', 'websoup', ...(quick ? [] : ['websoup (no native)']), 'ws', ...(quick ? [] : ['ws (no native)']), 'websoup/ws', 'target', ...(quick ? [] : ['no native: websoup/ws']), 'generator CPU (max)', 'tested CPU (max)'];
+	const header = ['figure', 'unit', ...ALL, 'websoup/ws', ...(uwsLoads.ok ? ['websoup/uWS'] : []), 'target (websoup ÷)', ...(quick ? [] : ['no native: websoup/ws']), 'tested CPU (max)'];
 	const body = FIGURES.map(figure => {
-		const r = ratio(figure, 'websoup', figure.baseline);
-		const ok = meets(figure, r);
-		const target = figure.target === null ? '–' : `${figure.lowerIsBetter ? '≤' : '≥'} ${figure.target.toFixed(1)} ${ok === true ? '✓' : '✗'}`;
-		const isEmit = figure.key === 'emit';
+		const ok = meets(figure);
+		const target =
+			figure.target === null
+				? '–'
+				: `${figure.lowerIsBetter ? '≤' : '≥'} ${figure.target.ratio.toFixed(1)}× ${figure.target.baseline === UWS ? 'uWS' : figure.target.baseline} ${ok === true ? '✓' : ok === false ? '✗' : '(not measured)'}`;
+		const tested = [...(testedCpu.get(figure.key)?.values() ?? [])].flat();
 		return [
 			figure.title,
 			figure.unit + (figure.lowerIsBetter ? ' (lower is better)' : ''),
-			cell(figure, 'websoup'),
-			...(quick ? [] : [isEmit ? '–' : cell(figure, 'websoup (no native)')]),
-			cell(figure, figure.baseline) + (isEmit ? ' [eventemitter3]' : ''),
-			...(quick ? [] : [isEmit ? '–' : cell(figure, 'ws (no native)')]),
-			Number.isFinite(r) ? r.toFixed(2) : '–',
+			...ALL.map(column => (figure.columns.includes(column) ? cell(figure, column) : '–')),
+			ratioText(figure, WEBSOUP, WS),
+			...(uwsLoads.ok ? [figure.columns.includes(UWS) ? ratioText(figure, WEBSOUP, UWS) : '–'] : []),
 			target,
-			...(quick ? [] : [isEmit ? '–' : ratio(figure, 'websoup (no native)', 'ws (no native)').toFixed(2)]),
-			isEmit || figure.key === 'memory' ? '–' : percent(generatorCpu.get(figure.key)),
-			isEmit || figure.key === 'memory' ? '–' : percent(testedCpu.get(figure.key)),
+			...(quick ? [] : [figure.columns.includes(WS_NO_NATIVE) ? ratioText(figure, WEBSOUP_NO_NATIVE, WS_NO_NATIVE) : '–']),
+			figure.kind === 'memory' || figure.kind === 'emit' ? '–' : percent(tested),
 		];
 	});
 	return [header, ...body];
@@ -330,10 +468,10 @@ function escapeXml(text: string): string {
 	return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-/** A horizontal bar per figure: the ratio websoup/ws against the 1.0 line, the target marked. */
+/** A horizontal bar per figure with a target: websoup ÷ the target's baseline, against the 1.0 line, the target marked. */
 function svgChart(machine: string): string {
-	const charted = FIGURES.map(figure => ({figure, value: ratio(figure, 'websoup', figure.baseline)}));
-	const maxRatio = Math.max(2, ...charted.map(({value}) => (Number.isFinite(value) ? value : 0)), ...FIGURES.map(figure => figure.target ?? 0));
+	const charted = FIGURES.filter(figure => figure.target !== null).map(figure => ({figure, value: targetRatio(figure)}));
+	const maxRatio = Math.max(2, ...charted.map(({value}) => (Number.isFinite(value) ? value : 0)), ...charted.map(({figure}) => figure.target!.ratio));
 	const scaleMax = Math.ceil(maxRatio * 2) / 2;
 	const left = 330;
 	const width = 460;
@@ -344,7 +482,7 @@ function svgChart(machine: string): string {
 	const parts: string[] = [
 		`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 40}" height="${height}" font-family="sans-serif" font-size="12">`,
 		`<rect width="100%" height="100%" fill="#fff"/>`,
-		`<text x="10" y="20" font-size="15" font-weight="bold">websoup / ws (same run, medians)</text>`,
+		`<text x="10" y="20" font-size="15" font-weight="bold">websoup ÷ each target's baseline (same run, medians)</text>`,
 		`<text x="10" y="38" fill="#555">${escapeXml(machine)}</text>`,
 	];
 	for (let tick = 0; tick <= scaleMax + 1e-9; tick += 0.5) {
@@ -356,9 +494,10 @@ function svgChart(machine: string): string {
 
 	charted.forEach(({figure, value}, index) => {
 		const y = top + index * rowHeight;
-		const ok = meets(figure, value);
+		const ok = meets(figure);
 		const color = ok === null ? '#8a8f98' : ok ? '#2e8b57' : '#c0392b';
-		const label = `${figure.key}${figure.lowerIsBetter ? ' (lower is better)' : ''}`;
+		const baseline = figure.kind === 'emit' ? 'eventemitter3' : figure.target!.baseline;
+		const label = `${figure.key} ÷ ${baseline}${figure.lowerIsBetter ? ' (lower is better)' : ''}`;
 		parts.push(`<text x="${left - 8}" y="${y + 20}" text-anchor="end">${escapeXml(label)}</text>`);
 		if (Number.isFinite(value)) {
 			parts.push(
@@ -367,16 +506,14 @@ function svgChart(machine: string): string {
 			);
 		}
 
-		if (figure.target !== null) {
-			parts.push(
-				`<line x1="${x(figure.target)}" y1="${y + 2}" x2="${x(figure.target)}" y2="${y + 30}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>`,
-				`<text x="${x(figure.target)}" y="${y + 2}" text-anchor="middle" font-size="10">${figure.lowerIsBetter ? '≤' : '≥'}${figure.target.toFixed(1)}</text>`,
-			);
-		}
+		parts.push(
+			`<line x1="${x(figure.target!.ratio)}" y1="${y + 2}" x2="${x(figure.target!.ratio)}" y2="${y + 30}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>`,
+			`<text x="${x(figure.target!.ratio)}" y="${y + 2}" text-anchor="middle" font-size="10">${figure.lowerIsBetter ? '≤' : '≥'}${figure.target!.ratio.toFixed(1)}</text>`,
+		);
 	});
 	parts.push(
 		`<line x1="${x(1)}" y1="${top - 8}" x2="${x(1)}" y2="${top + charted.length * rowHeight}" stroke="#000" stroke-width="1.5"/>`,
-		`<text x="10" y="${height - 12}" fill="#555">Bar: ratio websoup/ws (emit: /eventemitter3). Solid line: 1.0. Dashed: target from BRIEF. Green meets it, red misses, grey has none.</text>`,
+		`<text x="10" y="${height - 12}" fill="#555">Bar: websoup ÷ baseline. Solid line: 1.0. Dashed: target from BRIEF. Green meets it, red misses, grey not measured.</text>`,
 		'</svg>',
 	);
 	return parts.join('\n') + '\n';
@@ -406,32 +543,52 @@ if (fdLimit !== 'unlimited' && Number(fdLimit) < settings.idle + 1000) {
 	settings.idle = Math.max(100, Number(fdLimit) - 1000);
 }
 
+if (!uwsLoads.ok) {
+	notes.push(`uWebSockets.js not measured: ${uwsLoads.reason}`);
+}
+
 // websoup as users run it: compiled by tsc (BENCH_SOURCE=1 measures the .ts source under tsx instead).
 const libraryEnv: Record<string, string> = process.env['BENCH_SOURCE'] === '1' ? {} : {BENCH_LIB: buildLibrary()};
 for (const impl of IMPLS) {
 	Object.assign(impl.env, libraryEnv);
 }
 
-console.log(`websoup vs ws — ${quick ? 'quick' : 'full'} run, ${settings.rounds} rounds; ${machine}`);
+console.log(`websoup vs ws — ${quick ? 'quick' : 'full'} run, ${settings.rounds} rounds; ${machine}; generator: ${loadgen.path === null ? 'JS (bench/load.ts)' : `C (${loadgen.zlib ? 'with' : 'without'} zlib)`}`);
 const loadBefore = os.loadavg()[0]!;
-const generator = await Child.start('generator', 'load.ts', {core: GENERATOR_CORE});
+jsGenerator = await Child.start('generator', 'load.ts', {core: GENERATOR_CORE});
+let echoServer: EchoServer | undefined;
 try {
-	const reflectorPort = (await generator.request('reflectStart')).port;
+	let peer: ClientPeer;
+	if (loadgen.path === null) {
+		const port = (await jsGenerator.request('reflectStart')).port;
+		peer = {port, cpuMs: async () => (await jsGenerator.request('cpu')).cpuMs};
+	} else {
+		const server = await startEchoServer(loadgen.path, GENERATOR_CORE);
+		echoServer = server;
+		peer = {port: server.port, cpuMs: async () => server.cpuMs()};
+	}
+
 	for (let round = 1; round <= settings.rounds; round++) {
 		for (const impl of IMPLS) {
 			process.stdout.write(`round ${round}/${settings.rounds}: ${impl.name} … `);
-			await serverRound(impl, generator);
-			await memoryRound(impl, generator);
-			await clientRound(impl, reflectorPort, generator);
+			await serverRound(impl);
+			if (!quick || impl.lib !== 'tcp') {
+				await memoryRound(impl);
+			}
+
+			await clientRound(impl, peer);
 			process.stdout.write('done\n');
 		}
 
 		await emitRound();
 	}
 
-	await generator.request('reflectStop');
+	if (loadgen.path === null) {
+		await jsGenerator.request('reflectStop');
+	}
 } finally {
-	await generator.stop();
+	await echoServer?.stop();
+	await jsGenerator.stop();
 	killAll();
 }
 
@@ -443,12 +600,17 @@ if (Math.max(loadBefore, loadAfter) > cpus + 0.5) {
 	);
 }
 
+const invalidCells = FIGURES.flatMap(figure => figure.columns.filter(column => invalid(figure, column)).map(column => `${figure.key} / ${column}`));
+if (invalidCells.length > 0) {
+	notes.push(`generator above ${GENERATOR_LIMIT * 100}% of its core (cell INVALID, it may have measured the generator): ${invalidCells.join(', ')}`);
+}
+
 const table = rows();
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 console.log(`\n${textTable(table)}\n`);
 const helpers = [...helpersSeen].map(([name, value]) => `${name}: ${value}`).join('; ');
-const heap = FIGURES.find(figure => figure.key === 'memory')!;
-const heapLine = `JS heap per idle connection (median): websoup ${format(median(samples.get('memory-heap')?.get('websoup') ?? [Number.NaN]), heap.unit)} B, ws ${format(median(samples.get('memory-heap')?.get('ws') ?? [Number.NaN]), heap.unit)} B`;
+const heapOf = (column: string): string => format(median(samples.get('memory-heap')?.get(column) ?? [Number.NaN]), 'bytes');
+const heapLine = `JS heap per idle connection (median): websoup ${heapOf(WEBSOUP)} B, ws ${heapOf(WS)} B`;
 console.log(`ws helpers loaded: ${helpers}`);
 console.log(heapLine);
 for (const note of notes) {
@@ -461,28 +623,38 @@ if (outDir !== null) {
 	mkdirSync(outDir, {recursive: true});
 	const command = quick ? 'npm run bench -- --quick' : 'npm run bench';
 	const markdown = [
-		'# Benchmarks: websoup and ws, side by side',
+		'# Benchmarks: websoup, ws, uWebSockets.js and a raw Node TCP echo, side by side',
 		'',
-		`Generated by \`${command}\` (bench/run.ts) on ${date}: ${machine}. ${settings.rounds} rounds, alternating ${IMPLS.map(impl => impl.name).join(' / ')}; each cell is the median (min–max) over the rounds, ratios are of medians.`,
+		`Generated by \`${command}\` (bench/run.ts) on ${date}: ${machine}. ${settings.rounds} rounds, alternating ${ALL.join(' / ')}; each cell is the median (min–max) over the rounds, then "gen N%", the load generator's CPU (the most of its core it used in any round); ratios are of medians.`,
 		'',
-		'![websoup / ws ratios](benchmarks.svg)',
+		'![websoup ÷ baseline ratios](benchmarks.svg)',
 		'',
 		markdownTable(table),
 		'',
+		...(notes.length > 0 ? ['## Notes', '', ...notes.map(note => `- ${note}`), ''] : []),
+		'## Columns',
+		'',
+		`- ${ALL.join(', ')}: the implementation measured, each cell the median (min–max) over the rounds, then "gen N%", the generator's CPU in that cell (the most of its core it used in any round). "INVALID": the generator was above ${GENERATOR_LIMIT * 100}% of its core in some round, so the figure may be the generator's, not the server's. "[JS gen]": measured by the JS generator (no \`cc\`, or no zlib for the deflate row). "–": not measured (the TCP echo has no handshake, text or deflate; the clients are websoup and ws).`,
+		'- websoup/ws, websoup/uWS: ratios of the medians; "(invalid)" when either cell is INVALID. For memory and emit, lower is better.',
+		'- target: the BRIEF\'s target, as websoup ÷ the baseline named, ✓ met, ✗ missed, "(not measured)" when the baseline did not run (uWebSockets.js not installed).',
+		...(quick ? [] : ['- no native: websoup/ws with the optional native helpers off on both sides.']),
+		'- tested CPU (max): the process under test\'s CPU over the window, the most over the row; below 100% on a server figure, the server waited on something (the generator, the kernel).',
+		'',
 		'## How it is measured',
 		'',
-		`- The server (or client) under test runs in its own process${pin ? ', pinned to core 0 with `taskset`' : ''}; the load generator in another${pin ? ', pinned to core 1' : ''}. Loopback only.`,
-		'- The generator uses no WebSocket library: raw `net` sockets, a hand-made handshake, and masked frames built once and written in batches (half the pipeline depth at a time). It counts the echoed frames by reading headers only.',
-		`- "generator CPU" is the generator's own \`process.cpuUsage()\` over the measured window ÷ wall time (100% = its core saturated); "tested CPU" is the same for the process under test.`,
+		`- The server (or client) under test runs in its own process${pin ? ', pinned to core 0 with `taskset`' : ''}; the load generator runs${pin ? ' pinned to core 1' : ' beside it'}. Loopback only.`,
+		'- The load generator is bench/loadgen.c, compiled by `npm run bench` with the machine\'s `cc` into .bench-tmp/ (again when the source is newer). One thread, epoll, no library but zlib. Each connection keeps up to the pipeline depth of messages in flight, queuing half the depth at a time from a ring of precomputed masked frames. Each payload starts with an 8-digit hex tag (its index in the ring), and every echo is checked: its opcode, its length and its tag, in order; a mismatch (or a refused handshake, a lost connection) stops the bench with an error. Without `cc` the JS generator (bench/load.ts) runs instead, and a note says so.',
+		`- "gen N%": the generator's CPU time (getrusage) over the measured window ÷ wall time; 100% is its core saturated. Above ${GENERATOR_LIMIT * 100}% the cell is marked INVALID (the figure may be the generator's), and a ratio that uses it "(invalid)". For the client figures it is the CPU of the echo server they talk to. "tested CPU" is the process under test's \`process.cpuUsage()\` over the same window, the most over the row.`,
 		`- Windows: ${settings.warmupMs} ms warm-up, then ${settings.durationMs} ms measured (client: ${settings.clientWarmupMs} + ${settings.clientDurationMs} ms).`,
-		'- Same settings on both sides: no compression (ws `perMessageDeflate: false`, websoup offers no extension), the same payload limit (64 MiB per frame and per message). Echo handlers: `self.sendMessage(type, data)` / `socket.send(data, {binary})`; the websoup server keeps its connections in a Set as ws does.',
-		'- Client figures: one connection of the client under test against a fixed raw server (in the generator process) that answers each frame with a precomputed unmasked frame of the same length.',
-		'- Handshakes: connect, upgrade request, 101 (accept checked), a masked Close 1000, the server\'s Close and FIN, close.',
-		`- Memory: a fresh server process; RSS after two \`gc()\`, before and after ${settings.idle} idle connections, ÷ ${settings.idle}. ${heapLine}.`,
-		'- Emit: `measureEmit(1)` from bench/emit.ts (GObject `emit` with one handler vs an eventemitter3 `emit`), ns per emit, in its own process.',
+		'- The servers run at the settings docs/node.md recommends (the hardened `http.createServer({headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 KiB})`), with the echo handler a user would write: websoup `addWebsocketHandler` with `(self, type, data) => self.sendMessage(type, data)` and its connections in a Set; ws `socket.send(data, {binary})`; uWebSockets.js `ws.send(message, isBinary)`. The payload limit is raised to 64 MiB on every side (for the 1 MiB echo). websoup accepts permessage-deflate by default; the generator offers it only in the deflate row, where ws runs with `perMessageDeflate: true` and uWebSockets.js with `SHARED_COMPRESSOR`, each in a fresh process.',
+		'- permessage-deflate: the generator offers `permessage-deflate` (no parameters) and requires it accepted. Its 16 KiB text frames are compressed once each (zlib, level 6, no context across messages, which every peer accepts), and each echo is inflated with the connection\'s context (the servers keep theirs) and checked after inflation. MB/s counts uncompressed payload.',
+		'- uWebSockets.js comes from the npm package uws-pack when it is installed and loads; it is not a dependency. "Node TCP echo" is `net.createServer(socket => socket.pipe(socket))`: the generator sends it the same frames without a handshake and checks that the masked frames come back as sent, so it is the physical limit in Node for the echo figures; in the memory row it is a bare upgraded socket kept open without a WebSocket library.',
+		'- Client figures: one connection of the client under test against the generator\'s echo server (`loadgen serve`: answers the handshake, echoes every frame unmasked), at pipeline depths 1, 16 and 64 for 32 B.',
+		'- Handshakes: connect, upgrade request, 101 (accept checked), a masked Close 1000, the server\'s Close, its FIN, close.',
+		`- Memory: a fresh server process; RSS after two \`gc()\`, before and after ${settings.idle} idle connections (opened by the JS generator), ÷ ${settings.idle}. ${heapLine}.`,
+		'- Emit: `measureEmit(1)` from bench/emit.ts (GObject `emit` with one handler vs an eventemitter3 `emit`), ns per emit, in its own process; the ws column holds eventemitter3.',
 		`- Optional native helpers: ${helpers}. websoup, like ws, masks large payloads with bufferutil when it is installed (a devDependency here) and otherwise in TypeScript; "websoup (no native)" sets WEBSOUP_NO_BUFFER_UTIL, "ws (no native)" sets WS_NO_BUFFER_UTIL and WS_NO_UTF_8_VALIDATE. On Node 20 both validate UTF-8 with \`buffer.isUtf8\`, so utf-8-validate is never loaded.`,
 		'',
-		...(notes.length > 0 ? ['## Notes', '', ...notes.map(note => `- ${note}`), ''] : []),
 	].join('\n');
 	writeFileSync(join(outDir, 'benchmarks.md'), markdown);
 	writeFileSync(join(outDir, 'benchmarks.svg'), svgChart(machine));

@@ -1,14 +1,26 @@
-// The server under test: an echo server, websoup or ws, with the same settings; driven over IPC by bench/run.ts.
-// Usage (by run.ts only): node --import tsx --expose-gc bench/server.ts websoup|ws
+// The server under test: an echo server (websoup, ws, uWebSockets.js, or a raw TCP echo), at the
+// settings docs/node.md recommends, with the echo handler a user would write; driven over IPC by bench/run.ts.
+// Usage (by run.ts only): node --import tsx --expose-gc bench/server.ts websoup|ws|uws|tcp|socket [deflate]
+// `deflate`: ws and uWebSockets.js with permessage-deflate on (websoup's addWebsocketHandler accepts it by default).
 
 import http from 'node:http';
+import net from 'node:net';
 import type {AddressInfo} from 'node:net';
 import type {WebsocketConnection} from '../lib/websocket/connection.ts';
 import {cpuMs, serve} from './child.ts';
 import {loadLibrary, PAYLOAD_LIMIT, wsHelpers} from './settings.ts';
 
 const impl = process.argv[2];
-const server = http.createServer();
+const deflate = process.argv[3] === 'deflate';
+// docs/node.md, "Limits that belong to the HTTP server": the hardened server.
+const server = http.createServer({
+	headersTimeout: 10_000,
+	requestTimeout: 10_000,
+	connectionsCheckingInterval: 1000,
+	maxHeaderSize: 16 * 1024,
+});
+/** The port listened on, when it is not `server`'s (uWebSockets.js, the TCP echo). */
+let ownPort: number | undefined;
 /** The open connections, as the application (websoup) or ws's clientTracking holds them. */
 let tracked: {readonly size: number} = new Set();
 
@@ -23,25 +35,62 @@ if (impl === 'websoup') {
 		null,
 		(_server, _msg, _path, connection) => {
 			open.add(connection);
-			connection.connect('message', (self, type, data) => {
-				self.sendMessage(type, data);
-			});
-			connection.connect('closed', self => {
-				open.delete(self);
-			});
+			connection.connect('message', (self, type, data) => self.sendMessage(type, data));
+			connection.connect('closed', () => open.delete(connection));
 		},
 		{maxIncomingPayloadSize: PAYLOAD_LIMIT, maxTotalMessageSize: PAYLOAD_LIMIT},
 	);
 	tracked = open;
 } else if (impl === 'ws') {
 	const {WebSocketServer} = await import('ws');
-	const wss = new WebSocketServer({server, perMessageDeflate: false, maxPayload: PAYLOAD_LIMIT});
+	const wss = new WebSocketServer({server, perMessageDeflate: deflate, maxPayload: PAYLOAD_LIMIT});
 	wss.on('connection', socket => {
 		socket.on('message', (data, isBinary) => {
 			socket.send(data as Buffer, {binary: isBinary});
 		});
 	});
 	tracked = wss.clients;
+} else if (impl === 'uws') {
+	// uWebSockets.js from the npm package uws-pack (not a dependency: run.ts checks it loads first).
+	const uwsName = 'uws-pack';
+	const uws = (await import(uwsName)) as UwsModule;
+	const open = new Set<unknown>();
+	const port = await new Promise<number>((resolve, reject) => {
+		uws
+			.App()
+			.ws('/*', {
+				compression: deflate ? uws.SHARED_COMPRESSOR : uws.DISABLED,
+				maxPayloadLength: PAYLOAD_LIMIT,
+				maxBackpressure: PAYLOAD_LIMIT,
+				idleTimeout: 0,
+				open: socket => open.add(socket),
+				message: (socket, message, isBinary) => socket.send(message, isBinary, deflate),
+				close: socket => open.delete(socket),
+			})
+			.listen('127.0.0.1', 0, token => {
+				if (token === false) {
+					reject(new Error('uWebSockets.js could not listen'));
+				} else {
+					resolve(uws.us_socket_local_port(token));
+				}
+			});
+	});
+	ownPort = port;
+	tracked = open;
+} else if (impl === 'tcp') {
+	// The physical limit in Node for the echo figures: bytes echoed back, no WebSocket framing.
+	const open = new Set<net.Socket>();
+	const tcp = net.createServer({noDelay: true}, socket => {
+		open.add(socket);
+		socket.on('close', () => open.delete(socket));
+		socket.on('error', () => socket.destroy());
+		socket.pipe(socket);
+	});
+	await new Promise<void>(resolve => {
+		tcp.listen({host: '127.0.0.1', port: 0, backlog: 4096}, resolve);
+	});
+	ownPort = (tcp.address() as AddressInfo).port;
+	tracked = open;
 } else if (impl === 'socket') {
 	// The floor for the memory figure: the upgraded socket kept open with no WebSocket library at all.
 	const {createHash} = await import('node:crypto');
@@ -52,19 +101,46 @@ if (impl === 'websoup') {
 		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
 		open.add(socket);
 		socket.on('close', () => open.delete(socket));
+		// The peer gone: close our side too, so the count of open sockets drops.
+		socket.on('end', () => socket.destroy());
+		socket.on('error', () => socket.destroy());
 	});
 	tracked = open;
 } else {
-	throw new TypeError(`Expected websoup, ws or socket, got ${String(impl)}`);
+	throw new TypeError(`Expected websoup, ws, uws, tcp or socket, got ${String(impl)}`);
+}
+
+/** The part of uWebSockets.js this server uses. */
+interface UwsSocket {
+	send(message: ArrayBuffer, isBinary: boolean, compress: boolean): number;
+}
+
+interface UwsModule {
+	DISABLED: number;
+	SHARED_COMPRESSOR: number;
+	us_socket_local_port(token: unknown): number;
+	App(): {
+		ws(pattern: string, behavior: {
+			compression: number;
+			maxPayloadLength: number;
+			maxBackpressure: number;
+			idleTimeout: number;
+			open: (socket: UwsSocket) => void;
+			message: (socket: UwsSocket, message: ArrayBuffer, isBinary: boolean) => void;
+			close: (socket: UwsSocket) => void;
+		}): {listen(host: string, port: number, callback: (token: unknown) => void): void};
+	};
 }
 
 function openCount(): number {
 	return tracked.size;
 }
 
-await new Promise<void>(resolve => {
-	server.listen({host: '127.0.0.1', port: 0, backlog: 4096}, resolve);
-});
+if (ownPort === undefined) {
+	await new Promise<void>(resolve => {
+		server.listen({host: '127.0.0.1', port: 0, backlog: 4096}, resolve);
+	});
+}
 
 function collect(): void {
 	const gc = (globalThis as {gc?: () => void}).gc;
@@ -73,7 +149,7 @@ function collect(): void {
 }
 
 serve({
-	info: () => ({port: (server.address() as AddressInfo).port, helpers: wsHelpers()}),
+	info: () => ({port: ownPort ?? (server.address() as AddressInfo).port, helpers: wsHelpers()}),
 	cpu: () => ({cpuMs: cpuMs()}),
 	async mem() {
 		collect();
