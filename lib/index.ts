@@ -80,3 +80,13 @@ export {
 } from './node/server.ts';
 export {WebSocket, CloseEvent, type BinaryType, type CloseEventInit} from './facades/w3c.ts';
 export {WebSocketClient, WebSocketErrCode} from './facades/openharmony.ts';
+export {
+	DEFAULT_MAX_BACKPRESSURE,
+	WebsocketHub,
+	type BackpressurePolicy,
+	type PublishOptions,
+	type WebsocketHubProperties,
+	type WebsocketHubSignals,
+} from './topics/hub.ts';
+export {InProcessBroker, TopicBroker, type TopicReceiver} from './topics/broker.ts';
+export {REDIS_CLIENT_PACKAGE, RedisBroker, type RedisBrokerOptions} from './topics/redis-broker.ts';
