@@ -160,11 +160,16 @@ export class RedisBroker extends TopicBroker {
 		}
 
 		const redis = await loadRedis();
+		let established = false;
 		const publisher = redis.createClient({
 			url,
 			// Nothing waits for a server that is down: a publish fails at once (bounded memory).
 			disableOfflineQueue: true,
-			socket: {reconnectStrategy: (retries: number) => Math.min((retries + 1) * 50, maxReconnectDelay)},
+			socket: {
+				// The first connection is tried once (connect() reports its failure); once up, a lost one is retried for ever.
+				reconnectStrategy: (retries: number, cause: Error) =>
+					established ? Math.min((retries + 1) * 50, maxReconnectDelay) : cause,
+			},
 		});
 		const subscriber = publisher.duplicate({disableOfflineQueue: false});
 		// Until the broker listens, a failed first connection is what connect() reports.
@@ -176,6 +181,7 @@ export class RedisBroker extends TopicBroker {
 		subscriber.on('error', early);
 		try {
 			await Promise.all([publisher.connect(), subscriber.connect()]);
+			established = true;
 		} catch (error) {
 			publisher.destroy();
 			subscriber.destroy();

@@ -136,20 +136,23 @@ export class RedisServer {
 			child.once('error', error => {
 				fail(new Error(`cannot run redis-server (apt-get install redis-server): ${error.message}`));
 			});
-			child.once('exit', code => {
+			const onExit = (code: number | null): void => {
 				fail(new Error(`redis-server exited with ${String(code)}:\n${output}`));
-			});
-			child.stdout.on('data', (chunk: Buffer) => {
+			};
+			const onOutput = (chunk: Buffer): void => {
 				output += chunk.toString();
 				if (output.includes('Ready to accept connections')) {
 					clearTimeout(timer);
-					child.removeAllListeners('exit');
+					child.off('exit', onExit);
+					child.stdout.off('data', onOutput);
+					child.stderr.off('data', onOutput);
 					resolve();
 				}
-			});
-			child.stderr.on('data', (chunk: Buffer) => {
-				output += chunk.toString();
-			});
+			};
+
+			child.once('exit', onExit);
+			child.stdout.on('data', onOutput);
+			child.stderr.on('data', onOutput);
 		});
 		// Keep draining its output so it never blocks on a full pipe.
 		child.stdout.resume();
