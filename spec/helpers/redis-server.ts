@@ -5,7 +5,6 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import type {ExecutionContext} from 'ava';
 
 /** A loopback port that was free a moment ago (the kernel's pick for port 0). */
 export async function freePort(): Promise<number> {
@@ -22,6 +21,11 @@ export async function freePort(): Promise<number> {
 	return port;
 }
 
+/** Where cleanup is registered: ava's ExecutionContext, or the bench's own list. */
+export interface Teardowns {
+	teardown(fn: () => Promise<void> | void): void;
+}
+
 /** One redis-server process; `restart()` stops it and starts it again on the same port. */
 export class RedisServer {
 	readonly port: number;
@@ -36,7 +40,7 @@ export class RedisServer {
 	}
 
 	/** Starts redis-server on a free port (trying a few, should another process take the one picked). */
-	static async start(t: ExecutionContext): Promise<RedisServer> {
+	static async start(t: Teardowns): Promise<RedisServer> {
 		const dir = mkdtempSync(path.join(tmpdir(), 'websoup-redis-'));
 		let lastError: unknown;
 		for (let attempt = 0; attempt < 5; attempt++) {

@@ -3,6 +3,7 @@
 
 import {once} from 'node:events';
 import http from 'node:http';
+import type {Duplex} from 'node:stream';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocket} from 'ws';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
@@ -102,6 +103,37 @@ test('publish: the same frame buffers are queued on every subscriber (encoded on
 	t.is(written[0]!.length, 1);
 	t.is(written[0]![0], written[1]![0]);
 	t.is(written[0]![0]!.toString('hex'), '810568656c6c6f'); // FIN+TEXT, len 5, "hello", unmasked
+});
+
+test('publish: a burst of publishes in one tick leaves in one vectored write per subscriber', async t => {
+	const hub = new WebsocketHub();
+	const subscribers = await hubWithSubscribers(t, hub, 3);
+	const calls = subscribers.map(() => ({write: 0, writev: 0, chunks: 0}));
+	for (const [index, subscriber] of subscribers.entries()) {
+		const socket = subscriber.connection.getIoStream() as Duplex & {
+			_write: (...args: unknown[]) => void;
+			_writev: (chunks: unknown[], ...rest: unknown[]) => void;
+		};
+		const write = socket._write.bind(socket);
+		const writev = socket._writev.bind(socket);
+		socket._write = (...args) => {
+			calls[index]!.write++;
+			write(...args);
+		};
+		socket._writev = (chunks, ...rest) => {
+			calls[index]!.writev++;
+			calls[index]!.chunks += chunks.length;
+			writev(chunks, ...rest);
+		};
+	}
+
+	for (let index = 0; index < 10; index++) {
+		t.is(hub.publishText('news', `burst ${index}`), 3);
+	}
+
+	await until(() => subscribers.every(subscriber => subscriber.received.length === 10), 10_000, 'the burst');
+	t.deepEqual(calls, subscribers.map(() => ({write: 0, writev: 1, chunks: 10})));
+	t.deepEqual(subscribers[2]!.received, Array.from({length: 10}, (_, index) => `burst ${index}`));
 });
 
 test('publish: except leaves out the sender, and the count says so', async t => {
