@@ -1,5 +1,5 @@
 export default {
-	files: ['spec/**/*.spec.ts', '!spec/interop/**', '!spec/memory/**'],
+	files: ['spec/**/*.spec.ts', '!spec/interop/**', '!spec/memory/**', '!spec/cluster/**'],
 	extensions: {ts: 'module'},
 	nodeArguments: ['--import=tsx'],
 	timeout: '60s',

@@ -1,4 +1,4 @@
-// The server of spec/topics/slow-subscriber.spec.ts, in a process of its own so its RSS is its own:
+// The server of spec/memory/slow-subscriber.spec.ts, in a process of its own so its RSS is its own:
 // a WebsocketHub on addWebsocketHandler; every connection subscribes to "feed".
 //
 // Run under child_process.fork() with `--import tsx --expose-gc` and a config JSON argument. It sends
