@@ -369,6 +369,26 @@ async function serve(args: string[]): Promise<ExitCode> {
 		return (await superviseWorkers(options.workers, out, port => describe(options.host, port))) as ExitCode;
 	}
 
+	// A worker listens for the primary from the start: asked to stop (or left alone by a primary
+	// that died) before it serves, it just exits; afterwards it shuts down gracefully.
+	let onStopRequest: (() => void) | null = null;
+	if (isServeWorker()) {
+		const stopRequested = (): void => {
+			if (onStopRequest === null) {
+				exit(ExitCode.OK);
+			} else {
+				onStopRequest();
+			}
+		};
+
+		process.on('message', message => {
+			if (message === STOP_MESSAGE) {
+				stopRequested();
+			}
+		});
+		process.on('disconnect', stopRequested);
+	}
+
 	// Chat goes through a hub: each message is encoded once for every client; with --redis, for
 	// the clients of every process connected to the same Redis.
 	let broker: RedisBroker | null = null;
@@ -521,17 +541,9 @@ async function serve(args: string[]): Promise<ExitCode> {
 
 		process.on('SIGINT', stop);
 		process.on('SIGTERM', stop);
-		if (isServeWorker()) {
-			process.on('message', message => {
-				if (message === STOP_MESSAGE) {
-					stop('SIGTERM', true);
-				}
-			});
-			// The primary is gone (killed): shut down as if it had asked.
-			process.on('disconnect', () => {
-				stop('SIGTERM', true);
-			});
-		}
+		onStopRequest = () => {
+			stop('SIGTERM', true);
+		};
 	});
 }
 

@@ -38,6 +38,9 @@ const MAGIC_1 = 0x53;
 const VERSION = 1;
 /** Bytes identifying the publishing broker, so a broker skips its own messages when Redis hands them back. */
 const ORIGIN_SIZE = 16;
+/** How long {@link RedisBroker.close} waits for the clients to close before it destroys them. */
+const CLOSE_TIMEOUT_MS = 2000;
+
 /** magic (2) + version (1) + type (1) + origin (16), then the payload as it is. */
 const ENVELOPE_HEADER = 4 + ORIGIN_SIZE;
 
@@ -208,7 +211,24 @@ export class RedisBroker extends TopicBroker {
 		}
 
 		await super.close();
-		await Promise.allSettled([this.#publisher.close(), this.#subscriber.close()]);
+		// A client still trying to reconnect may never finish closing: give up on it after a while.
+		let timer: NodeJS.Timeout | undefined;
+		const closed = await Promise.race([
+			Promise.allSettled([this.#publisher.close(), this.#subscriber.close()]).then(() => true),
+			new Promise<false>(resolve => {
+				timer = setTimeout(resolve, CLOSE_TIMEOUT_MS, false);
+			}),
+		]);
+		clearTimeout(timer);
+		if (!closed) {
+			for (const client of [this.#publisher, this.#subscriber]) {
+				try {
+					client.destroy();
+				} catch {
+					// Already closed.
+				}
+			}
+		}
 	}
 
 	protected override async remoteSubscribe(topic: string): Promise<void> {
