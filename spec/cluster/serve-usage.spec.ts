@@ -1,8 +1,8 @@
 // `websoup serve --workers` and `--redis`: what the command line refuses (exit 2, one line on stderr).
-// Running workers is in spec/cluster/ (a serial suite: several processes at once).
+// In the serial suite (ava.cluster.config.js) with the specs that run workers: CLI processes starve each other beside the default suite.
 
 import test from 'ava';
-import {runCli} from './helpers/cli.ts';
+import {runCli} from '../helpers/cli.ts';
 
 for (const [args, message] of [
 	[['serve', '--workers', '0'], /^websoup: --workers expects a whole number from 1 to 256, got "0"$/],
