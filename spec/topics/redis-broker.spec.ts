@@ -1,6 +1,7 @@
 // RedisBroker against a real redis-server (Debian's, started by the spec on a free loopback port):
 // hubs on separate brokers (as separate processes would be), binary-safe, order per publisher,
-// resubscription after a server restart, behaviour during an outage, misuse.
+// resubscription after a server restart, behaviour during an outage, misuse. Serial: each test runs
+// a redis-server of its own, and several at once would load the cores other specs' processes need.
 
 import {createClient} from '@redis/client';
 import test, {type ExecutionContext} from 'ava';
@@ -42,7 +43,7 @@ async function broker(t: ExecutionContext, url: string, options: {sharded?: bool
 for (const sharded of [true, false]) {
 	const mode = sharded ? 'SSUBSCRIBE/SPUBLISH' : 'SUBSCRIBE/PUBLISH';
 
-	test(`${mode}: a message published on one broker reaches the subscribers of the others, not its own publisher`, async t => {
+	test.serial(`${mode}: a message published on one broker reaches the subscribers of the others, not its own publisher`, async t => {
 		const redis = await RedisServer.start(t);
 		const [one, two, three] = [await broker(t, redis.url, {sharded}), await broker(t, redis.url, {sharded}), await broker(t, redis.url, {sharded})];
 		const [a, b, c] = [recorder(), recorder(), recorder()];
@@ -63,7 +64,7 @@ for (const sharded of [true, false]) {
 	});
 }
 
-test('binary-safe: every byte value, empty and 1 MiB payloads arrive as they were sent', async t => {
+test.serial('binary-safe: every byte value, empty and 1 MiB payloads arrive as they were sent', async t => {
 	const redis = await RedisServer.start(t);
 	const [one, two] = [await broker(t, redis.url), await broker(t, redis.url)];
 	const [a, b] = [recorder(), recorder()];
@@ -93,7 +94,7 @@ test('binary-safe: every byte value, empty and 1 MiB payloads arrive as they wer
 	t.is(b.received[4]!.data.toString('utf8'), 'héllo ✓ 🎉');
 });
 
-test('order per publisher: 3 publishers × 2000 messages interleaved, each one\'s in order at every subscriber', async t => {
+test.serial('order per publisher: 3 publishers × 2000 messages interleaved, each one\'s in order at every subscriber', async t => {
 	const redis = await RedisServer.start(t);
 	const publishers = [await broker(t, redis.url), await broker(t, redis.url), await broker(t, redis.url)];
 	const subscribers = [await broker(t, redis.url), await broker(t, redis.url)];
@@ -127,7 +128,7 @@ test('order per publisher: 3 publishers × 2000 messages interleaved, each one\'
 	}
 });
 
-test('a redis-server restart: the subscriptions come back by themselves; during the outage nothing is queued', async t => {
+test.serial('a redis-server restart: the subscriptions come back by themselves; during the outage nothing is queued', async t => {
 	const redis = await RedisServer.start(t);
 	const [one, two] = [await broker(t, redis.url), await broker(t, redis.url)];
 	const [a, b] = [recorder(), recorder()];
@@ -171,7 +172,7 @@ test('a redis-server restart: the subscriptions come back by themselves; during 
 	t.is(new Set(texts).size, texts.length);
 });
 
-test('a message in another format on our channel is ignored; one in websoup format from elsewhere is delivered', async t => {
+test.serial('a message in another format on our channel is ignored; one in websoup format from elsewhere is delivered', async t => {
 	const redis = await RedisServer.start(t);
 	const one = await broker(t, redis.url);
 	const a = recorder();
@@ -189,7 +190,7 @@ test('a message in another format on our channel is ignored; one in websoup form
 	t.is(a.received[0]!.type, WebsocketDataType.BINARY);
 });
 
-test('connect: a server that is not there, or a bad URL, is a clear error', async t => {
+test.serial('connect: a server that is not there, or a bad URL, is a clear error', async t => {
 	const redis = await RedisServer.start(t);
 	const {port} = redis;
 	await redis.stop();
