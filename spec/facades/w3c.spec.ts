@@ -6,7 +6,7 @@ import {createServer, type Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocketServer, type WebSocket as WsSocket} from 'ws';
-import {CloseEvent, WebSocket} from '../../lib/index.ts';
+import {CloseEvent, WebSocket} from '../../lib/facades/w3c.ts';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
