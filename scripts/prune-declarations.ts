@@ -48,7 +48,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
 	for (const file of declarationsUnder(join(packageDir, 'dist'))) {
 		if (!reachable.has(file)) {
 			rmSync(file);
-			console.log(`pruned ${relative(packageDir, file)}`);
+			console.error(`pruned ${relative(packageDir, file)}`);
 		}
 	}
 }
