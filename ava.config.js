@@ -1,5 +1,5 @@
 export default {
-	files: ['spec/**/*.spec.ts', '!spec/interop/**', '!spec/memory/**'],
+	files: ['spec/**/*.spec.ts', '!spec/interop/**', '!spec/memory/**', '!spec/package/**'],
 	extensions: {ts: 'module'},
 	nodeArguments: ['--import=tsx'],
 	timeout: '60s',
