@@ -37,6 +37,13 @@ export {
 	type WebsocketConnectionSignals,
 	type WebsocketMessage,
 } from './websocket/connection.ts';
+export {
+	DiagnosticsChannel,
+	type HandshakeRefusedMessage,
+	type WebsocketCloseMessage,
+	type WebsocketErrorMessage,
+	type WebsocketOpenMessage,
+} from './websocket/diagnostics.ts';
 export {encodeClosePayload, encodeFrame, generateMaskKey, type DecodedFrame, type FrameHeaderOptions} from './websocket/frame.ts';
 export {FrameDecoder, type FrameDecoderHandler, type FrameDecoderOptions} from './websocket/frame-decoder.ts';
 export {WebsocketFramer, type WebsocketFramerOptions, type WriteFrameOptions} from './websocket/framer.ts';

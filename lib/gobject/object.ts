@@ -16,7 +16,8 @@ import type {
 	WritableName,
 } from './types.ts';
 
-const debug = debuglog('gobject');
+// The package's debug section (NODE_DEBUG=websoup); this layer imports nothing of lib/websocket.
+const debug = debuglog('websoup');
 
 /** The signals every GObject has. */
 export interface GObjectSignals {

@@ -4,7 +4,6 @@ import type {IncomingMessage, Server as HttpServer, ServerResponse} from 'node:h
 import type {Server as HttpsServer} from 'node:https';
 import type {Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
-import {debuglog} from 'node:util';
 import {
 	DEFAULT_MAX_BUFFERED_AMOUNT,
 	DEFAULT_MAX_INCOMING_FRAGMENTS,
@@ -12,13 +11,13 @@ import {
 	WebsocketConnectionType,
 } from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {Message, messageFromIncomingMessage, writeResponseHead} from '../websocket/message.ts';
 
-const debug = debuglog('websocket');
 
 /** The default of {@link WebsocketHandlerOptions.handshakeTimeout}: 10 s. */
 export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
@@ -201,7 +200,8 @@ function closeAfterFlush(socket: Duplex): void {
 }
 
 /** Sends `msg`'s response (a refused handshake) with `Connection: close`, then closes the socket. */
-function sendRefusal(socket: Duplex, msg: Message): void {
+function sendRefusal(socket: Duplex, msg: Message, error: Error | null = null): void {
+	publishHandshakeRefused('server', msg, error);
 	if (!msg.responseHeaders.headerContains('Connection', 'close')) {
 		msg.responseHeaders.append('Connection', 'close');
 	}
@@ -357,7 +357,7 @@ async function handleUpgrade(
 	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
 	if (!result.accepted) {
 		debug('handshake refused: %s', result.error.message);
-		sendRefusal(socket, msg);
+		sendRefusal(socket, msg, result.error);
 		return;
 	}
 

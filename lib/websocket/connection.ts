@@ -1,7 +1,6 @@
 // WebsocketConnection: RFC 6455 over any Duplex, with libsoup 3's signals, close handshake and limits.
 
 import {Duplex} from 'node:stream';
-import {debuglog} from 'node:util';
 import {GObject} from '../gobject/object.ts';
 import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
 import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
@@ -17,6 +16,7 @@ import {
 	WebsocketDataType,
 	WebsocketState,
 } from './constants.ts';
+import {closeChannel, debug, errorChannel, openChannel, type WebsocketCloseMessage, type WebsocketErrorMessage, type WebsocketOpenMessage} from './diagnostics.ts';
 import {badDataError, protocolError, tooBigError, WebsocketError, type Peer} from './errors.ts';
 import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
@@ -25,7 +25,6 @@ import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoi
 import {LongTimer} from './timer.ts';
 import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
 
-const debug = debuglog('websocket');
 
 /** libsoup waits this long for the peer to finish the close handshake before it closes the stream. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -328,6 +327,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#updateFlow();
 		});
 		this.#startKeepalive();
+		if (openChannel.hasSubscribers) {
+			const open: WebsocketOpenMessage = {connection: this};
+			openChannel.publish(open);
+		}
+
 		if (stream.destroyed) {
 			queueMicrotask(() => {
 				this.#onStreamClose();
@@ -1360,6 +1364,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			error: this.#error,
 		};
 		this.#resolveClosed?.(this.#closeInfo);
+		if (closeChannel.hasSubscribers) {
+			const close: WebsocketCloseMessage = {connection: this, ...this.#closeInfo};
+			closeChannel.publish(close);
+		}
 	}
 
 	// --- Closing ---------------------------------------------------------------------------------
@@ -1463,6 +1471,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#errorEmitted = true;
 			this.#error = error;
 			this.emit('error', error);
+			if (errorChannel.hasSubscribers) {
+				const report: WebsocketErrorMessage = {connection: this, error};
+				errorChannel.publish(report);
+			}
 		}
 
 		if (prejudice) {
