@@ -47,7 +47,7 @@ export {
 export {encodeClosePayload, encodeFrame, generateMaskKey, type DecodedFrame, type FrameHeaderOptions} from './websocket/frame.ts';
 export {FrameDecoder, type FrameDecoderHandler, type FrameDecoderOptions} from './websocket/frame-decoder.ts';
 export {WebsocketFramer, type WebsocketFramerOptions, type WriteFrameOptions} from './websocket/framer.ts';
-export {isToken, isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './websocket/validation.ts';
+export {isToken, isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8, Utf8Validator} from './websocket/validation.ts';
 export {mask, unmask} from './websocket/buffer-util.ts';
 export {
 	chooseSubprotocol,

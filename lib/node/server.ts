@@ -10,6 +10,7 @@ import {
 	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 	WebsocketConnectionType,
 } from '../websocket/constants.ts';
+import {describe} from '../gobject/param-spec.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {validateConnectionOptions} from './connection-options.ts';
@@ -122,10 +123,6 @@ interface Listenable {
 
 const registries = new WeakMap<object, Registry>();
 
-function describe(value: unknown): string {
-	return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
 function normalizePath(path: unknown): string | null {
 	if (path === null || path === '' || path === '/') {
 		// libsoup: a NULL or "/" path makes the default handler.
@@ -133,7 +130,7 @@ function normalizePath(path: unknown): string | null {
 	}
 
 	if (typeof path !== 'string' || !path.startsWith('/')) {
-		throw new TypeError(`Expected \`path\` to be null or a string starting with "/", got \`${describe(path)}\``);
+		throw new TypeError(`Expected \`path\` to be null or a string starting with "/", got ${describe(path)}`);
 	}
 
 	return path;
@@ -485,19 +482,19 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 ): WebsocketHandler {
 	const target = server as unknown as Listenable;
 	if (server === null || typeof server !== 'object' || typeof target.on !== 'function') {
-		throw new TypeError(`Expected \`server\` to be an http or https server, got \`${describe(server)}\``);
+		throw new TypeError(`Expected \`server\` to be an http or https server, got ${describe(server)}`);
 	}
 
 	if (typeof callback !== 'function') {
-		throw new TypeError(`Expected \`callback\` to be a function, got \`${describe(callback)}\``);
+		throw new TypeError(`Expected \`callback\` to be a function, got ${describe(callback)}`);
 	}
 
 	if (origin !== null && typeof origin !== 'string') {
-		throw new TypeError(`Expected \`origin\` to be a string or null, got \`${describe(origin)}\``);
+		throw new TypeError(`Expected \`origin\` to be a string or null, got ${describe(origin)}`);
 	}
 
 	if (protocols !== null && (!Array.isArray(protocols) || protocols.some(item => typeof item !== 'string'))) {
-		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got \`${describe(protocols)}\``);
+		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got ${describe(protocols)}`);
 	}
 
 	validateConnectionOptions(options);

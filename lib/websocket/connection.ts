@@ -21,9 +21,10 @@ import {badDataError, protocolError, tooBigError, WebsocketError, type Peer} fro
 import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
 import {encodeClosePayload, encodeFrame, generateMaskKey} from './frame.ts';
+import {toBuffer} from './buffer-util.ts';
 import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
 import {LongTimer} from './timer.ts';
-import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
+import {isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
 
 
 /** libsoup waits this long for the peer to finish the close handshake before it closes the stream. */
@@ -682,7 +683,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			throw new TypeError(`Expected \`reason\` to be a string or null, got \`${typeof reason}\``);
 		}
 
-		if (!this.#maySend(code)) {
+		if (!isValidSentCloseCode(code, this.#side())) {
 			throw new RangeError(`Expected \`code\` to be a close code this ${this.#side()} may send, got \`${code}\``);
 		}
 
@@ -1376,41 +1377,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		return this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client';
 	}
 
-	/** The codes `close()` accepts from this side (RFC 6455 §7.4, IANA; 1005 sends an empty frame). */
-	#maySend(code: number): boolean {
-		if (code >= 3000 && code <= 4999) {
-			return true;
-		}
-
-		switch (code) {
-			case CloseCode.NORMAL:
-			case CloseCode.GOING_AWAY:
-			case CloseCode.PROTOCOL_ERROR:
-			case CloseCode.UNSUPPORTED_DATA:
-			case CloseCode.NO_STATUS:
-			case CloseCode.BAD_DATA:
-			case CloseCode.POLICY_VIOLATION:
-			case CloseCode.TOO_BIG: {
-				return true;
-			}
-
-			case CloseCode.NO_EXTENSION: {
-				return this.#type === WebsocketConnectionType.CLIENT;
-			}
-
-			case CloseCode.SERVER_ERROR:
-			case CloseCode.SERVICE_RESTART:
-			case CloseCode.TRY_AGAIN_LATER:
-			case CloseCode.BAD_GATEWAY: {
-				return this.#type === WebsocketConnectionType.SERVER;
-			}
-
-			default: {
-				return false;
-			}
-		}
-	}
-
 	/** libsoup's close_connection: a local close() or the echo of the peer's Close. */
 	#closeConnection(code: number, reason: string | null): void {
 		if (this.#closeSent || this.#closeStarted) {
@@ -1837,21 +1803,4 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		clearTimeout(this.#closeTimer);
 		this.#closeTimer = undefined;
 	}
-}
-
-/** Bytes from what send calls accept, without copying. */
-function toBuffer(data: unknown, name: string): Buffer {
-	if (Buffer.isBuffer(data)) {
-		return data;
-	}
-
-	if (ArrayBuffer.isView(data)) {
-		return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-	}
-
-	if (data instanceof ArrayBuffer) {
-		return Buffer.from(data);
-	}
-
-	throw new TypeError(`Expected \`${name}\` to be a Uint8Array, ArrayBuffer or ArrayBuffer view, got \`${typeof data}\``);
 }
