@@ -107,6 +107,11 @@ const properties = {
 		flags: construct,
 		blurb: 'Reading stops while more bytes than this wait to be sent (resumes below half), 0 = off; a client connection defaults to 0',
 	}),
+	'close-timeout': ParamSpec.uint('close-timeout', CLOSE_TIMEOUT_MS, {
+		flags: construct,
+		minimum: 1,
+		blurb: 'Milliseconds the close handshake and the drain after it may take before the stream is destroyed (libsoup: 5 s)',
+	}),
 };
 
 /** The property table of {@link WebsocketConnection}. */
@@ -168,12 +173,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		closed: {flags: SignalFlags.RUN_FIRST},
 		pong: {flags: SignalFlags.RUN_FIRST},
 	};
-
-	/**
-	 * How long (ms) to wait for the peer to complete the close handshake or close its end before
-	 * the stream is closed regardless: libsoup's 5 s. Meant for tests.
-	 */
-	static closeTimeout = CLOSE_TIMEOUT_MS;
 
 	readonly #stream: Duplex;
 	readonly #type: WebsocketConnectionType;
@@ -1416,7 +1415,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				this.#closeTimer = undefined;
 				this.#dirtyClose = !(this.#closeSent && this.#closeReceived) || this.#dirtyClose;
 				this.#closeIoStream(true);
-			}, WebsocketConnection.closeTimeout);
+			}, this.getProperty('close-timeout'));
 		}
 	}
 
@@ -1531,7 +1530,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#closeTimer = setTimeout(() => {
 			this.#closeTimer = undefined;
 			this.#stream.destroy();
-		}, WebsocketConnection.closeTimeout);
+		}, this.getProperty('close-timeout'));
 	}
 
 	// --- Writing ---------------------------------------------------------------------------------
