@@ -4,6 +4,7 @@ import {Duplex} from 'node:stream';
 import {GObject} from '../gobject/object.ts';
 import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
 import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
+import type {ConstructProperties, PropertyAccessors} from '../gobject/types.ts';
 import {
 	CloseCode,
 	DEFAULT_MAX_BUFFERED_AMOUNT,
@@ -156,6 +157,12 @@ export interface WebsocketMessage {
 const ITERATOR_HIGH_WATER_MARK = 16;
 
 /**
+ * The camelCase accessor of each property (`conn.keepaliveInterval`, `conn.state`, `conn.closeTimeout`,
+ * …), typed from the property table: GObject defines them, this declaration gives their types.
+ */
+export interface WebsocketConnection extends PropertyAccessors<WebsocketConnectionProperties> {}
+
+/**
  * A WebSocket connection over a Duplex on which the handshake has already happened, as libsoup's
  * `SoupWebsocketConnection`: create it with `new WebsocketConnection({ioStream, connectionType,
  * uri, …})`, then connect to `message`, `closing`, `closed`, `error` and `pong`.
@@ -261,7 +268,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	 *
 	 * @throws {TypeError} for a missing stream or URI, an UNKNOWN type, or any invalid property value.
 	 */
-	constructor(properties: ConstructorParameters<typeof GObject<WebsocketConnectionProperties>>[0]) {
+	constructor(properties: ConstructProperties<WebsocketConnectionProperties>) {
 		super(properties);
 		const stream = this.getProperty('io-stream');
 		const uri = this.getProperty('uri');
@@ -516,60 +523,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Sets the bytes waiting to be sent past which reading stops (it resumes below half), 0 = off. */
 	setMaxBufferedAmount(bytes: number): void {
 		this.setProperty('max-buffered-amount', bytes);
-	}
-
-	/** Most frames an incoming message may span, 0 = unlimited. */
-	get maxIncomingFragments(): number {
-		return this.getMaxIncomingFragments();
-	}
-
-	set maxIncomingFragments(count: number) {
-		this.setMaxIncomingFragments(count);
-	}
-
-	/** Bytes waiting to be sent past which reading stops, 0 = off. */
-	get maxBufferedAmount(): number {
-		return this.getMaxBufferedAmount();
-	}
-
-	set maxBufferedAmount(bytes: number) {
-		this.setMaxBufferedAmount(bytes);
-	}
-
-	/** Seconds between keepalive pings, 0 = off. */
-	get keepaliveInterval(): number {
-		return this.getKeepaliveInterval();
-	}
-
-	set keepaliveInterval(seconds: number) {
-		this.setKeepaliveInterval(seconds);
-	}
-
-	/** Seconds to wait for a keepalive pong, 0 = off. */
-	get keepalivePongTimeout(): number {
-		return this.getKeepalivePongTimeout();
-	}
-
-	set keepalivePongTimeout(seconds: number) {
-		this.setKeepalivePongTimeout(seconds);
-	}
-
-	/** Largest payload of an incoming frame, 0 = unlimited. */
-	get maxIncomingPayloadSize(): number {
-		return this.getMaxIncomingPayloadSize();
-	}
-
-	set maxIncomingPayloadSize(bytes: number) {
-		this.setMaxIncomingPayloadSize(bytes);
-	}
-
-	/** Largest incoming message after extensions, 0 = unlimited. */
-	get maxTotalMessageSize(): number {
-		return this.getMaxTotalMessageSize();
-	}
-
-	set maxTotalMessageSize(bytes: number) {
-		this.setMaxTotalMessageSize(bytes);
 	}
 
 	/** Bytes accepted by send calls and not yet handed to the operating system (ws and W3C's `bufferedAmount`). */
