@@ -3,13 +3,17 @@
 import {once} from 'node:events';
 import {createServer as createHttpServer} from 'node:http';
 import {connect, createServer as createNetServer, type AddressInfo} from 'node:net';
-import test, {type ExecutionContext} from 'ava';
+import ava, {type ExecutionContext} from 'ava';
 import {WebSocket, WebSocketServer, type RawData} from 'ws';
 import {computeAcceptKey} from '../lib/websocket/handshake.ts';
 import {runCli, TIMEOUT, type Cli} from './helpers/cli.ts';
 import {until, withTimeout} from './helpers/signals.ts';
 import {keyOf, scriptedServer} from './node/fixtures.ts';
 
+// One test at a time: each spawns `node --import tsx lib/cli.ts` (and often a second one); thirty of
+// them starting at once on a busy two-core machine outran their 15 s waits (all failed, though each
+// passes in about a second on its own). Serially the file takes about 25 s.
+const test = ava.serial;
 
 /** Starts `websoup serve --port 0 ...args` and resolves with the process and the port it printed. */
 async function startServe(t: ExecutionContext, args: string[] = []): Promise<{cli: Cli; port: number}> {
