@@ -3,7 +3,7 @@
 
 import {randomBytes} from 'node:crypto';
 import zlib from 'node:zlib';
-import test from 'ava';
+import test, {type ExecutionContext} from 'ava';
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketConnectionType} from '../../lib/websocket/constants.ts';
 import {WebsocketExtension, type FrameInfo} from '../../lib/websocket/extensions/extension.ts';
@@ -11,7 +11,7 @@ import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.
 import {zlibLimiter} from '../../lib/websocket/extensions/limiter.ts';
 import {encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
 import {WebsocketFramer} from '../../lib/websocket/framer.ts';
-import {both, connectionPair, rawPeer} from '../helpers/modes.ts';
+import {both, connectionPair, modes, rawPeer, type Mode} from '../helpers/modes.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
 
 function deflate(type: WebsocketConnectionType): WebsocketExtensionDeflate {
@@ -162,7 +162,7 @@ both('for await pauses a lagging consumer\'s stream with permessage-deflate too'
 
 // --- bufferedAmount when the connection closes during an outgoing deflate ----------------------
 
-both('bufferedAmount is 0 after closed, even when a deflate finishes after the stream closed', async (t, mode) => {
+async function bufferedAmountAfterLateDeflate(t: ExecutionContext, mode: Mode): Promise<void> {
 	const {connection} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
 		extensions: [deflate(WebsocketConnectionType.CLIENT)],
 	});
@@ -170,7 +170,7 @@ both('bufferedAmount is 0 after closed, even when a deflate finishes after the s
 	t.true(connection.bufferedAmount >= 200_000);
 	connection.getIoStream().destroy(); // the connection goes away while the message is being compressed
 	await withTimeout(connection.closed, 5000, 'closed');
-	await until(() => zlibLimiter.running === 0 && zlibLimiter.pending === 0, 5000, 'the deflate to finish');
+	await until(() => zlibLimiter.running === 0 && zlibLimiter.pending === 0, 20_000, 'the deflate to finish');
 	for (let i = 0; i < 5; i++) {
 		await new Promise(resolve => {
 			setImmediate(resolve);
@@ -178,7 +178,13 @@ both('bufferedAmount is 0 after closed, even when a deflate finishes after the s
 	}
 
 	t.is(connection.bufferedAmount, 0);
-});
+}
+
+// Serial: the zlib limiter is process-wide, and concurrent tests of this file keep it busy.
+for (const mode of modes) {
+	test.serial(`bufferedAmount is 0 after closed, even when a deflate finishes after the stream closed [${mode}]`, async t =>
+		bufferedAmountAfterLateDeflate(t, mode));
+}
 
 // --- Event order: a frame decoded before a protocol error is delivered before the error ----------
 
