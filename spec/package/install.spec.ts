@@ -178,3 +178,10 @@ test.serial('npm install git+file://<clone> builds dist/ (prepare) and gives the
 	const project = await userProject(packed, 'from-git', ['--prefer-offline', `git+file://${packed.clone}`]);
 	await checkProject(t, project);
 });
+
+test.serial('in a checkout: npm run cli -- --help, and node dist/cli.js --help once prepare has built dist/', async t => {
+	const packed = await packFreshCloneOnce(t);
+	t.regex(await sh(packed.clone, 'npm', ['run', '--silent', 'cli', '--', '--help']), /^Usage: websoup <command> \[options\]/);
+	// `npm pack` ran `prepare` in the clone, as `npm ci` does in a checkout.
+	t.regex(await sh(packed.clone, process.execPath, ['dist/cli.js', '--help']), /^Usage: websoup <command> \[options\]/);
+});
