@@ -76,3 +76,14 @@ test('undici: send() once CLOSING does not add to bufferedAmount', async t => {
 	const close = await next<InstanceType<typeof UndiciCloseEvent>>(ws as unknown as EventTarget, 'close');
 	t.true(close.wasClean);
 });
+
+test('undici: WebSocketStream opened.extensions is a Map, not the DOMString the draft gives', async t => {
+	const {WebSocketStream} = await import('undici');
+	const {websoupPeer} = await import('../stream-peers.ts');
+	const peer = await websoupPeer(t);
+	const wss = new WebSocketStream(peer.url);
+	const {extensions} = await wss.opened;
+	t.true((extensions as unknown) instanceof Map);
+	wss.close({closeCode: 1000});
+	await wss.closed;
+});
