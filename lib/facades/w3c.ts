@@ -395,6 +395,11 @@ export class WebSocket extends EventTarget {
 				this.#dispatchMessage(type, data);
 			});
 		});
+		// The connection's `error` (a protocol error, a limit, the socket failing) is the standard's
+		// "fail the WebSocket connection", whatever the close handshake does afterwards.
+		connection.connect('error', () => {
+			this.#failed = true;
+		});
 		connection.connect('closing', () => {
 			this.#queueTask(() => {
 				if (this.#readyState === OPEN) {

@@ -85,6 +85,25 @@ wpt('a protocol error from the server (reserved opcode): open, error, close 1006
 	assertFailed(t, await recordUntilClose(ws), ['open']);
 });
 
+wpt('a protocol error stays a failure when the server answers the Close: open, error, close 1006', async (t, impl) => {
+	const port = await rawServer(t, (socket: Socket) => {
+		void readUntil(socket, text => text.includes('\r\n\r\n')).then(request => {
+			const key = /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
+			socket.write(
+				'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+					`Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n\r\n`,
+			);
+			socket.write(Buffer.from('8300', 'hex')); // FIN + reserved opcode 3
+			// Whatever the client sends next (its Close), answer with a Close 1002 and end TCP.
+			socket.once('data', () => {
+				socket.end(Buffer.from('880203ea', 'hex')); // FIN+CLOSE, len 2, 1002
+			});
+		});
+	});
+	const ws = connect(t, impl, `ws://127.0.0.1:${port}/`);
+	assertFailed(t, await recordUntilClose(ws), ['open']);
+});
+
 wpt('invalid UTF-8 in a text message: open, error, close 1006', async (t, impl) => {
 	const port = await scripted(t, key => `Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n`, Buffer.from('8102c328', 'hex')); // FIN+TEXT, "\xc3\x28"
 	const ws = connect(t, impl, `ws://127.0.0.1:${port}/`);
