@@ -91,7 +91,6 @@ export class WebSocketStream {
 	#connection: WebsocketConnection | null = null;
 	/** close() ran before the handshake finished, or the signal aborted it. */
 	#cancelled = false;
-	#pendingClose: {closeCode: number | null; reason: string} | null = null;
 
 	/**
 	 * Starts connecting to `url`.
@@ -191,7 +190,6 @@ export class WebSocketStream {
 			return;
 		}
 
-		this.#pendingClose = checked;
 		closeConnection(connection, checked);
 	}
 
@@ -286,9 +284,6 @@ export class WebSocketStream {
 			.map(extension => extension.name + (extension.getResponseParams() ?? ''))
 			.join(', ');
 		this.#opened.resolve({readable, writable, extensions, protocol: connection.getProtocol() ?? ''});
-		if (this.#pendingClose !== null) {
-			closeConnection(connection, this.#pendingClose);
-		}
 	}
 }
 
