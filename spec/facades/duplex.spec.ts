@@ -1,17 +1,22 @@
 // createWebSocketStream: a Node Duplex over a websoup client connection, piped through ws and websoup servers.
 
 import {randomBytes} from 'node:crypto';
+import {once} from 'node:events';
 import {createReadStream, createWriteStream} from 'node:fs';
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
+import {createServer as createHttpServer} from 'node:http';
 import {join} from 'node:path';
 import {Writable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import test, {type ExecutionContext} from 'ava';
+import {WebSocket as WsClient} from 'ws';
 import {createWebSocketStream} from '../../lib/facades/w3c.ts';
 import {websocketConnect} from '../../lib/node/client.ts';
+import {addWebsocketHandler} from '../../lib/node/server.ts';
 import {WebsocketError} from '../../lib/websocket/errors.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
+import {listen} from '../node/fixtures.ts';
 import {peers, wsPeer, type StreamPeer} from './stream-peers.ts';
 
 async function tempDir(t: ExecutionContext): Promise<string> {
@@ -190,4 +195,26 @@ test('createWebSocketStream refuses a connection that is not OPEN, and a bad mar
 	t.throws(() => createWebSocketStream(connection, {connectionHighWaterMark: -1}), {instanceOf: TypeError, message: /connectionHighWaterMark/});
 	connection.close(1000);
 	t.throws(() => createWebSocketStream(connection), {instanceOf: TypeError, message: /OPEN/});
+});
+
+test('on a server connection: a ws client uploads through the Duplex into a file, then closes cleanly', async t => {
+	const directory = await tempDir(t);
+	const file = join(directory, 'received.bin');
+	const http = createHttpServer();
+	const piped = new Promise<void>((resolve, reject) => {
+		addWebsocketHandler(http, '/upload', null, null, (_server, _msg, _path, connection) => {
+			pipeline(createWebSocketStream(connection), createWriteStream(file)).then(resolve, reject);
+		});
+	});
+	const port = await listen(t, http);
+	const client = new WsClient(`ws://127.0.0.1:${port}/upload`);
+	await once(client, 'open');
+	const parts = Array.from({length: 32}, () => randomBytes(100 * 1024));
+	for (const part of parts) {
+		client.send(part);
+	}
+
+	client.close(1000);
+	await withTimeout(piped, 30_000, 'pipeline on the server');
+	t.true((await readFile(file)).equals(Buffer.concat(parts)));
 });
