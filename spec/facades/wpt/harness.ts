@@ -83,6 +83,16 @@ export async function wptServer(t: ExecutionContext): Promise<WptServer> {
 	});
 	const raw = new Set<Socket>();
 	const server: WptServer = {origin: '', port: 0, requests: [], closes: [], sockets: []};
+	// A plain GET gets an empty, cross-origin-isolated page, so a browser can run the same checks
+	// from this origin (spec/interop/w3c-chromium.spec.ts).
+	http.on('request', (_request, response) => {
+		response.writeHead(200, {
+			'Content-Type': 'text/html; charset=utf-8',
+			'Cross-Origin-Opener-Policy': 'same-origin',
+			'Cross-Origin-Embedder-Policy': 'require-corp',
+		});
+		response.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>wpt</title></head><body></body></html>');
+	});
 	http.on('connection', socket => {
 		raw.add(socket);
 		socket.once('close', () => raw.delete(socket));
