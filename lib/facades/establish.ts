@@ -166,13 +166,23 @@ export function parseEstablishOptions(url: URL, second: unknown): EstablishOptio
 			throw new TypeError(`Expected \`headers\` to be an object or name/value pairs, got \`${String(init.headers)}\``);
 		}
 
-		const entries = isSequence(init.headers)
-			? (init.headers as Iterable<readonly [string, string]>)
-			: Object.entries(init.headers as Readonly<Record<string, string | readonly string[]>>).flatMap(([name, value]) =>
-					typeof value === 'string' ? [[name, value] as const] : Array.from(value, item => [name, item] as const),
-				);
-		for (const [name, value] of entries) {
-			headers.append(name, value);
+		if (isSequence(init.headers)) {
+			// sequence<sequence<ByteString>>: each pair exactly a name and a value.
+			for (const pair of init.headers as Iterable<unknown>) {
+				const items = isSequence(pair) ? Array.from(pair as Iterable<unknown>) : [];
+				if (items.length !== 2) {
+					throw new TypeError(`Expected each of \`headers\` to be a [name, value] pair, got \`${String(pair)}\``);
+				}
+
+				headers.append(toDOMString(items[0]), toDOMString(items[1]));
+			}
+		} else {
+			// record<ByteString, ByteString>, where websoup also takes an array of values for a repeated header.
+			for (const [name, value] of Object.entries(init.headers as Readonly<Record<string, unknown>>)) {
+				for (const item of Array.isArray(value) ? (value as unknown[]) : [value]) {
+					headers.append(name, toDOMString(item));
+				}
+			}
 		}
 	}
 

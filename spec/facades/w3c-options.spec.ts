@@ -68,6 +68,15 @@ test('tls: wss with the server certificate as ca opens; without it the connectio
 	assertFailed(t, await recordUntilClose(untrusted));
 });
 
+test('header values are converted to strings; an array repeats the header', async t => {
+	const server = await wptServer(t);
+	const ws = new WebSocket(`${server.origin}/echo-headers`, {headers: {'X-Num': 5 as unknown as string, 'X-Rep': ['a', 'b']}});
+	const headers = JSON.parse((await inbox(ws).next()) as string) as Record<string, string>;
+	t.is(headers['x-num'], '5');
+	t.is(headers['x-rep'], 'a, b');
+	ws.close();
+});
+
 test('origin and headers (object or pairs) are sent', async t => {
 	const server = await wptServer(t);
 	const ws = new WebSocket(`${server.origin}/echo-headers`, {
@@ -101,6 +110,8 @@ test('options of the wrong type throw TypeError naming the option, before any co
 		[{tls: 'yes'}, /tls/],
 		[{origin: 42}, /origin/],
 		[{headers: 'X-A: 1'}, /headers/],
+		[{headers: [['X-A', '1', 'extra']]}, /headers/],
+		[{headers: [['X-A']]}, /headers/],
 	];
 	for (const [options, message] of bad) {
 		t.throws(() => new WebSocket(url, options as object), {instanceOf: TypeError, message}, JSON.stringify(options));
