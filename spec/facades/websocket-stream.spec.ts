@@ -157,6 +157,27 @@ for (const impl of impls) {
 		wss.close();
 	});
 
+	test(`${impl.name}: the interfaces as WebIDL lays them out`, t => {
+		for (const [object, names] of [
+			[impl.WebSocketStream.prototype, ['url', 'opened', 'closed']],
+			[impl.WebSocketError.prototype, ['closeCode', 'reason']],
+		] as const) {
+			for (const name of names) {
+				const descriptor = Object.getOwnPropertyDescriptor(object, name);
+				t.is(typeof descriptor?.get, 'function', name);
+				t.is(descriptor?.set, undefined, name);
+				t.true(descriptor?.enumerable, name);
+			}
+		}
+
+		t.true(Object.getOwnPropertyDescriptor(impl.WebSocketStream.prototype, 'close')?.enumerable);
+		t.is(impl.WebSocketStream.length, 1);
+		t.is(impl.WebSocketStream.prototype.close.length, 0);
+		t.is(impl.WebSocketError.length, 0);
+		t.is(Object.prototype.toString.call(impl.WebSocketStream.prototype), '[object WebSocketStream]');
+		t.is(Object.getPrototypeOf(impl.WebSocketError.prototype), DOMException.prototype);
+	});
+
 	test(`${impl.name}: WebSocketError is a DOMException with closeCode and reason`, t => {
 		const error = new impl.WebSocketError('message', {closeCode: 4000, reason: 'why'});
 		t.true(error instanceof DOMException);
