@@ -52,6 +52,8 @@ export interface WebsocketConnectOptions {
 	maxIncomingFragments?: number | undefined;
 	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 0 on a client. */
 	maxBufferedAmount?: number | undefined;
+	/** The connection's `idle-timeout` in seconds (no data frame for so long closes with 1001); default 0 (off). */
+	idleTimeout?: number | undefined;
 }
 
 /** Messages in use by a handshake: libsoup fails a message that is already queued. */
@@ -450,6 +452,10 @@ function openConnection(
 
 	if (options.maxBufferedAmount !== undefined) {
 		properties.maxBufferedAmount = options.maxBufferedAmount;
+	}
+
+	if (options.idleTimeout !== undefined) {
+		properties.idleTimeout = options.idleTimeout;
 	}
 
 	let connection: WebsocketConnection;

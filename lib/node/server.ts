@@ -67,6 +67,8 @@ export interface WebsocketHandlerOptions {
 	maxIncomingFragments?: number | undefined;
 	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 1 MiB. */
 	maxBufferedAmount?: number | undefined;
+	/** The connection's `idle-timeout` in seconds (no data frame for so long closes with 1001); default 0 (off). */
+	idleTimeout?: number | undefined;
 	/**
 	 * Milliseconds from the `'upgrade'` event to the 101 (that is, the time `check` may take);
 	 * past it the client gets 503 and the socket is closed. 0 = no limit. Reading the request
@@ -393,6 +395,7 @@ async function handleUpgrade(
 			keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
 			maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
 			maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+			idleTimeout: options.idleTimeout ?? 0,
 		});
 	} catch (error) {
 		// An invalid limit in the options: nothing sensible can run on this socket.

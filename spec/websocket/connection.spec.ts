@@ -45,8 +45,12 @@ test('properties: defaults and flags as libsoup declares them', t => {
 			'max-total-message-size',
 			'max-incoming-fragments',
 			'max-buffered-amount',
+			'idle-timeout',
+			'latency',
 		],
 	);
+	t.is(conn.idleTimeout, 0);
+	t.is(conn.latency, 0);
 	a.destroy();
 });
 
