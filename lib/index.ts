@@ -78,5 +78,11 @@ export {
 	type WebsocketHttpServer,
 	type WebsocketServerCallback,
 } from './node/server.ts';
+export {
+	DEFAULT_RETRY_AFTER,
+	DEFAULT_SHUTDOWN_TIMEOUT,
+	type WebsocketHandlerCloseOptions,
+	type WebsocketHandlerCloseResult,
+} from './node/shutdown.ts';
 export {WebSocket, CloseEvent, type BinaryType, type CloseEventInit} from './facades/w3c.ts';
 export {WebSocketClient, WebSocketErrCode} from './facades/openharmony.ts';
