@@ -29,7 +29,7 @@ test('a process that closed everything ends by itself, no Timeout left, with hou
 		}),
 		30_000,
 		`the child to exit by itself; stdout ${stdout}; stderr ${stderr}`,
-	)) as [number | null];
+	)) as [number | null, NodeJS.Signals | null];
 	t.is(code, 0, stderr);
 	const report = JSON.parse(stdout) as {result: unknown; resources: string[]};
 	t.deepEqual(report.result, {clean: 1, dirty: 0, terminated: 0});
