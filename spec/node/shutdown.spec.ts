@@ -178,3 +178,20 @@ test('2,000 connections, websoup and ws clients mixed: close({timeout: 5000}) cl
 	// The clients echoed 1001; the deaf one sent nothing (code 0).
 	t.deepEqual([...serverCodes].sort(), [[0, 1], [1001, 2000]]);
 });
+
+test('close(): connections that closed before it are not counted (the handler lets go of closed connections)', async t => {
+	const host = await handlerServer(t);
+	// 150 connections come and go (more than one sweep of the handler's set), one stays.
+	for (let i = 0; i < 150; i++) {
+		// eslint-disable-next-line no-await-in-loop -- one after the other
+		const passing = await client(t, host.url);
+		passing.close(1000);
+		// eslint-disable-next-line no-await-in-loop
+		await withTimeout(passing.closed, 5000, 'closed');
+	}
+
+	const staying = await client(t, host.url);
+	await host.nth(150);
+	t.deepEqual(await withTimeout(host.handler.close(), 10_000, 'shutdown'), {clean: 1, dirty: 0, terminated: 0});
+	t.is(staying.getCloseCode(), CloseCode.GOING_AWAY);
+});
