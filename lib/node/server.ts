@@ -413,7 +413,8 @@ async function handleUpgrade(
 			uri: msg.uri,
 			origin: msg.requestHeaders.getOne('Origin'),
 			protocol: result.protocol,
-			extensions: result.extensions,
+			// None negotiated: the property's default, one array shared by every such connection.
+			...(result.extensions.length > 0 ? {extensions: result.extensions} : undefined),
 			maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 			maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 			keepaliveInterval: options.keepaliveInterval ?? 0,
