@@ -67,9 +67,13 @@ test('connect --reconnect: a server close with 1012 reconnects; lines go to the 
 	const host = await handlerServer(t);
 	// An echo server.
 	const echo = (n: number): void => {
-		void host.nth(n, TIMEOUT).then(connection => {
-			connection.connect('message', (self, type, data) => self.sendMessage(type, data));
-		});
+		// A missing connection fails the test through the waits below.
+		host.nth(n, TIMEOUT).then(
+			connection => {
+				connection.connect('message', (self, type, data) => self.sendMessage(type, data));
+			},
+			() => {},
+		);
 	};
 
 	echo(0);
