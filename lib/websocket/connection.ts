@@ -1048,6 +1048,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			case 'keepalive-pong-timeout': {
 				if (value === 0) {
 					this.#clearPongTimers();
+					this.#pings?.clearTimers();
 				}
 
 				break;

@@ -84,7 +84,7 @@ export class PingTracker {
 		return true;
 	}
 
-	/** Stops the pong timeouts; the pings stay pending (a Close was sent: the close timeout bounds the wait now). */
+	/** Stops the pong timeouts; the pings stay pending (a Close was sent, or keepalive-pong-timeout set to 0). */
 	clearTimers(): void {
 		for (const entry of this.#pending) {
 			entry.timer?.clear();

@@ -2,10 +2,11 @@
 
 import test from 'ava';
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
-import {CloseCode, Opcode, WebsocketConnectionType} from '../../lib/websocket/constants.ts';
+import {CloseCode, Opcode, WebsocketConnectionType, WebsocketState} from '../../lib/websocket/constants.ts';
 import {WebsocketError} from '../../lib/websocket/errors.ts';
 import {encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
 import {WebsocketFramer} from '../../lib/websocket/framer.ts';
+import {LongTimer} from '../../lib/websocket/timer.ts';
 import {rawPeer} from '../helpers/modes.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
 import {openPair} from '../helpers/ws-peer.ts';
@@ -114,4 +115,23 @@ test('ping() resolves on both ends of a websoup pair over TCP', async t => {
 	t.true(fromClient > 0);
 	t.true(fromServer > 0);
 	t.true(client instanceof WebsocketConnection);
+});
+
+test('keepalive-pong-timeout set to 0 stops the timeouts of pings already sent: they wait, the connection stays open', async t => {
+	const {connection} = await rawPeer(t, 'tcp', WebsocketConnectionType.SERVER, {keepalivePongTimeout: 1});
+	let settled = false;
+	void connection.ping('unanswered').then(
+		() => {
+			settled = true;
+		},
+		() => {
+			settled = true;
+		},
+	);
+	connection.setKeepalivePongTimeout(0);
+	// Longer than the timeout that was set.
+	const control = new LongTimer(() => {}, 1500);
+	await until(() => !control.pending, 10_000, 'the control timer');
+	t.false(settled);
+	t.is(connection.getState(), WebsocketState.OPEN);
 });
