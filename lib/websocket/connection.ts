@@ -2102,8 +2102,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#clearPongTimers();
 		this.#idleTimer?.clear();
 		this.#idleTimer = undefined;
-		// No pong can be read any more.
-		this.#pings?.rejectAll(closedBeforePongError());
+		if (this.#pings !== null && this.#pings.size > 0) {
+			// No pong can be read any more.
+			this.#pings.rejectAll(closedBeforePongError());
+		}
 		clearTimeout(this.#closeTimer);
 		this.#closeTimer = undefined;
 	}
