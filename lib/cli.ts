@@ -77,6 +77,9 @@ Options:
   --protocol <name>      a subprotocol the server accepts; repeat for more
   --origin <origin>      accept only handshakes with this Origin
   --keepalive <seconds>  send a ping every so many seconds (default 0: off)
+  --idle-timeout <seconds>
+                         close with 1001 "idle timeout" after so long without a message
+                         received (default 0: off)
   --max-payload <bytes>  largest incoming frame and message (default 131072; 0: no limit)
   --handshake-timeout <ms>
                          a client must send its request head within this many ms,
@@ -112,6 +115,9 @@ Options:
   -H, --header <'Name: value'>  add a request header; repeat for more
   --binary               send lines as binary messages instead of text
   --keepalive <seconds>  send a ping every so many seconds (default 0: off)
+  --idle-timeout <seconds>
+                         close with 1001 "idle timeout" after so long without a message
+                         received (default 0: off)
   --reconnect            connect again after a loss that means "try again"
   --insecure             accept any TLS certificate (wss: to a self-signed server)
   -h, --help             show this help
@@ -209,6 +215,7 @@ interface ServeOptions {
 	protocols: string[];
 	origin: string | null;
 	keepalive: number;
+	idleTimeout: number;
 	maxPayload: number | null;
 	/** Milliseconds for the request head; `undefined` leaves createBoundedServer's default. */
 	handshakeTimeout: number | undefined;
@@ -234,6 +241,7 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 			protocol: {type: 'string', multiple: true, default: []},
 			origin: {type: 'string'},
 			keepalive: {type: 'string', default: '0'},
+			'idle-timeout': {type: 'string', default: '0'},
 			'max-payload': {type: 'string'},
 			'handshake-timeout': {type: 'string'},
 			'tls-cert': {type: 'string'},
@@ -275,6 +283,7 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 		protocols: values.protocol,
 		origin: values.origin ?? null,
 		keepalive: parseInteger(values.keepalive, 'keepalive', 0, 2_147_483),
+		idleTimeout: parseInteger(values['idle-timeout'], 'idle-timeout', 0, 4_294_967_295),
 		maxPayload:
 			values['max-payload'] === undefined
 				? null
@@ -378,6 +387,10 @@ async function serve(args: string[]): Promise<ExitCode> {
 		handlerOptions.keepaliveInterval = options.keepalive;
 	}
 
+	if (options.idleTimeout > 0) {
+		handlerOptions.idleTimeout = options.idleTimeout;
+	}
+
 	if (options.maxPayload !== null) {
 		handlerOptions.maxIncomingPayloadSize = options.maxPayload;
 		handlerOptions.maxTotalMessageSize = options.maxPayload;
@@ -463,6 +476,7 @@ interface ConnectOptions {
 	headers: Array<[string, string]>;
 	binary: boolean;
 	keepalive: number;
+	idleTimeout: number;
 	insecure: boolean;
 	reconnect: boolean;
 }
@@ -477,6 +491,7 @@ function parseConnectOptions(args: string[]): ConnectOptions | null {
 			binary: {type: 'boolean', default: false},
 			insecure: {type: 'boolean', default: false},
 			keepalive: {type: 'string', default: '0'},
+			'idle-timeout': {type: 'string', default: '0'},
 			reconnect: {type: 'boolean', default: false},
 			help: {type: 'boolean', short: 'h', default: false},
 		},
@@ -524,6 +539,7 @@ function parseConnectOptions(args: string[]): ConnectOptions | null {
 		headers,
 		binary: values.binary,
 		keepalive: parseInteger(values.keepalive, 'keepalive', 0, 2_147_483),
+		idleTimeout: parseInteger(values['idle-timeout'], 'idle-timeout', 0, 4_294_967_295),
 		insecure: values.insecure,
 		reconnect: values.reconnect,
 	};
@@ -565,6 +581,10 @@ async function connectCommand(args: string[]): Promise<ExitCode> {
 	const connectOptions: WebsocketConnectOptions = {headers: options.headers};
 	if (options.keepalive > 0) {
 		connectOptions.keepaliveInterval = options.keepalive;
+	}
+
+	if (options.idleTimeout > 0) {
+		connectOptions.idleTimeout = options.idleTimeout;
 	}
 
 	if (options.insecure) {

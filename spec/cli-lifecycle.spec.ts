@@ -107,3 +107,21 @@ test('connect --reconnect: a 4xx is not retried: one line and exit code 1', asyn
 	t.regex(cli.stderr(), /^websoup: cannot connect to ws:\/\/127\.0\.0\.1:\d+\/ws: handshake failed: /m);
 	t.notRegex(cli.stderr(), /reconnecting/);
 });
+
+test('serve --idle-timeout: a silent client is closed with 1001 "idle timeout" and the close is logged', async t => {
+	const cli = runCli(t, ['serve', '--port', '0', '--idle-timeout', '1']);
+	const port = Number((await cli.waitFor(/^listening on http:\/\/127\.0\.0\.1:(\d+)\//m))[1]);
+	const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+	ws.on('error', () => {});
+	t.teardown(() => ws.terminate());
+	const closed = once(ws, 'close');
+	const [code, reason] = (await withTimeout(closed, TIMEOUT, 'the idle close')) as [number, Buffer];
+	t.is(code, CloseCode.GOING_AWAY);
+	t.is(reason.toString(), 'idle timeout');
+	await cli.waitFor(/^close \S+ 1001 "idle timeout"$/m);
+	cli.child.kill('SIGINT');
+	t.is((await cli.exited()).code, 0);
+	const usage = runCli(t, ['serve', '--idle-timeout', 'soon']);
+	t.is((await usage.exited()).code, 2);
+	t.regex(usage.stderr(), /--idle-timeout expects a whole number/);
+});
