@@ -36,15 +36,15 @@ test('keepalive pings and their pongs are not activity: the connection still clo
 
 test('data resets the wait: a peer that sends more often than the idle timeout stays open until it stops', async t => {
 	const {conn, ws} = await openPair(t, 'ws client ⇄ websoup server');
-	conn.setIdleTimeout(2);
+	conn.setIdleTimeout(3);
 	let received = 0;
 	conn.connect('message', () => received++);
 	const closed = wsClosed(ws, 20_000);
-	// Ten messages, 300 ms apart: three seconds of activity against a two-second timeout.
+	// Fifteen messages, 300 ms apart: four and a half seconds of activity against a three-second timeout.
 	let sent = 0;
 	const sender = setInterval(() => {
 		ws.send(`tick ${++sent}`);
-		if (sent === 10) {
+		if (sent === 15) {
 			clearInterval(sender);
 		}
 	}, 300);
@@ -53,8 +53,8 @@ test('data resets the wait: a peer that sends more often than the idle timeout s
 	t.is(close.code, CloseCode.GOING_AWAY);
 	t.is(close.reason, 'idle timeout');
 	// Every message arrived before the idle close: the wait only began after the last.
-	t.is(received, 10);
-	t.is(sent, 10);
+	t.is(received, 15);
+	t.is(sent, 15);
 });
 
 test('setting idle-timeout: notify, 0 turns it off, a bad value is a TypeError naming the property', async t => {
