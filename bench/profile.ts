@@ -5,7 +5,7 @@
 // (`socket`: upgraded sockets kept with no WebSocket library, the floor of the memory figure).
 // memory with BENCH_SNAPSHOT=1 also writes a heap snapshot of the server holding its 5,000 idle
 // connections to DIR/idle-LIB.heapsnapshot.
-// The server runs under --cpu-prof (profile written to DIR, default ./profiles) and prints the rate,
+// The server runs under --cpu-prof (profile written to DIR, default ./profiles; `none`: no profile) and prints the rate,
 // its own CPU share and the generator's.
 
 import {Child, killAll} from './child.ts';
@@ -28,7 +28,8 @@ const loads: Record<string, string[]> = {
 
 process.on('exit', killAll);
 const loadgen = buildLoadgen();
-const profiling = lib === 'websoup' || lib === 'ws' ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+// DIR `none`: no profile, for figures without the profiler's own cost.
+const profiling = (lib === 'websoup' || lib === 'ws') && dir !== 'none' ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 if (figure === 'client-32' || figure === 'client-1m') {
 	if (loadgen.path === null) {
 		throw new Error(String(loadgen.note));
@@ -43,7 +44,8 @@ if (figure === 'client-32' || figure === 'client-1m') {
 		const reply = await client.request('client', {port: peer.port, size, depth: large ? 2 : 16, ...window}, 60_000);
 		const peerCpu = (peer.cpuMs() - peerBefore) / 10 / (window.warmupMs + window.durationMs);
 		const rate = large ? `${((reply.count * size) / reply.seconds / 1e6).toFixed(0)} MB/s` : `${(reply.count / reply.seconds).toFixed(0)} msg/s`;
-		console.log(`${figure} ${lib}: ${rate}, client CPU ${(reply.cpu * 100).toFixed(0)}%, echo server CPU ${peerCpu.toFixed(0)}%`);
+		const perOp = ((reply.cpu * reply.seconds * 1e6) / reply.count).toFixed(2);
+		console.log(`${figure} ${lib}: ${rate}, client CPU ${(reply.cpu * 100).toFixed(0)}% (${perOp} µs CPU each), echo server CPU ${peerCpu.toFixed(0)}%`);
 	} finally {
 		await client.stop();
 		await peer.stop();
@@ -103,7 +105,9 @@ try {
 		const rate = figure === 'handshakes' ? `${(result.count / result.seconds).toFixed(0)}/s` : size >= 1024 ? `${((result.count * size) / result.seconds / 1e6).toFixed(0)} MB/s` : `${(result.count / result.seconds).toFixed(0)} msg/s`;
 		const [from, to] = await Promise.all([cpuStart, cpuEnd]);
 		const serverCpu = from !== undefined && to !== undefined ? `${((to - from) / 10 / result.seconds).toFixed(0)}%` : '?';
-		console.log(`${figure} ${lib}: ${rate}, failed ${result.failed}, server CPU ${serverCpu}, generator CPU ${(result.cpu * 100).toFixed(0)}%`);
+		// CPU time per message (or handshake): what a busy machine changes least.
+		const perOp = from !== undefined && to !== undefined ? `${(((to - from) * 1000) / result.count).toFixed(2)} µs CPU each` : '';
+		console.log(`${figure} ${lib}: ${rate}, failed ${result.failed}, server CPU ${serverCpu} (${perOp}), generator CPU ${(result.cpu * 100).toFixed(0)}%`);
 	}
 } finally {
 	await server.stop();

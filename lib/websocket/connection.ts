@@ -20,11 +20,12 @@ import {
 import {badDataError, pongTimeoutError, protocolError, tooBigError, WebsocketError, WebsocketErrorCode, type Peer} from './errors.ts';
 import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
-import {encodeClosePayload, encodeFrame, generateMaskKey} from './frame.ts';
+import {encodeClosePayload, encodedFrameSize, encodeFrame, generateMaskKey, writeFrameInto} from './frame.ts';
 import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
 import {PingTracker, type PingSettle} from './ping-tracker.ts';
 import {IdleTimer, LongTimer} from './timer.ts';
 import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
+import {BATCH_PAYLOAD_LIMIT, batchedBytes, batchSlab, beginBatch, endBatch, isBatching, reserve, takeBatch} from './write-batch.ts';
 
 const debug = debuglog('websocket');
 
@@ -768,7 +769,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** Bytes accepted by send calls and not yet handed to the operating system (ws and W3C's `bufferedAmount`). */
 	get bufferedAmount(): number {
-		return (this.#queue?.bytes ?? 0) + this.#stream.writableLength;
+		return (this.#queue?.bytes ?? 0) + batchedBytes(this) + this.#stream.writableLength;
 	}
 
 	/** Settles once the connection is closed (after `closed` was emitted), with the peer's code and reason. */
@@ -1073,13 +1074,20 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		// Corked while the chunk is decoded: the frames sent by the handlers of the messages in it
-		// (echoes, pongs) leave in one vectored write instead of one system call each.
+		// While the chunk is decoded, the small frames sent by the handlers of the messages in it
+		// (echoes, replies) gather in one batch (write-batch.ts), written once at the end; the stream
+		// is corked, so the batch and any other frame (large ones, pongs) leave in one vectored write.
 		const stream = this.#stream;
 		stream.cork();
+		const batching = beginBatch(this);
 		try {
 			this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
 		} finally {
+			if (batching) {
+				this.#writeBatch();
+				endBatch();
+			}
+
 			stream.uncork();
 		}
 
@@ -1741,6 +1749,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** The client's half of the closing handshake: shutdown(SHUT_WR), then wait for the server's FIN. */
 	#shutdownWrite(): void {
 		if (!this.#stream.writableEnded) {
+			this.#writeBatch();
 			this.#stream.end();
 		}
 
@@ -1866,6 +1875,18 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#sendData(opcode: number, payload: Buffer): void {
+		if (payload.length <= BATCH_PAYLOAD_LIMIT && isBatching(this) && this.#extensions.length === 0 && this.#writesNow()) {
+			const size = encodedFrameSize(payload.length, this.#type === WebsocketConnectionType.CLIENT);
+			let offset = reserve(size);
+			if (offset < 0) {
+				this.#writeBatch();
+				offset = reserve(size);
+			}
+
+			writeFrameInto(batchSlab(), offset, opcode, payload, this.#maskKey());
+			return;
+		}
+
 		if (this.#extensions.length === 0) {
 			this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), QueueFlags.NORMAL);
 			return;
@@ -1906,7 +1927,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		// The hot path: nothing queued and the stream is taking data, so write now.
-		if ((this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain) {
+		if (this.#writesNow()) {
 			this.#write(buffers, flags);
 			return;
 		}
@@ -1918,6 +1939,28 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#flush();
+	}
+
+	/** Whether a frame sent now is written now: the stream is open, nothing is queued, no 'drain' is awaited. */
+	#writesNow(): boolean {
+		return !this.#ioClosing && !this.#closePending && (this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain;
+	}
+
+	/** Writes what this connection's batch holds (write-batch.ts), before any other write or the end. */
+	#writeBatch(): void {
+		const pending = isBatching(this) ? takeBatch() : null;
+		if (pending === null) {
+			return;
+		}
+
+		const stream = this.#stream;
+		if (stream.writableEnded || stream.destroyed) {
+			return;
+		}
+
+		if (!stream.write(pending) && !this.#waitingDrain && stream.writableLength >= WRITE_BUFFER_LIMIT) {
+			this.#waitForDrain();
+		}
 	}
 
 	/** Drops every queued frame. */
@@ -1950,6 +1993,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		if (this.#endWhenFlushed && (this.#queue === null || this.#queue.length === 0) && !stream.writableEnded) {
+			this.#writeBatch();
 			stream.end();
 		}
 
@@ -1959,6 +2003,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#write(buffers: Buffer[], flags: number): void {
+		// Frames batched earlier in this chunk go first.
+		this.#writeBatch();
 		const stream = this.#stream;
 		const last = (flags & QueueFlags.LAST) !== 0;
 		let ok: boolean;

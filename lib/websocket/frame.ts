@@ -127,6 +127,59 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
 	return [frame, payload];
 }
 
+/**
+ * The size of the frame {@link encodeFrame} makes for a payload of `length` bytes.
+ *
+ * @param length - The payload's length.
+ * @param masked - Whether the frame carries a masking key.
+ */
+export function encodedFrameSize(length: number, masked: boolean): number {
+	return 2 + (length >= 65_536 ? 8 : length >= 126 ? 2 : 0) + (masked ? 4 : 0) + length;
+}
+
+/**
+ * Writes the frame {@link encodeFrame} would make (FIN set, no reserved bits) into `target` at
+ * `offset`, which must have room for {@link encodedFrameSize} bytes. The connection's fast path
+ * for small frames: its opcode and key are its own, so nothing is validated here.
+ *
+ * @param target - Where the frame goes.
+ * @param offset - Position of its first byte.
+ * @param opcode - The opcode.
+ * @param payload - The payload; never modified.
+ * @param maskKey - The 4-byte masking key, or `null` for an unmasked frame.
+ * @returns The offset just past the frame.
+ */
+export function writeFrameInto(target: Buffer, offset: number, opcode: number, payload: Buffer, maskKey: Buffer | null): number {
+	const length = payload.length;
+	let at = offset + 2;
+	target[offset] = 0x80 | opcode;
+	if (length < 126) {
+		target[offset + 1] = (maskKey === null ? 0 : 0x80) | length;
+	} else if (length < 65_536) {
+		target[offset + 1] = (maskKey === null ? 0 : 0x80) | 126;
+		target.writeUInt16BE(length, at);
+		at += 2;
+	} else {
+		target[offset + 1] = (maskKey === null ? 0 : 0x80) | 127;
+		target.writeUInt32BE(Math.floor(length / 0x1_00_00_00_00), at);
+		target.writeUInt32BE(length >>> 0, at + 4);
+		at += 8;
+	}
+
+	if (maskKey === null) {
+		payload.copy(target, at);
+	} else {
+		target[at] = maskKey[0]!;
+		target[at + 1] = maskKey[1]!;
+		target[at + 2] = maskKey[2]!;
+		target[at + 3] = maskKey[3]!;
+		at += 4;
+		mask(payload, maskKey, target, at, length);
+	}
+
+	return at + length;
+}
+
 /** Random bytes taken 4 at a time by {@link generateMaskKey}. */
 const MASK_POOL_SIZE = 8 * 1024;
 let maskPool = Buffer.alloc(0);
