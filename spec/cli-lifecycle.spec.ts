@@ -29,7 +29,7 @@ async function deafClient(t: ExecutionContext, port: number): Promise<Socket> {
 	return socket;
 }
 
-test('serve: SIGTERM closes cleanly what answers, terminates what does not at the deadline, and reports the counts', async t => {
+test.serial('serve: SIGTERM closes cleanly what answers, terminates what does not at the deadline, and reports the counts', async t => {
 	const {cli, port} = await startServe(t);
 	const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
 	ws.on('error', () => {});
@@ -46,7 +46,7 @@ test('serve: SIGTERM closes cleanly what answers, terminates what does not at th
 	t.regex(cli.stdout(), /^stopping \(SIGTERM\): closing 2 connections$/m);
 });
 
-test('serve: a second signal during the shutdown exits at once with code 1', async t => {
+test.serial('serve: a second signal during the shutdown exits at once with code 1', async t => {
 	const {cli, port} = await startServe(t);
 	const deaf = await deafClient(t, port);
 	await cli.waitFor(/^open /m);
@@ -63,7 +63,7 @@ test('serve: a second signal during the shutdown exits at once with code 1', asy
 	await withTimeout(gone, TIMEOUT, 'the deaf socket closed');
 });
 
-test('connect --reconnect: a server close with 1012 reconnects; lines go to the new connection; the end of input closes with 1000', async t => {
+test.serial('connect --reconnect: a server close with 1012 reconnects; lines go to the new connection; the end of input closes with 1000', async t => {
 	const host = await handlerServer(t);
 	// An echo server.
 	const echo = (n: number): void => {
@@ -95,7 +95,7 @@ test('connect --reconnect: a server close with 1012 reconnects; lines go to the 
 	t.is(host.accepted[1]!.getCloseCode(), CloseCode.NORMAL);
 });
 
-test('connect --reconnect: a 4xx is not retried: one line and exit code 1', async t => {
+test.serial('connect --reconnect: a 4xx is not retried: one line and exit code 1', async t => {
 	const host = await handlerServer(t, {
 		check(msg) {
 			msg.setStatus(403);
@@ -108,7 +108,7 @@ test('connect --reconnect: a 4xx is not retried: one line and exit code 1', asyn
 	t.notRegex(cli.stderr(), /reconnecting/);
 });
 
-test('serve --idle-timeout: a silent client is closed with 1001 "idle timeout" and the close is logged', async t => {
+test.serial('serve --idle-timeout: a silent client is closed with 1001 "idle timeout" and the close is logged', async t => {
 	const cli = runCli(t, ['serve', '--port', '0', '--idle-timeout', '1']);
 	const port = Number((await cli.waitFor(/^listening on http:\/\/127\.0\.0\.1:(\d+)\//m))[1]);
 	const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
