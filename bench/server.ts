@@ -52,7 +52,7 @@ if (impl === 'websoup') {
 	});
 	tracked = wss.clients;
 } else if (impl === 'uws') {
-	// uWebSockets.js from the npm package uws-pack (not a dependency: run.ts checks it loads first).
+	// uWebSockets.js from the npm package uws-pack (a devDependency; run.ts checks it loads first).
 	const uwsName = 'uws-pack';
 	const uws = (await import(uwsName)) as UwsModule;
 	const open = new Set<unknown>();

@@ -3,7 +3,6 @@
 
 import test from 'ava';
 import type {Duplex} from 'node:stream';
-import {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {Opcode, WebsocketConnectionType, WebsocketDataType} from '../../lib/websocket/constants.ts';
 import {FrameDecoder} from '../../lib/websocket/frame-decoder.ts';
 import {encodeClosePayload, encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
