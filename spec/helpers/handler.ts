@@ -21,7 +21,7 @@ export interface HandlerServer {
 }
 
 /** An http server on 127.0.0.1:0 with a handler at `/ws`; sockets destroyed and the server closed at teardown. */
-export async function handlerServer(t: ExecutionContext, options: WebsocketHandlerOptions = {}, port = 0): Promise<HandlerServer> {
+export async function handlerServer(t: ExecutionContext, options: WebsocketHandlerOptions = {}): Promise<HandlerServer> {
 	const server = createServer();
 	const sockets = new Set<Socket>();
 	server.on('connection', (socket: Socket) => {
@@ -43,7 +43,7 @@ export async function handlerServer(t: ExecutionContext, options: WebsocketHandl
 		},
 		options,
 	);
-	server.listen(port, '127.0.0.1');
+	server.listen(0, '127.0.0.1');
 	await withTimeout(once(server, 'listening'), 5000, 'listening');
 	t.teardown(async () => {
 		for (const socket of sockets) {
