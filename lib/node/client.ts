@@ -2,16 +2,15 @@
 
 import {connect as netConnect, isIP, type Socket} from 'node:net';
 import {connect as tlsConnect, type ConnectionOptions} from 'node:tls';
-import {debuglog} from 'node:util';
 import {WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handshake.ts';
 import {MAX_HEAD_SIZE, Message, findHeadEnd, formatRequestHead, parseResponseHead} from '../websocket/message.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 
-const debug = debuglog('websocket');
 
 /** The default of {@link WebsocketConnectOptions.handshakeTimeout}: 30 s. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
@@ -52,6 +51,10 @@ export interface WebsocketConnectOptions {
 	maxIncomingFragments?: number | undefined;
 	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 0 on a client. */
 	maxBufferedAmount?: number | undefined;
+	/** The connection's `close-timeout`: milliseconds the close handshake and its drain may take; default 5000. */
+	closeTimeout?: number | undefined;
+	/** The connection's `idle-timeout` in seconds (no data frame for so long closes with 1001); default 0 (off). */
+	idleTimeout?: number | undefined;
 }
 
 /** Messages in use by a handshake: libsoup fails a message that is already queued. */
@@ -253,6 +256,11 @@ async function handshake(
 
 			cleanup();
 			debug('handshake failed: %s', error.message);
+			// The server said no (not a 101), or its 101 does not verify: a refusal, not an I/O failure.
+			if (error instanceof WebsocketError && (error.code === WebsocketErrorCode.NOT_WEBSOCKET || error.code === WebsocketErrorCode.BAD_HANDSHAKE)) {
+				publishHandshakeRefused('client', msg, error);
+			}
+
 			// Keep a listener: the socket may still report an error while being destroyed.
 			socket.on('error', () => {});
 			socket.destroy();
@@ -450,6 +458,14 @@ function openConnection(
 
 	if (options.maxBufferedAmount !== undefined) {
 		properties.maxBufferedAmount = options.maxBufferedAmount;
+	}
+
+	if (options.closeTimeout !== undefined) {
+		properties.closeTimeout = options.closeTimeout;
+	}
+
+	if (options.idleTimeout !== undefined) {
+		properties.idleTimeout = options.idleTimeout;
 	}
 
 	let connection: WebsocketConnection;
