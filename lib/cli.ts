@@ -554,8 +554,13 @@ async function serve(args: string[]): Promise<ExitCode> {
 				});
 		};
 
-		process.on('SIGINT', stop);
-		process.on('SIGTERM', stop);
+		// Not `stop` itself: a signal listener's second argument is the signal's number.
+		const onSignal = (signal: NodeJS.Signals): void => {
+			stop(signal);
+		};
+
+		process.on('SIGINT', onSignal);
+		process.on('SIGTERM', onSignal);
 		onStopRequest = () => {
 			stop('SIGTERM', true);
 		};
