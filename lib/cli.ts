@@ -13,7 +13,7 @@ import {addWebsocketHandler, type WebsocketHandlerOptions, type WebsocketHttpSer
 import {CloseCode, WebsocketDataType, WebsocketState} from './websocket/constants.ts';
 import type {WebsocketConnection} from './websocket/connection.ts';
 import {WebsocketError} from './websocket/errors.ts';
-import {Message} from './websocket/message.ts';
+import {Message} from './http/message.ts';
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage error (as most Unix tools). */
 const ExitCode = {

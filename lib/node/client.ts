@@ -8,7 +8,8 @@ import {WebsocketConnection} from '../websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handshake.ts';
-import {MAX_HEAD_SIZE, Message, findHeadEnd, formatRequestHead, parseResponseHead} from '../websocket/message.ts';
+import {MAX_HEAD_SIZE, findHeadEnd, formatRequestHead, parseResponseHead} from '../http/head.ts';
+import {Message} from '../http/message.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 
 const debug = debuglog('websocket');

@@ -10,7 +10,7 @@ import {WebsocketConnectionType, WebsocketDataType, WebsocketState} from '../../
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {waitForSignal, withTimeout} from '../helpers/signals.ts';
 import {keyOf, listen, rawServer, scriptedServer, selfSignedCertificate} from './fixtures.ts';
 

@@ -11,7 +11,7 @@ import {addWebsocketHandler} from '../../lib/node/server.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
 import {root, runCli} from '../helpers/cli.ts';
 import {keyOf, listen, rawServer, scriptedServer} from './fixtures.ts';

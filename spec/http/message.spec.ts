@@ -1,23 +1,15 @@
-// Tests for lib/websocket/message.ts: MessageHeaders, Message, and the Node adapters.
+// Tests for lib/http (MessageHeaders, Message, the HTTP/1.1 heads) and the Node adapter lib/node/incoming-message.ts.
 
 import {once} from 'node:events';
-import {readFileSync} from 'node:fs';
+import {readdirSync, readFileSync} from 'node:fs';
 import {createServer, type IncomingMessage} from 'node:http';
 import {connect, type AddressInfo, type Socket} from 'node:net';
 import test from 'ava';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
-import {
-	MAX_HEAD_SIZE,
-	Message,
-	MessageHeaders,
-	findHeadEnd,
-	formatRequestHead,
-	formatResponseHead,
-	messageFromIncomingMessage,
-	parseResponseHead,
-	splitHeaderList,
-	writeResponseHead,
-} from '../../lib/websocket/message.ts';
+import {MAX_HEAD_SIZE, findHeadEnd, formatRequestHead, formatResponseHead, parseResponseHead, writeResponseHead} from '../../lib/http/head.ts';
+import {MessageHeaders, splitHeaderList} from '../../lib/http/headers.ts';
+import {Message} from '../../lib/http/message.ts';
+import {messageFromIncomingMessage} from '../../lib/node/incoming-message.ts';
 
 // MessageHeaders
 
@@ -594,13 +586,24 @@ test('messageFromIncomingMessage: a socket without an address or port gives null
 	t.deepEqual(msg.getLocalAddress(), {address: '::1', family: 'IPv6', port: 8080});
 });
 
-test('message.ts stays independent of sockets: no runtime import of node:net or node:tls', t => {
-	const source = readFileSync(new URL('../../lib/websocket/message.ts', import.meta.url), 'utf8');
-	const imports = source.match(/^import\s[^;]*;/gm) ?? [];
-	t.true(imports.length > 0);
-	for (const line of imports) {
-		if (/['"]node:(?:net|tls)['"]/.test(line)) {
-			t.regex(line, /^import type /, `a runtime import of a socket module: ${line}`);
+/** The sources of a directory under lib/, with those of its subdirectories. */
+function sources(directory: string): Array<{file: string; source: string}> {
+	const root = new URL(`../../lib/${directory}/`, import.meta.url);
+	const entries = readdirSync(root, {recursive: true, encoding: 'utf8'}).filter(file => file.endsWith('.ts'));
+	return entries.map(file => ({file: `lib/${directory}/${file}`, source: readFileSync(new URL(file, root), 'utf8')}));
+}
+
+test('lib/http and lib/websocket know nothing of Node\'s HTTP nor of sockets: no node:http import, node:net and node:tls for types only', t => {
+	const files = [...sources('http'), ...sources('websocket')];
+	t.true(files.some(({file}) => file === 'lib/http/message.ts'));
+	t.true(files.some(({file}) => file === 'lib/websocket/handshake.ts'));
+	for (const {file, source} of files) {
+		const imports = source.match(/^import\s[^;]*;/gm) ?? [];
+		for (const line of imports) {
+			t.notRegex(line, /['"]node:https?['"]/, `${file} imports Node's HTTP: ${line}`);
+			if (/['"]node:(?:net|tls)['"]/.test(line)) {
+				t.regex(line, /^import type /, `${file} imports a socket module at run time: ${line}`);
+			}
 		}
 	}
 });
@@ -657,3 +660,12 @@ for (const [title, request] of [
 		t.regex(error.message, /^Invalid HTTP request: /);
 	});
 }
+
+test('message: setStatus gives the reason phrase Node\'s own server writes, for every status Node knows', async t => {
+	const {STATUS_CODES} = await import('node:http');
+	const msg = new Message('ws://example.com/');
+	for (const [code, phrase] of Object.entries(STATUS_CODES)) {
+		msg.setStatus(Number(code));
+		t.is<string | undefined, string | undefined>(msg.reasonPhrase, phrase, `status ${code}`);
+	}
+});
