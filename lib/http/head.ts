@@ -19,6 +19,39 @@ export function invalidHttp(message: string, cause?: unknown): WebsocketError {
 }
 
 /**
+ * The request target of a client request: the URI's path (at least `/`) and query.
+ *
+ * @param msg - The request.
+ * @returns For example `"/chat?room=1"`.
+ */
+export function requestTarget(msg: Message): string {
+	const uri = msg.uri;
+	return `${uri.pathname === '' ? '/' : uri.pathname}${uri.search}`;
+}
+
+/**
+ * The header lines of a client request as a flat list, `[name, value, name, value, …]`, the form
+ * of Node's `rawHeaders` that `http.request({headers})` also takes: `Host` from the URI first when
+ * the headers have none (RFC 7230 §5.4 recommends it first), then the request headers in order,
+ * names spelled as given and repeats kept.
+ *
+ * @param msg - The request.
+ * @returns The names and values, alternating.
+ */
+export function requestHeaderLines(msg: Message): string[] {
+	const lines: string[] = [];
+	if (!msg.requestHeaders.has('Host')) {
+		lines.push('Host', msg.uri.host);
+	}
+
+	for (const [name, value] of msg.requestHeaders) {
+		lines.push(name, value);
+	}
+
+	return lines;
+}
+
+/**
  * Formats the head of a client request: request line, `Host` (from the URI when the headers
  * have none, placed first as RFC 7230 §5.4 recommends), the request headers in order, and the
  * blank line. The message is not modified.
@@ -30,15 +63,10 @@ export function invalidHttp(message: string, cause?: unknown): WebsocketError {
  * @returns For example `"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\n…\r\n\r\n"`.
  */
 export function formatRequestHead(msg: Message): string {
-	const uri = msg.uri;
-	const target = `${uri.pathname === '' ? '/' : uri.pathname}${uri.search}`;
-	let head = `${msg.method} ${target} HTTP/${msg.httpVersion}\r\n`;
-	if (!msg.requestHeaders.has('Host')) {
-		head += `Host: ${uri.host}\r\n`;
-	}
-
-	for (const [name, value] of msg.requestHeaders) {
-		head += `${name}: ${value}\r\n`;
+	let head = `${msg.method} ${requestTarget(msg)} HTTP/${msg.httpVersion}\r\n`;
+	const lines = requestHeaderLines(msg);
+	for (let i = 0; i < lines.length; i += 2) {
+		head += `${lines[i]}: ${lines[i + 1]}\r\n`;
 	}
 
 	return `${head}\r\n`;

@@ -122,6 +122,41 @@ test('sends the Message\'s request headers and the `headers` option, and keeps t
 	await closeClient(connection);
 });
 
+test('the request head is the Message\'s, byte for byte: its Host, names as spelled, order, repeats, Latin-1, and no header of Node\'s own', async t => {
+	let head = '';
+	const port = await scriptedServer(t, (request, socket) => {
+		head = request;
+		socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/chat?room=1`);
+	msg.requestHeaders.append('HOST', 'virtual.example');
+	msg.requestHeaders.append('x-lower', 'caf\u00e9');
+	msg.requestHeaders.append('X-Twice', '1');
+	msg.requestHeaders.append('x-twice', '2');
+	await rejection(t, websocketConnect(msg, 'http://origin.example', ['chat']));
+	const key = msg.requestHeaders.getOne('Sec-WebSocket-Key')!;
+	t.is(
+		head,
+		'GET /chat?room=1 HTTP/1.1\r\nHOST: virtual.example\r\nx-lower: caf\u00e9\r\nX-Twice: 1\r\nx-twice: 2\r\n' +
+			[...msg.requestHeaders].slice(4).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+			'\r\n',
+	);
+	t.true(head.includes(`Sec-WebSocket-Key: ${key}\r\n`));
+	t.true(head.includes('Origin: http://origin.example\r\n'));
+	t.false(/^(?:content-length|transfer-encoding):/im.test(head));
+});
+
+test('without a Host header the request gets the URI\'s, first', async t => {
+	let head = '';
+	const port = await scriptedServer(t, (request, socket) => {
+		head = request;
+		socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+	});
+	await rejection(t, websocketConnect(`ws://127.0.0.1:${port}/`));
+	t.true(head.startsWith(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`), head);
+	t.is(head.match(/^host:/gim)?.length, 1);
+});
+
 test('the headers option also takes name/value pairs', async t => {
 	const {port, messages} = await echoServer(t);
 	const connection = await websocketConnect(`ws://127.0.0.1:${port}/echo`, null, null, {
@@ -170,7 +205,7 @@ test('a 400 from the server is NOT_WEBSOCKET too (libsoup verifies only a 101), 
 test('the body of a refused handshake is read when chunked, and when delimited by the end of the connection', async t => {
 	const chunked = await scriptedServer(t, (_request, socket) => {
 		socket.end(
-			'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6; ext=1\r\n world\r\n0\r\n\r\n',
+			'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n',
 		);
 	});
 	const first = new Message(`ws://127.0.0.1:${chunked}/`);
@@ -185,6 +220,22 @@ test('the body of a refused handshake is read when chunked, and when delimited b
 	await rejection(t, websocketConnect(second));
 	t.is(second.statusCode, 200);
 	t.is(second.responseBody?.toString(), 'plain old page');
+});
+
+test('a refused body whose chunk framing Node\'s parser rejects keeps what was decoded before it, and is still NOT_WEBSOCKET', async t => {
+	// Node 20's llhttp refuses whitespace before a chunk extension (HPE_STRICT), which RFC 9112
+	// §7.1.1 allows as BWS: the chunks before that line are the body.
+	const port = await scriptedServer(t, (_request, socket) => {
+		socket.end(
+			'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6 ;ext=1\r\n world\r\n0\r\n\r\n',
+		);
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/`);
+	const error = (await rejection(t, websocketConnect(msg))) as WebsocketError;
+	t.is(error.code, WebsocketErrorCode.NOT_WEBSOCKET);
+	t.is(error.reason, 'WS_ERR_UNEXPECTED_RESPONSE');
+	t.is(msg.statusCode, 503);
+	t.is(msg.responseBody?.toString(), 'hello');
 });
 
 test('a server that keeps the connection open after a Content-Length body does not hold the promise', async t => {
@@ -229,6 +280,18 @@ test('a 100 Continue before the 101 is skipped', async t => {
 	const connection = await websocketConnect(`ws://127.0.0.1:${port}/`);
 	t.teardown(() => connection.getIoStream().destroy());
 	t.is(connection.getState(), WebsocketState.OPEN);
+});
+
+test('interim responses (100, 103 with headers) before the 101 are skipped, and the Message keeps only the 101', async t => {
+	const port = await scriptedServer(t, (request, socket) => {
+		socket.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n${switching(request)}`);
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/`);
+	const connection = await websocketConnect(msg);
+	t.teardown(() => connection.getIoStream().destroy());
+	t.is(connection.getState(), WebsocketState.OPEN);
+	t.is(msg.statusCode, 101);
+	t.is(msg.responseHeaders.getOne('Link'), null);
 });
 
 test('a wrong Sec-WebSocket-Accept fails with clientVerifyHandshake\'s error', async t => {
