@@ -95,6 +95,9 @@ export async function connectOverHttp1(
 	let socket: Socket | undefined;
 	/** Set by the socket's own 'error': Node's "socket hang up" is then not a clean close. */
 	let socketFailed = false;
+	const onSocketError = (): void => {
+		socketFailed = true;
+	};
 
 	const requestOptions: RequestOptions = {
 		method: msg.method,
@@ -105,9 +108,7 @@ export async function connectOverHttp1(
 		maxHeaderSize: MAX_HEAD_SIZE,
 		createConnection() {
 			socket = openSocket(uri, options.tls);
-			socket.once('error', () => {
-				socketFailed = true;
-			});
+			socket.once('error', onSocketError);
 			return socket;
 		},
 	};
@@ -130,6 +131,8 @@ export async function connectOverHttp1(
 			// Keep a listener: the request may still report an error while it is destroyed.
 			req.removeListener('error', onError);
 			req.on('error', () => {});
+			// Nothing of the handshake stays on a socket that becomes the connection's.
+			socket?.removeListener('error', onSocketError);
 			if (refused !== undefined) {
 				refused.removeListener('data', onBodyData);
 				refused.removeListener('end', finishRefused);

@@ -2,12 +2,12 @@
 
 import {createServer} from 'node:http';
 import {createServer as createHttpsServer} from 'node:https';
-import type {Socket} from 'node:net';
+import {connect as netConnect, type Socket} from 'node:net';
 import test, {type ExecutionContext} from 'ava';
 import {websocketConnect} from '../../lib/node/client.ts';
 import {addWebsocketHandler, type WebsocketHandlerOptions} from '../../lib/node/server.ts';
 import {WebsocketConnectionType, WebsocketDataType, WebsocketState} from '../../lib/websocket/constants.ts';
-import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
+import {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {Message} from '../../lib/http/message.ts';
@@ -271,6 +271,23 @@ test('bytes sent in the same segment as the 101 reach the connection', async t =
 		[WebsocketDataType.TEXT, Buffer.from('hello').toString('hex')],
 		[WebsocketDataType.BINARY, '0102'],
 	]);
+});
+
+test('nothing of the handshake stays on the socket: it carries the listeners a connection puts on a fresh socket, and no more', async t => {
+	const {port} = await echoServer(t);
+	const connection = await websocketConnect(`ws://127.0.0.1:${port}/echo`);
+	const socket = connection.getIoStream() as Socket;
+	const fresh = netConnect({host: '127.0.0.1', port});
+	const bare = new WebsocketConnection({ioStream: fresh, connectionType: WebsocketConnectionType.CLIENT, uri: new URL(`ws://127.0.0.1:${port}/echo`)});
+	bare.connect('error', () => {});
+	t.teardown(() => fresh.destroy());
+	for (const event of ['data', 'end', 'close', 'error', 'drain', 'timeout']) {
+		t.is(socket.listenerCount(event), fresh.listenerCount(event), `'${event}' listeners`);
+	}
+
+	t.is(socket.timeout ?? 0, 0);
+	bare.close(1000);
+	await closeClient(connection);
 });
 
 test('a 100 Continue before the 101 is skipped', async t => {
