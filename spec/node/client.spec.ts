@@ -3,6 +3,7 @@
 import {createServer} from 'node:http';
 import {createServer as createHttpsServer} from 'node:https';
 import {connect as netConnect, type Socket} from 'node:net';
+import type {TLSSocket} from 'node:tls';
 import test, {type ExecutionContext} from 'ava';
 import {websocketConnect} from '../../lib/node/client.ts';
 import {addWebsocketHandler, type WebsocketHandlerOptions} from '../../lib/node/server.ts';
@@ -473,6 +474,22 @@ test('connects over wss: with the TLS options passed through', async t => {
 	const untrusted = await rejection(t, websocketConnect(`wss://127.0.0.1:${port}/secure`));
 	t.false(untrusted instanceof WebsocketError);
 	t.is((untrusted as NodeJS.ErrnoException).code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+});
+
+test('over TLS the client names the host (SNI) and offers only http/1.1 by ALPN', async t => {
+	const {key, cert} = await selfSignedCertificate();
+	// The server would pick h2 if the client offered it.
+	const server = createHttpsServer({key, cert, ALPNProtocols: ['h2', 'http/1.1']});
+	const seen: Array<{servername: string | false | null; alpn: string | false | null}> = [];
+	server.on('secureConnection', (tlsSocket: TLSSocket) => {
+		seen.push({servername: tlsSocket.servername, alpn: tlsSocket.alpnProtocol});
+	});
+	addWebsocketHandler(server, '/secure', null, null, () => {});
+	const port = await listen(t, server);
+	const connection = await websocketConnect(`wss://localhost:${port}/secure`, null, null, {tls: {ca: cert}});
+	t.deepEqual(seen, [{servername: 'localhost', alpn: 'http/1.1'}]);
+	t.is((connection.getIoStream() as TLSSocket).alpnProtocol, 'http/1.1');
+	await closeClient(connection);
 });
 
 test('connection options set the connection\'s limits and keepalive', async t => {
