@@ -14,6 +14,7 @@ import {CloseCode, WebsocketDataType, WebsocketState} from './websocket/constant
 import type {WebsocketConnection} from './websocket/connection.ts';
 import {WebsocketError} from './websocket/errors.ts';
 import {Message} from './http/message.ts';
+import {isToken} from './websocket/validation.ts';
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage error (as most Unix tools). */
 const ExitCode = {
@@ -249,7 +250,7 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 	}
 
 	for (const protocol of values.protocol) {
-		if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(protocol)) {
+		if (!isToken(protocol)) {
 			throw new UsageError(`--protocol expects a token (letters, digits, "-", "." …), got "${protocol}"`);
 		}
 	}
@@ -507,7 +508,7 @@ function parseConnectOptions(args: string[]): ConnectOptions | null {
 	for (const header of values.header) {
 		const colon = header.indexOf(':');
 		const name = colon === -1 ? '' : header.slice(0, colon).trim();
-		if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+		if (!isToken(name)) {
 			throw new UsageError(`-H expects "Name: value", got "${header}"`);
 		}
 

@@ -4,6 +4,7 @@ import {websocketConnect} from '../node/client.ts';
 import {WebsocketDataType} from '../websocket/constants.ts';
 import type {WebsocketConnection} from '../websocket/connection.ts';
 import {WebsocketError} from '../websocket/errors.ts';
+import {isToken} from '../websocket/validation.ts';
 
 /**
  * OpenHarmony's `WebSocket_ErrCode`. The numbering follows OpenHarmony's `net_websocket_type.h` as
@@ -90,7 +91,6 @@ export const MAX_HEADERS = 64;
 /** At most this many bytes of header names and values together. */
 export const MAX_HEADER_BYTES = 8 * 1024;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
 const ABNORMAL_CLOSE = 1006;
@@ -363,7 +363,7 @@ export class WebSocketClient {
 
 		let bytes = 0;
 		for (const [name, value] of headers) {
-			if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name) || BAD_VALUE.test(value)) {
+			if (typeof name !== 'string' || typeof value !== 'string' || !isToken(name) || BAD_VALUE.test(value)) {
 				return false;
 			}
 

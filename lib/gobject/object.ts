@@ -16,7 +16,8 @@ import type {
 	WritableName,
 } from './types.ts';
 
-const debug = debuglog('gobject');
+// The package's debug section (NODE_DEBUG=websoup); this layer imports nothing of lib/websocket.
+const debug = debuglog('websoup');
 
 /** The signals every GObject has. */
 export interface GObjectSignals {
@@ -363,9 +364,12 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	 * handler, `connectAfter` handlers, RUN_CLEANUP class handler. A handler that throws is
 	 * reported to the error reporter and the emission goes on.
 	 *
+	 * Protected, as in GObject practice only the class says when its signals happen: code outside
+	 * cannot fake a `closed` or a `message`.
+	 *
 	 * @throws {TypeError} for an unknown signal.
 	 */
-	emit<K extends SignalName<T, S>>(signal: K, ...args: SignalArgs<S, K>): void {
+	protected emit<K extends SignalName<T, S>>(signal: K, ...args: SignalArgs<S, K>): void {
 		// A call site emits one name again and again: compare with the last one before the map.
 		const classInfo = this.#info;
 		let key = classInfo.lastKey!;

@@ -1,8 +1,10 @@
 // HTTP/1.1 heads for the handshake helpers: format a request or response head, find and parse a response head. No I/O.
 
+import {describe} from '../gobject/param-spec.ts';
+import {toBuffer} from '../websocket/buffer-util.ts';
 import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import {isToken} from '../websocket/validation.ts';
-import {MessageHeaders, describe, fieldValuePattern, isOws, reasonPhrasePattern, trimOws} from './headers.ts';
+import {MessageHeaders, fieldValuePattern, isOws, reasonPhrasePattern, trimOws} from './headers.ts';
 import type {Message} from './message.ts';
 
 /** The largest response head {@link parseResponseHead} and {@link findHeadEnd} accept, blank line included. */
@@ -138,7 +140,7 @@ export function writeResponseHead(socket: {write(data: string | Buffer): unknown
  *   will be, larger than `maxSize`.
  */
 export function findHeadEnd(data: Uint8Array, maxSize: number = MAX_HEAD_SIZE): number {
-	const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+	const buffer = toBuffer(data, 'data');
 	const index = buffer.indexOf('\r\n\r\n', 0, 'latin1');
 	if (index === -1) {
 		if (buffer.length >= maxSize) {
@@ -188,7 +190,7 @@ export function parseResponseHead(msg: Message, head: Uint8Array | string): void
 	} else if (head instanceof Uint8Array) {
 		text = Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1');
 	} else {
-		throw new TypeError(`Expected \`head\` to be a string or a Uint8Array, got \`${describe(head)}\``);
+		throw new TypeError(`Expected \`head\` to be a string or a Uint8Array, got ${describe(head)}`);
 	}
 
 	if (text.length > MAX_HEAD_SIZE) {

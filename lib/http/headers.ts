@@ -1,5 +1,6 @@
 // HTTP header helpers and libsoup's SoupMessageHeaders: no I/O, no Node HTTP (RFC 7230 §3.2, §7).
 
+import {describe} from '../gobject/param-spec.ts';
 import {isToken} from '../websocket/validation.ts';
 
 /** RFC 7230 §3.2: `field-value` characters (VCHAR, obs-text, SP, HTAB); no CR, LF, NUL or other controls. */
@@ -8,14 +9,9 @@ export const fieldValuePattern = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
 /** RFC 7230 §3.1.2: `reason-phrase = *( HTAB / SP / VCHAR / obs-text )`. */
 export const reasonPhrasePattern = fieldValuePattern;
 
-/** A value as an error message shows it: a string quoted, anything else as `String()` gives it. */
-export function describe(value: unknown): string {
-	return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
 export function assertString(value: unknown, argument: string): asserts value is string {
 	if (typeof value !== 'string') {
-		throw new TypeError(`Expected \`${argument}\` to be a string, got \`${describe(value)}\``);
+		throw new TypeError(`Expected \`${argument}\` to be a string, got ${describe(value)}`);
 	}
 }
 function validateName(name: unknown): string {

@@ -2,8 +2,9 @@
 
 // Types only: the message never touches a socket (lib/node/incoming-message.ts fills in the server side).
 import type {AddressInfo, Socket} from 'node:net';
+import {describe} from '../gobject/param-spec.ts';
 import {isToken} from '../websocket/validation.ts';
-import {MessageHeaders, assertString, describe, reasonPhrasePattern} from './headers.ts';
+import {MessageHeaders, assertString, reasonPhrasePattern} from './headers.ts';
 import {statusReasonPhrase} from './status.ts';
 
 /** The HTTP versions a WebSocket handshake can travel over (RFC 6455 §4.1 asks for 1.1 or higher). */
@@ -130,7 +131,7 @@ export class Message {
 	 */
 	setStatus(code: number, reason?: string): void {
 		if (typeof code !== 'number' || !Number.isInteger(code)) {
-			throw new TypeError(`Expected \`code\` to be an integer, got \`${describe(code)}\``);
+			throw new TypeError(`Expected \`code\` to be an integer, got ${describe(code)}`);
 		}
 
 		if (code < 100 || code > 599) {
@@ -210,7 +211,7 @@ export class Message {
 		} else if (body instanceof Uint8Array) {
 			buffer = Buffer.from(body);
 		} else {
-			throw new TypeError(`Expected \`body\` to be a string, a Uint8Array or null, got \`${describe(body)}\``);
+			throw new TypeError(`Expected \`body\` to be a string, a Uint8Array or null, got ${describe(body)}`);
 		}
 
 		if (contentType === null) {
@@ -234,7 +235,7 @@ function parseMessageUri(uri: unknown): URL {
 			throw new TypeError(`Expected \`uri\` to be an absolute ws:, wss:, http: or https: URI, got ${describe(uri)}`);
 		}
 	} else {
-		throw new TypeError(`Expected \`uri\` to be a string or a URL, got \`${describe(uri)}\``);
+		throw new TypeError(`Expected \`uri\` to be a string or a URL, got ${describe(uri)}`);
 	}
 
 	if (!messageSchemes.has(url.protocol) || url.host === '') {

@@ -48,6 +48,8 @@ export interface WebsocketConnectOptions {
 	maxIncomingFragments?: number | undefined;
 	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 0 on a client. */
 	maxBufferedAmount?: number | undefined;
+	/** The connection's `close-timeout`: milliseconds the close handshake and its drain may take; default 5000. */
+	closeTimeout?: number | undefined;
 }
 
 /** Messages in use by a handshake: libsoup fails a message that is already queued. */

@@ -4,17 +4,15 @@ import {request as httpRequest, type ClientRequest, type IncomingMessage, type R
 import {request as httpsRequest} from 'node:https';
 import {connect as netConnect, isIP, type Socket} from 'node:net';
 import {connect as tlsConnect, type ConnectionOptions} from 'node:tls';
-import {debuglog} from 'node:util';
 import {MAX_HEAD_SIZE, hasNoBody, requestHeaderLines, requestTarget} from '../http/head.ts';
 import type {Message} from '../http/message.ts';
 import {WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {clientVerifyHandshake} from '../websocket/handshake.ts';
 import {MAX_REFUSED_BODY_SIZE, abortedError, type WebsocketConnectOptions} from './client.ts';
-
-const debug = debuglog('websocket');
 
 /** Whether `value` is an IP literal (a TLS `servername` must not be one). */
 function isIpHost(host: string): boolean {
@@ -148,6 +146,11 @@ export async function connectOverHttp1(
 
 			cleanup();
 			debug('handshake failed: %s', error.message);
+			// The server said no (not a 101), or its 101 does not verify: a refusal, not an I/O failure.
+			if (error instanceof WebsocketError && (error.code === WebsocketErrorCode.NOT_WEBSOCKET || error.code === WebsocketErrorCode.BAD_HANDSHAKE)) {
+				publishHandshakeRefused('client', msg, error);
+			}
+
 			req.destroy();
 			socket?.on('error', () => {});
 			socket?.destroy();
@@ -338,6 +341,10 @@ function openConnection(
 
 	if (options.maxBufferedAmount !== undefined) {
 		properties.maxBufferedAmount = options.maxBufferedAmount;
+	}
+
+	if (options.closeTimeout !== undefined) {
+		properties.closeTimeout = options.closeTimeout;
 	}
 
 	let connection: WebsocketConnection;

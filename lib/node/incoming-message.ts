@@ -2,8 +2,9 @@
 
 import type {IncomingMessage} from 'node:http';
 import type {AddressInfo, Socket} from 'node:net';
+import {describe} from '../gobject/param-spec.ts';
 import {invalidHttp} from '../http/head.ts';
-import {asciiEqualsIgnoreCase, describe} from '../http/headers.ts';
+import {asciiEqualsIgnoreCase} from '../http/headers.ts';
 import {Message, messageSchemes} from '../http/message.ts';
 
 /**

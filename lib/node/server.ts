@@ -4,14 +4,15 @@ import type {IncomingMessage, Server as HttpServer, ServerResponse} from 'node:h
 import type {Server as HttpsServer} from 'node:https';
 import type {Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
-import {debuglog} from 'node:util';
 import {
 	DEFAULT_MAX_BUFFERED_AMOUNT,
 	DEFAULT_MAX_INCOMING_FRAGMENTS,
 	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 	WebsocketConnectionType,
 } from '../websocket/constants.ts';
+import {describe} from '../gobject/param-spec.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
@@ -20,7 +21,6 @@ import {writeResponseHead} from '../http/head.ts';
 import {Message} from '../http/message.ts';
 import {messageFromIncomingMessage} from './incoming-message.ts';
 
-const debug = debuglog('websocket');
 
 /** The default of {@link WebsocketHandlerOptions.handshakeTimeout}: 10 s. */
 export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
@@ -69,6 +69,8 @@ export interface WebsocketHandlerOptions {
 	maxIncomingFragments?: number | undefined;
 	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 1 MiB. */
 	maxBufferedAmount?: number | undefined;
+	/** The connection's `close-timeout`: milliseconds the close handshake and its drain may take; default 5000. */
+	closeTimeout?: number | undefined;
 	/**
 	 * Milliseconds from the `'upgrade'` event to the 101 (that is, the time `check` may take);
 	 * past it the client gets 503 and the socket is closed. 0 = no limit. Reading the request
@@ -125,10 +127,6 @@ interface Listenable {
 
 const registries = new WeakMap<object, Registry>();
 
-function describe(value: unknown): string {
-	return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
 function normalizePath(path: unknown): string | null {
 	if (path === null || path === '' || path === '/') {
 		// libsoup: a NULL or "/" path makes the default handler.
@@ -136,7 +134,7 @@ function normalizePath(path: unknown): string | null {
 	}
 
 	if (typeof path !== 'string' || !path.startsWith('/')) {
-		throw new TypeError(`Expected \`path\` to be null or a string starting with "/", got \`${describe(path)}\``);
+		throw new TypeError(`Expected \`path\` to be null or a string starting with "/", got ${describe(path)}`);
 	}
 
 	return path;
@@ -203,7 +201,8 @@ function closeAfterFlush(socket: Duplex): void {
 }
 
 /** Sends `msg`'s response (a refused handshake) with `Connection: close`, then closes the socket. */
-function sendRefusal(socket: Duplex, msg: Message): void {
+function sendRefusal(socket: Duplex, msg: Message, error: Error | null = null): void {
+	publishHandshakeRefused('server', msg, error);
 	if (!msg.responseHeaders.headerContains('Connection', 'close')) {
 		msg.responseHeaders.append('Connection', 'close');
 	}
@@ -359,7 +358,7 @@ async function handleUpgrade(
 	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
 	if (!result.accepted) {
 		debug('handshake refused: %s', result.error.message);
-		sendRefusal(socket, msg);
+		sendRefusal(socket, msg, result.error);
 		return;
 	}
 
@@ -396,6 +395,7 @@ async function handleUpgrade(
 			keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
 			maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
 			maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+			...(options.closeTimeout === undefined ? {} : {closeTimeout: options.closeTimeout}),
 		});
 	} catch (error) {
 		// An invalid limit in the options: nothing sensible can run on this socket.
@@ -488,19 +488,19 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 ): WebsocketHandler {
 	const target = server as unknown as Listenable;
 	if (server === null || typeof server !== 'object' || typeof target.on !== 'function') {
-		throw new TypeError(`Expected \`server\` to be an http or https server, got \`${describe(server)}\``);
+		throw new TypeError(`Expected \`server\` to be an http or https server, got ${describe(server)}`);
 	}
 
 	if (typeof callback !== 'function') {
-		throw new TypeError(`Expected \`callback\` to be a function, got \`${describe(callback)}\``);
+		throw new TypeError(`Expected \`callback\` to be a function, got ${describe(callback)}`);
 	}
 
 	if (origin !== null && typeof origin !== 'string') {
-		throw new TypeError(`Expected \`origin\` to be a string or null, got \`${describe(origin)}\``);
+		throw new TypeError(`Expected \`origin\` to be a string or null, got ${describe(origin)}`);
 	}
 
 	if (protocols !== null && (!Array.isArray(protocols) || protocols.some(item => typeof item !== 'string'))) {
-		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got \`${describe(protocols)}\``);
+		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got ${describe(protocols)}`);
 	}
 
 	validateConnectionOptions(options);

@@ -1,10 +1,10 @@
 // WebsocketConnection: RFC 6455 over any Duplex, with libsoup 3's signals, close handshake and limits.
 
 import {Duplex} from 'node:stream';
-import {debuglog} from 'node:util';
 import {GObject} from '../gobject/object.ts';
 import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
 import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
+import type {ConstructProperties, PropertyAccessors} from '../gobject/types.ts';
 import {
 	CloseCode,
 	DEFAULT_MAX_BUFFERED_AMOUNT,
@@ -17,16 +17,17 @@ import {
 	WebsocketDataType,
 	WebsocketState,
 } from './constants.ts';
+import {closeChannel, debug, errorChannel, openChannel, type WebsocketCloseMessage, type WebsocketErrorMessage, type WebsocketOpenMessage} from './diagnostics.ts';
 import {badDataError, protocolError, tooBigError, WebsocketError, type Peer} from './errors.ts';
 import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
 import {encodeClosePayload, encodedFrameSize, encodeFrame, generateMaskKey, writeFrameInto} from './frame.ts';
+import {toBuffer} from './buffer-util.ts';
 import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
 import {LongTimer} from './timer.ts';
-import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
+import {isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
 import {BATCH_PAYLOAD_LIMIT, batchedBytes, batchSlab, beginBatch, endBatch, isBatching, reserve, takeBatch} from './write-batch.ts';
 
-const debug = debuglog('websocket');
 
 /** libsoup waits this long for the peer to finish the close handshake before it closes the stream. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -108,6 +109,11 @@ const properties = {
 		flags: construct,
 		blurb: 'Reading stops while more bytes than this wait to be sent (resumes below half), 0 = off; a client connection defaults to 0',
 	}),
+	'close-timeout': ParamSpec.uint('close-timeout', CLOSE_TIMEOUT_MS, {
+		flags: construct,
+		minimum: 1,
+		blurb: 'Milliseconds the close handshake and the drain after it may take before the stream is destroyed (libsoup: 5 s)',
+	}),
 };
 
 /** The property table of {@link WebsocketConnection}. */
@@ -177,6 +183,12 @@ const Flag = {
 const ITERATOR_HIGH_WATER_MARK = 16;
 
 /**
+ * The camelCase accessor of each property (`conn.keepaliveInterval`, `conn.state`, `conn.closeTimeout`,
+ * …), typed from the property table: GObject defines them, this declaration gives their types.
+ */
+export interface WebsocketConnection extends PropertyAccessors<WebsocketConnectionProperties> {}
+
+/**
  * A WebSocket connection over a Duplex on which the handshake has already happened, as libsoup's
  * `SoupWebsocketConnection`: create it with `new WebsocketConnection({ioStream, connectionType,
  * uri, …})`, then connect to `message`, `closing`, `closed`, `error` and `pong`.
@@ -194,12 +206,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		closed: {flags: SignalFlags.RUN_FIRST},
 		pong: {flags: SignalFlags.RUN_FIRST},
 	};
-
-	/**
-	 * How long (ms) to wait for the peer to complete the close handshake or close its end before
-	 * the stream is closed regardless: libsoup's 5 s. Meant for tests.
-	 */
-	static closeTimeout = CLOSE_TIMEOUT_MS;
 
 	readonly #stream: Duplex;
 	readonly #type: WebsocketConnectionType;
@@ -417,7 +423,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	 *
 	 * @throws {TypeError} for a missing stream or URI, an UNKNOWN type, or any invalid property value.
 	 */
-	constructor(properties: ConstructorParameters<typeof GObject<WebsocketConnectionProperties>>[0]) {
+	constructor(properties: ConstructProperties<WebsocketConnectionProperties>) {
 		super(properties);
 		const stream = this.getProperty('io-stream');
 		const uri = this.getProperty('uri');
@@ -483,6 +489,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#updateFlow();
 		});
 		this.#startKeepalive();
+		if (openChannel.hasSubscribers) {
+			const open: WebsocketOpenMessage = {connection: this};
+			openChannel.publish(open);
+		}
+
 		if (stream.destroyed) {
 			queueMicrotask(() => {
 				this.#onStreamClose();
@@ -669,60 +680,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.setProperty('max-buffered-amount', bytes);
 	}
 
-	/** Most frames an incoming message may span, 0 = unlimited. */
-	get maxIncomingFragments(): number {
-		return this.getMaxIncomingFragments();
-	}
-
-	set maxIncomingFragments(count: number) {
-		this.setMaxIncomingFragments(count);
-	}
-
-	/** Bytes waiting to be sent past which reading stops, 0 = off. */
-	get maxBufferedAmount(): number {
-		return this.getMaxBufferedAmount();
-	}
-
-	set maxBufferedAmount(bytes: number) {
-		this.setMaxBufferedAmount(bytes);
-	}
-
-	/** Seconds between keepalive pings, 0 = off. */
-	get keepaliveInterval(): number {
-		return this.getKeepaliveInterval();
-	}
-
-	set keepaliveInterval(seconds: number) {
-		this.setKeepaliveInterval(seconds);
-	}
-
-	/** Seconds to wait for a keepalive pong, 0 = off. */
-	get keepalivePongTimeout(): number {
-		return this.getKeepalivePongTimeout();
-	}
-
-	set keepalivePongTimeout(seconds: number) {
-		this.setKeepalivePongTimeout(seconds);
-	}
-
-	/** Largest payload of an incoming frame, 0 = unlimited. */
-	get maxIncomingPayloadSize(): number {
-		return this.getMaxIncomingPayloadSize();
-	}
-
-	set maxIncomingPayloadSize(bytes: number) {
-		this.setMaxIncomingPayloadSize(bytes);
-	}
-
-	/** Largest incoming message after extensions, 0 = unlimited. */
-	get maxTotalMessageSize(): number {
-		return this.getMaxTotalMessageSize();
-	}
-
-	set maxTotalMessageSize(bytes: number) {
-		this.setMaxTotalMessageSize(bytes);
-	}
-
 	/** Bytes accepted by send calls and not yet handed to the operating system (ws and W3C's `bufferedAmount`). */
 	get bufferedAmount(): number {
 		return (this.#queue?.bytes ?? 0) + batchedBytes(this) + this.#stream.writableLength;
@@ -833,7 +790,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			throw new TypeError(`Expected \`reason\` to be a string or null, got \`${typeof reason}\``);
 		}
 
-		if (!this.#maySend(code)) {
+		if (!isValidSentCloseCode(code, this.#side())) {
 			throw new RangeError(`Expected \`code\` to be a close code this ${this.#side()} may send, got \`${code}\``);
 		}
 
@@ -1522,47 +1479,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			error: this.#error,
 		};
 		this.#resolveClosed?.(this.#closeInfo);
+		if (closeChannel.hasSubscribers) {
+			const close: WebsocketCloseMessage = {connection: this, ...this.#closeInfo};
+			closeChannel.publish(close);
+		}
 	}
 
 	// --- Closing ---------------------------------------------------------------------------------
 
 	#side(): 'client' | 'server' {
 		return this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client';
-	}
-
-	/** The codes `close()` accepts from this side (RFC 6455 §7.4, IANA; 1005 sends an empty frame). */
-	#maySend(code: number): boolean {
-		if (code >= 3000 && code <= 4999) {
-			return true;
-		}
-
-		switch (code) {
-			case CloseCode.NORMAL:
-			case CloseCode.GOING_AWAY:
-			case CloseCode.PROTOCOL_ERROR:
-			case CloseCode.UNSUPPORTED_DATA:
-			case CloseCode.NO_STATUS:
-			case CloseCode.BAD_DATA:
-			case CloseCode.POLICY_VIOLATION:
-			case CloseCode.TOO_BIG: {
-				return true;
-			}
-
-			case CloseCode.NO_EXTENSION: {
-				return this.#type === WebsocketConnectionType.CLIENT;
-			}
-
-			case CloseCode.SERVER_ERROR:
-			case CloseCode.SERVICE_RESTART:
-			case CloseCode.TRY_AGAIN_LATER:
-			case CloseCode.BAD_GATEWAY: {
-				return this.#type === WebsocketConnectionType.SERVER;
-			}
-
-			default: {
-				return false;
-			}
-		}
 	}
 
 	/** libsoup's close_connection: a local close() or the echo of the peer's Close. */
@@ -1604,7 +1530,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				this.#closeTimer = undefined;
 				this.#dirtyClose = !(this.#closeSent && this.#closeReceived) || this.#dirtyClose;
 				this.#closeIoStream(true);
-			}, WebsocketConnection.closeTimeout);
+			}, this.getProperty('close-timeout'));
 		}
 	}
 
@@ -1625,6 +1551,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#errorEmitted = true;
 			this.#error = error;
 			this.emit('error', error);
+			if (errorChannel.hasSubscribers) {
+				const report: WebsocketErrorMessage = {connection: this, error};
+				errorChannel.publish(report);
+			}
 		}
 
 		if (prejudice) {
@@ -1716,7 +1646,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#closeTimer = setTimeout(() => {
 			this.#closeTimer = undefined;
 			this.#stream.destroy();
-		}, WebsocketConnection.closeTimeout);
+		}, this.getProperty('close-timeout'));
 	}
 
 	// --- Writing ---------------------------------------------------------------------------------
@@ -2025,21 +1955,4 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		clearTimeout(this.#closeTimer);
 		this.#closeTimer = undefined;
 	}
-}
-
-/** Bytes from what send calls accept, without copying. */
-function toBuffer(data: unknown, name: string): Buffer {
-	if (Buffer.isBuffer(data)) {
-		return data;
-	}
-
-	if (ArrayBuffer.isView(data)) {
-		return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-	}
-
-	if (data instanceof ArrayBuffer) {
-		return Buffer.from(data);
-	}
-
-	throw new TypeError(`Expected \`${name}\` to be a Uint8Array, ArrayBuffer or ArrayBuffer view, got \`${typeof data}\``);
 }

@@ -2,7 +2,7 @@
 
 import {randomFillSync} from 'node:crypto';
 import {mask} from './buffer-util.ts';
-import {MAX_CLOSE_REASON} from './constants.ts';
+import {FIN_BIT, MASK_BIT, MAX_CLOSE_REASON, OPCODE_MASK, PAYLOAD_LENGTH_16, PAYLOAD_LENGTH_64, RSV_MASK} from './constants.ts';
 
 /** A decoded frame, as {@link WebsocketFramer.readFrames} returns it. */
 export interface DecodedFrame {
@@ -67,11 +67,11 @@ export const MAX_HEADER_SIZE = 14;
  */
 export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeaderOptions = {}): Buffer[] {
 	const {fin = true, rsv = 0, maskKey = null} = options;
-	if (!Number.isInteger(opcode) || opcode < 0 || opcode > 0xf) {
+	if (!Number.isInteger(opcode) || opcode < 0 || opcode > OPCODE_MASK) {
 		throw new RangeError(`Expected \`opcode\` to be an integer from 0 to 15, got \`${opcode}\``);
 	}
 
-	if ((rsv & ~0x70) !== 0) {
+	if ((rsv & ~RSV_MASK) !== 0) {
 		throw new RangeError(`Expected \`rsv\` to be a subset of 0x70, got \`${rsv}\``);
 	}
 
@@ -84,10 +84,10 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
 	let length7 = length;
 	if (length >= 65_536) {
 		lengthSize = 8;
-		length7 = 127;
-	} else if (length >= 126) {
+		length7 = PAYLOAD_LENGTH_64;
+	} else if (length >= PAYLOAD_LENGTH_16) {
 		lengthSize = 2;
-		length7 = 126;
+		length7 = PAYLOAD_LENGTH_16;
 	}
 
 	const headerSize = 2 + lengthSize + (maskKey === null ? 0 : 4);
@@ -103,8 +103,8 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
 		frame = Buffer.allocUnsafe(inline ? headerSize + length : headerSize);
 	}
 
-	frame[0] = (fin ? 0x80 : 0) | rsv | opcode;
-	frame[1] = (maskKey === null ? 0 : 0x80) | length7;
+	frame[0] = (fin ? FIN_BIT : 0) | rsv | opcode;
+	frame[1] = (maskKey === null ? 0 : MASK_BIT) | length7;
 	if (lengthSize === 2) {
 		frame.writeUInt16BE(length, 2);
 	} else if (lengthSize === 8) {
@@ -134,7 +134,7 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
  * @param masked - Whether the frame carries a masking key.
  */
 export function encodedFrameSize(length: number, masked: boolean): number {
-	return 2 + (length >= 65_536 ? 8 : length >= 126 ? 2 : 0) + (masked ? 4 : 0) + length;
+	return 2 + (length >= 65_536 ? 8 : length >= PAYLOAD_LENGTH_16 ? 2 : 0) + (masked ? 4 : 0) + length;
 }
 
 /**
@@ -152,15 +152,15 @@ export function encodedFrameSize(length: number, masked: boolean): number {
 export function writeFrameInto(target: Buffer, offset: number, opcode: number, payload: Buffer, maskKey: Buffer | null): number {
 	const length = payload.length;
 	let at = offset + 2;
-	target[offset] = 0x80 | opcode;
-	if (length < 126) {
-		target[offset + 1] = (maskKey === null ? 0 : 0x80) | length;
+	target[offset] = FIN_BIT | opcode;
+	if (length < PAYLOAD_LENGTH_16) {
+		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | length;
 	} else if (length < 65_536) {
-		target[offset + 1] = (maskKey === null ? 0 : 0x80) | 126;
+		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | PAYLOAD_LENGTH_16;
 		target.writeUInt16BE(length, at);
 		at += 2;
 	} else {
-		target[offset + 1] = (maskKey === null ? 0 : 0x80) | 127;
+		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | PAYLOAD_LENGTH_64;
 		target.writeUInt32BE(Math.floor(length / 0x1_00_00_00_00), at);
 		target.writeUInt32BE(length >>> 0, at + 4);
 		at += 8;
