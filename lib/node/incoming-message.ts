@@ -9,9 +9,9 @@ import {Message, messageSchemes} from '../http/message.ts';
 
 /**
  * What a server-side {@link Message} knows of the connection its request came on (libsoup's
- * `SoupServerMessage`), taken when {@link messageFromIncomingMessage} made it.
+ * `SoupServerMessage`), taken when {@link messageFromIncomingMessage} made it. Internal.
  */
-interface ServerConnection {
+export interface ServerConnection {
 	readonly socket: Socket;
 	readonly localAddress: AddressInfo | null;
 	readonly remoteAddress: AddressInfo | null;
@@ -20,9 +20,9 @@ interface ServerConnection {
 /**
  * A message made from a request: it answers {@link Message.getLocalAddress},
  * {@link Message.getRemoteAddress} and {@link Message.getSocket} from the connection, so the
- * message class in lib/http stays free of sockets.
+ * message class in lib/http stays free of sockets. Internal: the package exports only `Message`.
  */
-class ServerMessage extends Message {
+export class ServerMessage extends Message {
 	readonly #connection: ServerConnection | null;
 
 	constructor(uri: string | URL, connection: ServerConnection | null) {
@@ -52,6 +52,22 @@ function addressInfo(address: unknown, family: unknown, port: unknown): AddressI
 	}
 
 	return {address, family: typeof family === 'string' ? family : address.includes(':') ? 'IPv6' : 'IPv4', port};
+}
+
+/**
+ * The connection of a server-side message as it is now (the message keeps it once the socket is
+ * closed), or `null` without a socket. Internal: for the Node adapters of this layer.
+ */
+export function serverConnectionOf(socket: Socket | null | undefined): ServerConnection | null {
+	if (socket === null || typeof socket !== 'object') {
+		return null;
+	}
+
+	return {
+		socket,
+		localAddress: addressInfo(socket.localAddress, socket.localFamily, socket.localPort),
+		remoteAddress: addressInfo(socket.remoteAddress, socket.remoteFamily, socket.remotePort),
+	};
 }
 
 /** RFC 7230 §5.4 `Host = uri-host [ ":" port ]`; reg-name without percent-encoding, or an IP literal. */
@@ -139,16 +155,8 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 		pathAndQuery = `${absolute.pathname}${absolute.search}`;
 	}
 
-	// The connection as it is now: the message keeps it once the socket is closed.
 	const socket = req.socket as Socket | null | undefined;
-	const connection: ServerConnection | null =
-		socket !== null && typeof socket === 'object'
-			? {
-					socket,
-					localAddress: addressInfo(socket.localAddress, socket.localFamily, socket.localPort),
-					remoteAddress: addressInfo(socket.remoteAddress, socket.remoteFamily, socket.remotePort),
-				}
-			: null;
+	const connection = serverConnectionOf(socket);
 
 	// The URI is parsed once, from scheme, authority and target written out in full: a target such
 	// as "//evil.example/" then stays a path (resolving it against a base would read it as a
