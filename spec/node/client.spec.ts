@@ -370,6 +370,34 @@ test('a malformed response head fails with WS_ERR_INVALID_HTTP', async t => {
 	t.is(error.reason, 'WS_ERR_INVALID_HTTP');
 });
 
+test('a control character in a response header value, or a status outside 100–599, fails with WS_ERR_INVALID_HTTP', async t => {
+	for (const head of [
+		'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Bad: a\u0001b\r\n\r\n',
+		'HTTP/1.1 403 Forbidden\r\nX-Bad: a\u007fb\r\nContent-Length: 0\r\n\r\n',
+		'HTTP/1.1 999 Nope\r\nContent-Length: 0\r\n\r\n',
+	]) {
+		const port = await scriptedServer(t, (_request, socket) => {
+			socket.end(Buffer.from(head, 'latin1'));
+		});
+		const error = (await rejection(t, websocketConnect(`ws://127.0.0.1:${port}/`))) as WebsocketError;
+		t.true(error instanceof WebsocketError, JSON.stringify(head));
+		t.is(error.code, WebsocketErrorCode.FAILED);
+		t.is(error.reason, 'WS_ERR_INVALID_HTTP', JSON.stringify(head));
+		t.regex(error.message, /^Invalid HTTP response: /);
+	}
+});
+
+test('Latin-1 in a refused response\'s headers reaches the Message byte for byte', async t => {
+	const port = await scriptedServer(t, (_request, socket) => {
+		socket.end(Buffer.from('HTTP/1.1 403 Forbidden\r\nX-Name: caf\u00e9 \u00ff\r\nContent-Length: 0\r\n\r\n', 'latin1'));
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/`);
+	const error = (await rejection(t, websocketConnect(msg))) as WebsocketError;
+	t.is(error.code, WebsocketErrorCode.NOT_WEBSOCKET);
+	t.is(msg.responseHeaders.getOne('X-Name'), 'caf\u00e9 \u00ff');
+	t.is(msg.responseBody, null);
+});
+
 test('a refused TCP connection is reported as the Node error (ECONNREFUSED)', async t => {
 	const server = createServer();
 	const port = await listen(t, server);
