@@ -79,3 +79,20 @@ export {
 	type WebsocketHttpServer,
 	type WebsocketServerCallback,
 } from './node/server.ts';
+export {
+	backoffDelay,
+	isRetryableClose,
+	isRetryableHandshakeError,
+	RETRY_CLOSE_CODES,
+	websocketReconnect,
+	type WebsocketBackoff,
+	type WebsocketBackoffOptions,
+	type WebsocketReconnectOptions,
+	type WebsocketRetryEvent,
+} from './node/reconnect.ts';
+export {
+	DEFAULT_RETRY_AFTER,
+	DEFAULT_SHUTDOWN_TIMEOUT,
+	type WebsocketHandlerCloseOptions,
+	type WebsocketHandlerCloseResult,
+} from './node/shutdown.ts';

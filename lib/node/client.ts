@@ -50,6 +50,8 @@ export interface WebsocketConnectOptions {
 	maxBufferedAmount?: number | undefined;
 	/** The connection's `close-timeout`: milliseconds the close handshake and its drain may take; default 5000. */
 	closeTimeout?: number | undefined;
+	/** The connection's `idle-timeout` in seconds (no data frame for so long closes with 1001); default 0 (off). */
+	idleTimeout?: number | undefined;
 }
 
 /** Messages in use by a handshake: libsoup fails a message that is already queued. */

@@ -11,6 +11,7 @@ const connectionOptions = {
 	maxIncomingFragments: 'max-incoming-fragments',
 	maxBufferedAmount: 'max-buffered-amount',
 	closeTimeout: 'close-timeout',
+	idleTimeout: 'idle-timeout',
 } as const;
 
 /** The options, each checked against its connection property's spec. */

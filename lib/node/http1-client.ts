@@ -347,6 +347,10 @@ function openConnection(
 		properties.closeTimeout = options.closeTimeout;
 	}
 
+	if (options.idleTimeout !== undefined) {
+		properties.idleTimeout = options.idleTimeout;
+	}
+
 	let connection: WebsocketConnection;
 	try {
 		connection = new WebsocketConnection(properties);

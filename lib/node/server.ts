@@ -20,6 +20,7 @@ import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {writeResponseHead} from '../http/head.ts';
 import {Message} from '../http/message.ts';
 import {messageFromIncomingMessage} from './incoming-message.ts';
+import {HandlerShutdown, type WebsocketHandlerCloseOptions, type WebsocketHandlerCloseResult} from './shutdown.ts';
 
 
 /** The default of {@link WebsocketHandlerOptions.handshakeTimeout}: 10 s. */
@@ -71,6 +72,8 @@ export interface WebsocketHandlerOptions {
 	maxBufferedAmount?: number | undefined;
 	/** The connection's `close-timeout`: milliseconds the close handshake and its drain may take; default 5000. */
 	closeTimeout?: number | undefined;
+	/** The connection's `idle-timeout` in seconds (no data frame for so long closes with 1001); default 0 (off). */
+	idleTimeout?: number | undefined;
 	/**
 	 * Milliseconds from the `'upgrade'` event to the 101 (that is, the time `check` may take);
 	 * past it the client gets 503 and the socket is closed. 0 = no limit. Reading the request
@@ -99,6 +102,18 @@ export interface WebsocketHandler {
 	 * Once the last handler of a server is removed, websoup's listeners leave the server.
 	 */
 	remove(): void;
+	/**
+	 * Shuts the handler down gracefully: from this call on, handshakes at its path are refused with
+	 * 503 and `Retry-After`; every open connection it accepted gets a Close (`code`, default 1001,
+	 * and `reason`); the promise resolves once all are CLOSED, or once `timeout` ms (default 5000)
+	 * have passed and the ones still open were terminated, with how many closed cleanly, how many
+	 * closed without a complete handshake, and how many were terminated. Calling it again returns
+	 * the same promise. The handler stays in place (answering 503) until {@link WebsocketHandler.remove}.
+	 *
+	 * @throws {TypeError} for an option of the wrong type.
+	 * @throws {RangeError} for a code a server may not send or a reason over 123 bytes.
+	 */
+	close(options?: WebsocketHandlerCloseOptions): Promise<WebsocketHandlerCloseResult>;
 }
 
 interface HandlerEntry {
@@ -108,6 +123,7 @@ interface HandlerEntry {
 	readonly callback: WebsocketServerCallback<never>;
 	readonly options: WebsocketHandlerOptions;
 	readonly timeout: number;
+	readonly shutdown: HandlerShutdown;
 }
 
 interface Registry {
@@ -307,6 +323,12 @@ async function handleUpgrade(
 		return;
 	}
 
+	if (entry.shutdown.closing) {
+		debug('handshake refused: the handler is shutting down');
+		sendRefusal(socket, entry.shutdown.refusal(msg.uri));
+		return;
+	}
+
 	// RFC 6455 §4.1: the opening handshake is a GET, and a body has no meaning in it. libsoup's
 	// server reads one with HTTP framing first; websoup refuses it, so no byte of a body is ever
 	// taken for a frame (and no body is left to smuggle a frame in).
@@ -342,6 +364,11 @@ async function handleUpgrade(
 
 		// libsoup finds the handler again before it takes the connection: one removed or replaced
 		// while the hook ran gets nothing.
+		if (refusal === null && entry.shutdown.closing) {
+			sendRefusal(socket, entry.shutdown.refusal(msg.uri));
+			return;
+		}
+
 		if (refusal === null && lookup(registry, path) !== entry) {
 			const gone = new Message(msg.uri);
 			gone.setStatus(404);
@@ -396,6 +423,7 @@ async function handleUpgrade(
 			maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
 			maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
 			...(options.closeTimeout === undefined ? {} : {closeTimeout: options.closeTimeout}),
+			idleTimeout: options.idleTimeout ?? 0,
 		});
 	} catch (error) {
 		// An invalid limit in the options: nothing sensible can run on this socket.
@@ -404,6 +432,7 @@ async function handleUpgrade(
 	}
 
 	socket.removeListener('error', onError);
+	entry.shutdown.add(connection);
 	try {
 		(entry.callback as WebsocketServerCallback)(server, msg, path, connection);
 	} catch (error) {
@@ -511,6 +540,7 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 		callback: callback as WebsocketServerCallback<never>,
 		options: {...options},
 		timeout: validateTimeout(options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT),
+		shutdown: new HandlerShutdown(),
 	};
 
 	let registry = registries.get(server);
@@ -560,6 +590,9 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 				target.removeListener('upgrade', active.onUpgrade);
 				target.removeListener('request', active.onRequest);
 			}
+		},
+		close(closeOptions) {
+			return entry.shutdown.close(closeOptions);
 		},
 	};
 }

@@ -18,13 +18,14 @@ import {
 	WebsocketState,
 } from './constants.ts';
 import {closeChannel, debug, errorChannel, openChannel, type WebsocketCloseMessage, type WebsocketErrorMessage, type WebsocketOpenMessage} from './diagnostics.ts';
-import {badDataError, protocolError, tooBigError, WebsocketError, type Peer} from './errors.ts';
+import {badDataError, pongTimeoutError, protocolError, tooBigError, WebsocketError, WebsocketErrorCode, type Peer} from './errors.ts';
 import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
 import {encodeClosePayload, encodedFrameSize, encodeFrame, generateMaskKey, writeFrameInto} from './frame.ts';
 import {toBuffer} from './buffer-util.ts';
 import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
-import {LongTimer} from './timer.ts';
+import {PingTracker, type PingSettle} from './ping-tracker.ts';
+import {IdleTimer, LongTimer} from './timer.ts';
 import {isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
 import {BATCH_PAYLOAD_LIMIT, batchedBytes, batchSlab, beginBatch, endBatch, isBatching, reserve, takeBatch} from './write-batch.ts';
 
@@ -113,6 +114,15 @@ const properties = {
 		flags: construct,
 		minimum: 1,
 		blurb: 'Milliseconds the close handshake and the drain after it may take before the stream is destroyed (libsoup: 5 s)',
+	}),
+	'idle-timeout': ParamSpec.uint('idle-timeout', 0, {
+		flags: construct,
+		blurb: 'Seconds without an incoming data frame before closing with 1001 "idle timeout", 0 = off',
+	}),
+	latency: ParamSpec.double('latency', 0, {
+		flags: ParamFlags.READABLE,
+		minimum: 0,
+		blurb: 'Round trip of the last answered ping, in milliseconds; 0 until one is answered',
 	}),
 };
 
@@ -391,6 +401,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Keepalive pings waiting for their pong; made for the first one. */
 	#pongTimers: Map<string, LongTimer> | null = null;
 	#keepaliveCount = 0;
+	/** Closes the connection after idle-timeout without a data frame; set while it is on. */
+	#idleTimer: IdleTimer | undefined;
+	/** Pings waiting for their pong (latency, ping() promises); made for the first one. */
+	#pings: PingTracker | null = null;
 
 	// Waiting for 'drain' before writing more.
 	get #waitingDrain(): boolean {
@@ -489,6 +503,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#updateFlow();
 		});
 		this.#startKeepalive();
+		this.#startIdleTimer();
 		if (openChannel.hasSubscribers) {
 			const open: WebsocketOpenMessage = {connection: this};
 			openChannel.publish(open);
@@ -680,6 +695,21 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.setProperty('max-buffered-amount', bytes);
 	}
 
+	/** Seconds without an incoming data frame before the connection closes with 1001 "idle timeout", 0 = off. */
+	getIdleTimeout(): number {
+		return this.getProperty('idle-timeout');
+	}
+
+	/** Sets the idle timeout in seconds (0 = off); the wait starts again from now. */
+	setIdleTimeout(seconds: number): void {
+		this.setProperty('idle-timeout', seconds);
+	}
+
+	/** Round trip of the last answered ping (keepalive or `ping()`), in milliseconds; 0 until one is answered. */
+	getLatency(): number {
+		return this.getProperty('latency');
+	}
+
 	/** Bytes accepted by send calls and not yet handed to the operating system (ws and W3C's `bufferedAmount`). */
 	get bufferedAmount(): number {
 		return (this.#queue?.bytes ?? 0) + batchedBytes(this) + this.#stream.writableLength;
@@ -750,20 +780,63 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	/**
-	 * Sends a Ping with `data` (at most 125 bytes); the peer's Pong comes as the `pong` signal.
-	 * libsoup has no such call (it pings only for keepalive); ws users expect one.
+	 * Sends a Ping with `data` (at most 125 bytes, empty by default) and resolves with the round
+	 * trip in milliseconds once its Pong arrives; the Pong also comes as the `pong` signal and sets
+	 * `latency`. libsoup has no such call (it pings only for keepalive); ws and python websockets
+	 * users expect one.
 	 *
+	 * A Pong answers the first pending ping with its payload and every ping sent before it (RFC 6455
+	 * §5.5.3: a peer may answer only the latest). With `keepalive-pong-timeout` set, a ping not
+	 * answered in time fails the connection as a keepalive ping does (`error` `WS_ERR_PONG_TIMEOUT`,
+	 * Close 1008) and the promise rejects with that error; it rejects with `WS_ERR_CLOSED_BEFORE_PONG`
+	 * when the connection closes first, or at once unless the state is OPEN. The promise may be
+	 * ignored: its rejection is never reported as unhandled.
+	 *
+	 * @returns The round trip in milliseconds.
 	 * @throws {RangeError} when `data` is longer than 125 bytes.
+	 * @throws {TypeError} when `data` is neither a string nor bytes.
 	 */
-	ping(data: Uint8Array | ArrayBuffer | ArrayBufferView | string = EMPTY): void {
+	ping(data: Uint8Array | ArrayBuffer | ArrayBufferView | string = EMPTY): Promise<number> {
 		const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data, 'data');
 		if (payload.length > MAX_CONTROL_PAYLOAD) {
 			throw new RangeError(`Expected \`data\` to be at most ${MAX_CONTROL_PAYLOAD} bytes, got \`${payload.length}\``);
 		}
 
-		if (this.#canSend('ping')) {
-			this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+		let settle: PingSettle;
+		const promise = new Promise<number>((resolve, reject) => {
+			settle = {resolve, reject};
+		});
+		promise.catch(ignore);
+		if (!this.#canSend('ping')) {
+			settle!.reject(closedBeforePongError());
+			return promise;
 		}
+
+		const timeout = this.getProperty('keepalive-pong-timeout');
+		const timer =
+			timeout > 0
+				? new LongTimer(() => {
+						this.#pingTimedOut(settle, timeout);
+					}, timeout * 1000)
+				: null;
+		(this.#pings ??= new PingTracker()).add(payload, settle!, timer);
+		this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+		return promise;
+	}
+
+	/**
+	 * Closes the stream now, without a close handshake (ws's `terminate()`): no `closing`, no
+	 * `error`; `closed` follows with `getCloseCode()` 0 as for any close without the handshake
+	 * (the W3C facade reports 1006). Frames still queued are dropped. Nothing happens once CLOSED.
+	 */
+	terminate(): void {
+		if (this.#ioClosed) {
+			return;
+		}
+
+		debug('terminate');
+		this.#dirtyClose = true;
+		this.#closeIoStream(true);
 	}
 
 	/**
@@ -911,9 +984,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				break;
 			}
 
+			case 'idle-timeout': {
+				this.#startIdleTimer();
+				break;
+			}
+
 			case 'keepalive-pong-timeout': {
 				if (value === 0) {
 					this.#clearPongTimers();
+					this.#pings?.clearTimers();
 				}
 
 				break;
@@ -1227,6 +1306,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
+		// Data is activity; control frames (keepalive pings and pongs among them) are not.
+		this.#idleTimer?.touch();
+
 		const start = opcode !== Opcode.CONTINUATION;
 		const total = this.#fragmentsSize + payload.length;
 		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
@@ -1344,6 +1426,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#receivePong(payload: Buffer): void {
+		const roundTrip = this.#pings === null ? -1 : this.#pings.answer(payload);
+		if (roundTrip >= 0 && roundTrip !== this.getProperty('latency')) {
+			this.setPropertyValue(properties.latency, roundTrip);
+			this.notify('latency');
+		}
+
 		if (payload.length > KEEPALIVE_PREFIX.length && payload.toString('latin1', 0, KEEPALIVE_PREFIX.length) === KEEPALIVE_PREFIX) {
 			// RFC 6455 §5.5.3: a peer may answer only the latest Ping; the Pong of ping n answers the
 			// earlier ones too (they were sent, and read, before it). The map is in sending order.
@@ -1519,6 +1607,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#closeSent = true;
 		this.#stopKeepalive();
 		this.#clearPongTimers();
+		this.#pings?.clearTimers();
 		this.#sendControl(Opcode.CLOSE, payload, flags);
 		this.#updateState();
 	}
@@ -1917,19 +2006,40 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				key,
 				new LongTimer(() => {
 					this.#pongTimers?.delete(key);
-					this.#emitErrorAndClose(
-						new WebsocketError(
-							CloseCode.POLICY_VIOLATION,
-							'WS_ERR_PONG_TIMEOUT',
-							`Did not receive keepalive pong within ${timeout} seconds`,
-						),
-						false,
-					);
+					this.#emitErrorAndClose(pongTimeoutError(timeout), false);
 				}, timeout * 1000),
 			);
 		}
 
-		this.#sendControl(Opcode.PING, Buffer.from(key, 'latin1'), QueueFlags.NORMAL);
+		const payload = Buffer.from(key, 'latin1');
+		(this.#pings ??= new PingTracker()).add(payload, null, null);
+		this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+	}
+
+	/** A `ping()` got no pong within keepalive-pong-timeout: the peer is gone, as for a keepalive ping. */
+	#pingTimedOut(settle: PingSettle, timeout: number): void {
+		if (this.#pings?.remove(settle) !== true) {
+			return;
+		}
+
+		const error = pongTimeoutError(timeout);
+		settle.reject(error);
+		this.#emitErrorAndClose(error, false);
+	}
+
+	#startIdleTimer(): void {
+		this.#idleTimer?.clear();
+		this.#idleTimer = undefined;
+		const seconds = this.getProperty('idle-timeout');
+		if (seconds > 0 && !this.#closeSent && !this.#ioClosing) {
+			this.#idleTimer = new IdleTimer(() => {
+				this.#idleTimer = undefined;
+				debug('idle timeout');
+				if (this.getState() === WebsocketState.OPEN) {
+					this.close(CloseCode.GOING_AWAY, 'idle timeout');
+				}
+			}, seconds * 1000);
+		}
 	}
 
 	#stopKeepalive(): void {
@@ -1952,7 +2062,19 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#stopTimers(): void {
 		this.#stopKeepalive();
 		this.#clearPongTimers();
+		this.#idleTimer?.clear();
+		this.#idleTimer = undefined;
+		if (this.#pings !== null && this.#pings.size > 0) {
+			// No pong can be read any more.
+			this.#pings.rejectAll(closedBeforePongError());
+		}
 		clearTimeout(this.#closeTimer);
 		this.#closeTimer = undefined;
 	}
+}
+
+function ignore(): void {}
+
+function closedBeforePongError(): WebsocketError {
+	return new WebsocketError(WebsocketErrorCode.FAILED, 'WS_ERR_CLOSED_BEFORE_PONG', 'The connection closed before the pong arrived');
 }

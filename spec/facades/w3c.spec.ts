@@ -443,12 +443,12 @@ test('a protocol error from the server fires error, then close 1006', async t =>
 	t.is(close.code, 1006);
 });
 
-test('peer dropping TCP is not an error event', async t => {
+test('the peer dropping TCP is an abnormal closure: error, then close 1006', async t => {
 	const peer = await wsPeer(t);
 	const ws = client(t, peer.url);
 	await next(ws, 'open');
 	const recorded = recordUntilClose(ws);
 	peer.dropAll();
 	const {types} = await recorded;
-	t.deepEqual(types, ['close']);
+	t.deepEqual(types, ['error', 'close']);
 });

@@ -47,8 +47,12 @@ test('properties: defaults and flags as libsoup declares them', t => {
 			'max-incoming-fragments',
 			'max-buffered-amount',
 			'close-timeout',
+			'idle-timeout',
+			'latency',
 		],
 	);
+	t.is(conn.idleTimeout, 0);
+	t.is(conn.latency, 0);
 	a.destroy();
 });
 
