@@ -7,7 +7,7 @@ import {createServer as createHttpsServer} from 'node:https';
 import {connect as netConnect, type Socket} from 'node:net';
 import type {TLSSocket} from 'node:tls';
 import test, {type ExecutionContext} from 'ava';
-import {websocketConnect} from '../../lib/node/client.ts';
+import {MAX_REFUSED_BODY_SIZE, websocketConnect} from '../../lib/node/client.ts';
 import {addWebsocketHandler, type WebsocketHandlerOptions} from '../../lib/node/server.ts';
 import {WebsocketConnectionType, WebsocketDataType, WebsocketState} from '../../lib/websocket/constants.ts';
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
@@ -240,6 +240,28 @@ test('a refused body whose chunk framing Node\'s parser rejects keeps what was d
 	t.is(error.reason, 'WS_ERR_UNEXPECTED_RESPONSE');
 	t.is(msg.statusCode, 503);
 	t.is(msg.responseBody?.toString(), 'hello');
+});
+
+test('a refused body is kept up to MAX_REFUSED_BODY_SIZE (64 KiB), with Content-Length or chunked, and the rest is not awaited', async t => {
+	const size = 1024 * 1024;
+	for (const chunked of [false, true]) {
+		const port = await scriptedServer(t, (_request, socket) => {
+			// The head and the first 96 KiB now; the rest of the 1 MiB would never come.
+			const part = Buffer.alloc(96 * 1024, 'b');
+			socket.write(
+				chunked
+					? `HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n${size.toString(16)}\r\n`
+					: `HTTP/1.1 500 Internal Server Error\r\nContent-Length: ${size}\r\n\r\n`,
+			);
+			socket.write(part);
+		});
+		const msg = new Message(`ws://127.0.0.1:${port}/`);
+		const error = (await rejection(t, websocketConnect(msg, null, null, {handshakeTimeout: 30_000}))) as WebsocketError;
+		t.is(error.code, WebsocketErrorCode.NOT_WEBSOCKET, chunked ? 'chunked' : 'Content-Length');
+		t.is(msg.statusCode, 500);
+		t.is(msg.responseBody?.length, MAX_REFUSED_BODY_SIZE);
+		t.true(msg.responseBody?.every(byte => byte === 0x62));
+	}
 });
 
 test('a server that keeps the connection open after a Content-Length body does not hold the promise', async t => {
