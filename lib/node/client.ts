@@ -97,8 +97,9 @@ export function abortedError(signal: AbortSignal): WebsocketError {
  *
  * Connects to the URI's host over TCP (`ws:`, `http:`) or TLS (`wss:`, `https:`), sends the
  * request prepared by {@link clientPrepareHandshake} (with `origin`, `protocols` and the offered
- * extensions) over HTTP/1.1, reads the response head, and on `101 Switching Protocols` verifies it
- * with {@link clientVerifyHandshake}. The connection is a CLIENT connection with `uri` the message's
+ * extensions) over HTTP/1.1 through Node's `http.request()` (`https.request()` for TLS), whose
+ * parser reads the response, and on `101 Switching Protocols` verifies it with
+ * {@link clientVerifyHandshake}. The connection is a CLIENT connection with `uri` the message's
  * URI, `origin` the request's `Origin`, `protocol` the response's `Sec-WebSocket-Protocol` and the
  * accepted extensions. Bytes the server sent right after the 101, in the same packet, are handed to
  * the connection; they are delivered only after the caller's continuation ran, so handlers connected
