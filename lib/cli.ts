@@ -14,7 +14,7 @@ import {addWebsocketHandler, type WebsocketHandlerOptions, type WebsocketHttpSer
 import {CloseCode, WebsocketDataType, WebsocketState} from './websocket/constants.ts';
 import type {WebsocketCloseInfo, WebsocketConnection} from './websocket/connection.ts';
 import {WebsocketError} from './websocket/errors.ts';
-import {Message} from './websocket/message.ts';
+import {Message} from './http/message.ts';
 import {isToken} from './websocket/validation.ts';
 import {RedisBroker} from './topics/redis-broker.ts';
 import {WebsocketHub} from './topics/hub.ts';

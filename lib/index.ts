@@ -58,18 +58,10 @@ export {
 	serverProcessHandshake,
 	type ServerHandshakeResult,
 } from './websocket/handshake.ts';
-export {
-	findHeadEnd,
-	formatRequestHead,
-	formatResponseHead,
-	Message,
-	MessageHeaders,
-	messageFromIncomingMessage,
-	parseResponseHead,
-	writeResponseHead,
-	type HttpVersion,
-	type IncomingMessageOptions,
-} from './websocket/message.ts';
+export {findHeadEnd, formatRequestHead, formatResponseHead, parseResponseHead, writeResponseHead} from './http/head.ts';
+export {MessageHeaders} from './http/headers.ts';
+export {Message, type HttpVersion} from './http/message.ts';
+export {messageFromIncomingMessage, type IncomingMessageOptions} from './node/incoming-message.ts';
 export {parseExtensions, type ExtensionOffer} from './websocket/extensions/manager.ts';
 export {WebsocketExtensionDeflate} from './websocket/extensions/deflate.ts';
 export {

@@ -5,7 +5,7 @@ import type {ConnectionOptions} from 'node:tls';
 import {validateConnectionOptions} from '../node/connection-options.ts';
 import {websocketConnect, type RequestHeadersInit} from '../node/client.ts';
 import type {WebsocketConnection} from '../websocket/connection.ts';
-import {MessageHeaders} from '../websocket/message.ts';
+import {MessageHeaders} from '../http/headers.ts';
 import {isToken} from '../websocket/validation.ts';
 import {hasBadPort} from './bad-ports.ts';
 import {toDOMString, toUSVString} from './webidl.ts';

@@ -2,7 +2,7 @@
 
 import {createServer as createHttpServer, type RequestListener, type Server as HttpServer} from 'node:http';
 import {createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions} from 'node:https';
-import {MAX_HEAD_SIZE} from '../websocket/message.ts';
+import {MAX_HEAD_SIZE} from '../http/head.ts';
 
 /** The default of {@link BoundedServerOptions.handshakeTimeout}: the request head within 10 s. */
 export const DEFAULT_REQUEST_HEAD_TIMEOUT = 10_000;

@@ -4,7 +4,7 @@ import {debuglog} from 'node:util';
 import {CloseCode} from '../websocket/constants.ts';
 import type {WebsocketCloseInfo, WebsocketConnection} from '../websocket/connection.ts';
 import {WebsocketError} from '../websocket/errors.ts';
-import {Message} from '../websocket/message.ts';
+import {Message} from '../http/message.ts';
 import {websocketConnect, type WebsocketConnectOptions} from './client.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 

@@ -17,7 +17,9 @@ import {validateConnectionOptions} from './connection-options.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
-import {Message, messageFromIncomingMessage, writeResponseHead} from '../websocket/message.ts';
+import {writeResponseHead} from '../http/head.ts';
+import {Message} from '../http/message.ts';
+import {messageFromIncomingMessage} from './incoming-message.ts';
 import {HandlerShutdown, type WebsocketHandlerCloseOptions, type WebsocketHandlerCloseResult} from './shutdown.ts';
 
 

@@ -3,7 +3,7 @@
 import {debuglog} from 'node:util';
 import {CloseCode, MAX_CLOSE_REASON, WebsocketState} from '../websocket/constants.ts';
 import type {WebsocketConnection} from '../websocket/connection.ts';
-import {Message} from '../websocket/message.ts';
+import {Message} from '../http/message.ts';
 
 const debug = debuglog('websocket');
 

@@ -3,7 +3,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import {debuglog} from 'node:util';
 import type {WebsocketCloseInfo, WebsocketConnection} from './connection.ts';
-import type {Message} from './message.ts';
+import type {Message} from '../http/message.ts';
 
 /** Debug output: `NODE_DEBUG=websoup node app.js` prints it on stderr as `WEBSOUP <pid>: …`. */
 export const debug = debuglog('websoup');

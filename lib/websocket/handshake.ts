@@ -11,7 +11,8 @@ import {
 	negotiateClientExtensions,
 	negotiateServerExtensions,
 } from './extensions/manager.ts';
-import {asciiEqualsIgnoreCase, type Message} from './message.ts';
+import {asciiEqualsIgnoreCase} from '../http/headers.ts';
+import type {Message} from '../http/message.ts';
 
 /** What {@link serverProcessHandshake} reports: the negotiated protocol and extensions, or the error. */
 export type ServerHandshakeResult =

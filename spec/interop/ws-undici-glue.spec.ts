@@ -310,7 +310,7 @@ test('websocketConnect: a ws server refusing the origin is NOT_WEBSOCKET with th
 	const {server: http, base} = await httpServer(t, 'ws');
 	const wss = new WebSocketServer({server: http, verifyClient: (info: {origin: string}) => info.origin === ORIGIN});
 	t.teardown(() => wss.close());
-	const {Message} = await import('../../lib/websocket/message.ts');
+	const {Message} = await import('../../lib/http/message.ts');
 	const msg = new Message(`${base}/`);
 	await t.throwsAsync(websocketConnect(msg, 'https://evil.example'), {
 		message: 'The server did not accept the WebSocket handshake.',

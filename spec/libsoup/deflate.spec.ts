@@ -6,7 +6,7 @@ import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts'
 import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.ts';
 import type {WebsocketExtension} from '../../lib/websocket/extensions/extension.ts';
 import {clientPrepareHandshake, clientVerifyHandshake, serverCheckHandshake, serverProcessHandshake} from '../../lib/websocket/handshake.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
 import {
 	clientConnect,

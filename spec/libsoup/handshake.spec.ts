@@ -5,7 +5,7 @@ import {WebsocketState} from '../../lib/websocket/constants.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.ts';
 import {clientPrepareHandshake, clientVerifyHandshake, serverCheckHandshake, serverProcessHandshake} from '../../lib/websocket/handshake.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {withTimeout} from '../helpers/signals.ts';
 import {clientConnect, copyResponse, serverMessageFor, soupConnection, soupServer} from './helpers.ts';
 

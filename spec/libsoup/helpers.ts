@@ -10,7 +10,7 @@ import {addWebsocketHandler, type WebsocketHandlerOptions} from '../../lib/node/
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketConnectionType, WebsocketDataType} from '../../lib/websocket/constants.ts';
 import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {streamPair} from '../helpers/modes.ts';
 import {withTimeout} from '../helpers/signals.ts';
 import {listen} from '../node/fixtures.ts';

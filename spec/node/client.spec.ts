@@ -4,15 +4,16 @@ import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import {createServer} from 'node:http';
 import {createServer as createHttpsServer} from 'node:https';
-import type {Socket} from 'node:net';
+import {connect as netConnect, type Socket} from 'node:net';
+import type {TLSSocket} from 'node:tls';
 import test, {type ExecutionContext} from 'ava';
-import {websocketConnect} from '../../lib/node/client.ts';
+import {MAX_REFUSED_BODY_SIZE, websocketConnect} from '../../lib/node/client.ts';
 import {addWebsocketHandler, type WebsocketHandlerOptions} from '../../lib/node/server.ts';
 import {WebsocketConnectionType, WebsocketDataType, WebsocketState} from '../../lib/websocket/constants.ts';
-import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
+import {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {root} from '../helpers/cli.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
 import {keyOf, listen, outcome, rawServer, scriptedServer, selfSignedCertificate} from './fixtures.ts';
@@ -125,6 +126,41 @@ test('sends the Message\'s request headers and the `headers` option, and keeps t
 	await closeClient(connection);
 });
 
+test('the request head is the Message\'s, byte for byte: its Host, names as spelled, order, repeats, Latin-1, and no header of Node\'s own', async t => {
+	let head = '';
+	const port = await scriptedServer(t, (request, socket) => {
+		head = request;
+		socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/chat?room=1`);
+	msg.requestHeaders.append('HOST', 'virtual.example');
+	msg.requestHeaders.append('x-lower', 'caf\u00e9');
+	msg.requestHeaders.append('X-Twice', '1');
+	msg.requestHeaders.append('x-twice', '2');
+	await rejection(t, websocketConnect(msg, 'http://origin.example', ['chat']));
+	const key = msg.requestHeaders.getOne('Sec-WebSocket-Key')!;
+	t.is(
+		head,
+		'GET /chat?room=1 HTTP/1.1\r\nHOST: virtual.example\r\nx-lower: caf\u00e9\r\nX-Twice: 1\r\nx-twice: 2\r\n' +
+			[...msg.requestHeaders].slice(4).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+			'\r\n',
+	);
+	t.true(head.includes(`Sec-WebSocket-Key: ${key}\r\n`));
+	t.true(head.includes('Origin: http://origin.example\r\n'));
+	t.false(/^(?:content-length|transfer-encoding):/im.test(head));
+});
+
+test('without a Host header the request gets the URI\'s, first', async t => {
+	let head = '';
+	const port = await scriptedServer(t, (request, socket) => {
+		head = request;
+		socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+	});
+	await rejection(t, websocketConnect(`ws://127.0.0.1:${port}/`));
+	t.true(head.startsWith(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`), head);
+	t.is(head.match(/^host:/gim)?.length, 1);
+});
+
 test('the headers option also takes name/value pairs', async t => {
 	const {port, messages} = await echoServer(t);
 	const connection = await websocketConnect(`ws://127.0.0.1:${port}/echo`, null, null, {
@@ -173,7 +209,7 @@ test('a 400 from the server is NOT_WEBSOCKET too (libsoup verifies only a 101), 
 test('the body of a refused handshake is read when chunked, and when delimited by the end of the connection', async t => {
 	const chunked = await scriptedServer(t, (_request, socket) => {
 		socket.end(
-			'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6; ext=1\r\n world\r\n0\r\n\r\n',
+			'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n',
 		);
 	});
 	const first = new Message(`ws://127.0.0.1:${chunked}/`);
@@ -188,6 +224,44 @@ test('the body of a refused handshake is read when chunked, and when delimited b
 	await rejection(t, websocketConnect(second));
 	t.is(second.statusCode, 200);
 	t.is(second.responseBody?.toString(), 'plain old page');
+});
+
+test('a refused body whose chunk framing Node\'s parser rejects keeps what was decoded before it, and is still NOT_WEBSOCKET', async t => {
+	// Node 20's llhttp refuses whitespace before a chunk extension (HPE_STRICT), which RFC 9112
+	// §7.1.1 allows as BWS: the chunks before that line are the body.
+	const port = await scriptedServer(t, (_request, socket) => {
+		socket.end(
+			'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6 ;ext=1\r\n world\r\n0\r\n\r\n',
+		);
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/`);
+	const error = (await rejection(t, websocketConnect(msg))) as WebsocketError;
+	t.is(error.code, WebsocketErrorCode.NOT_WEBSOCKET);
+	t.is(error.reason, 'WS_ERR_UNEXPECTED_RESPONSE');
+	t.is(msg.statusCode, 503);
+	t.is(msg.responseBody?.toString(), 'hello');
+});
+
+test('a refused body is kept up to MAX_REFUSED_BODY_SIZE (64 KiB), with Content-Length or chunked, and the rest is not awaited', async t => {
+	const size = 1024 * 1024;
+	for (const chunked of [false, true]) {
+		const port = await scriptedServer(t, (_request, socket) => {
+			// The head and the first 96 KiB now; the rest of the 1 MiB would never come.
+			const part = Buffer.alloc(96 * 1024, 'b');
+			socket.write(
+				chunked
+					? `HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n${size.toString(16)}\r\n`
+					: `HTTP/1.1 500 Internal Server Error\r\nContent-Length: ${size}\r\n\r\n`,
+			);
+			socket.write(part);
+		});
+		const msg = new Message(`ws://127.0.0.1:${port}/`);
+		const error = (await rejection(t, websocketConnect(msg, null, null, {handshakeTimeout: 30_000}))) as WebsocketError;
+		t.is(error.code, WebsocketErrorCode.NOT_WEBSOCKET, chunked ? 'chunked' : 'Content-Length');
+		t.is(msg.statusCode, 500);
+		t.is(msg.responseBody?.length, MAX_REFUSED_BODY_SIZE);
+		t.true(msg.responseBody?.every(byte => byte === 0x62));
+	}
 });
 
 test('a server that keeps the connection open after a Content-Length body does not hold the promise', async t => {
@@ -225,6 +299,23 @@ test('bytes sent in the same segment as the 101 reach the connection', async t =
 	]);
 });
 
+test('nothing of the handshake stays on the socket: it carries the listeners a connection puts on a fresh socket, and no more', async t => {
+	const {port} = await echoServer(t);
+	const connection = await websocketConnect(`ws://127.0.0.1:${port}/echo`);
+	const socket = connection.getIoStream() as Socket;
+	const fresh = netConnect({host: '127.0.0.1', port});
+	const bare = new WebsocketConnection({ioStream: fresh, connectionType: WebsocketConnectionType.CLIENT, uri: new URL(`ws://127.0.0.1:${port}/echo`)});
+	bare.connect('error', () => {});
+	t.teardown(() => fresh.destroy());
+	for (const event of ['data', 'end', 'close', 'error', 'drain', 'timeout']) {
+		t.is(socket.listenerCount(event), fresh.listenerCount(event), `'${event}' listeners`);
+	}
+
+	t.is(socket.timeout ?? 0, 0);
+	bare.close(1000);
+	await closeClient(connection);
+});
+
 test('a 100 Continue before the 101 is skipped', async t => {
 	const port = await scriptedServer(t, (request, socket) => {
 		socket.write(`HTTP/1.1 100 Continue\r\n\r\n${switching(request)}`);
@@ -232,6 +323,18 @@ test('a 100 Continue before the 101 is skipped', async t => {
 	const connection = await websocketConnect(`ws://127.0.0.1:${port}/`);
 	t.teardown(() => connection.getIoStream().destroy());
 	t.is(connection.getState(), WebsocketState.OPEN);
+});
+
+test('interim responses (100, 103 with headers) before the 101 are skipped, and the Message keeps only the 101', async t => {
+	const port = await scriptedServer(t, (request, socket) => {
+		socket.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n${switching(request)}`);
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/`);
+	const connection = await websocketConnect(msg);
+	t.teardown(() => connection.getIoStream().destroy());
+	t.is(connection.getState(), WebsocketState.OPEN);
+	t.is(msg.statusCode, 101);
+	t.is(msg.responseHeaders.getOne('Link'), null);
 });
 
 test('a wrong Sec-WebSocket-Accept fails with clientVerifyHandshake\'s error', async t => {
@@ -287,6 +390,34 @@ test('a malformed response head fails with WS_ERR_INVALID_HTTP', async t => {
 	});
 	const error = (await rejection(t, websocketConnect(`ws://127.0.0.1:${port}/`))) as WebsocketError;
 	t.is(error.reason, 'WS_ERR_INVALID_HTTP');
+});
+
+test('a control character in a response header value, or a status outside 100–599, fails with WS_ERR_INVALID_HTTP', async t => {
+	for (const head of [
+		'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Bad: a\u0001b\r\n\r\n',
+		'HTTP/1.1 403 Forbidden\r\nX-Bad: a\u007fb\r\nContent-Length: 0\r\n\r\n',
+		'HTTP/1.1 999 Nope\r\nContent-Length: 0\r\n\r\n',
+	]) {
+		const port = await scriptedServer(t, (_request, socket) => {
+			socket.end(Buffer.from(head, 'latin1'));
+		});
+		const error = (await rejection(t, websocketConnect(`ws://127.0.0.1:${port}/`))) as WebsocketError;
+		t.true(error instanceof WebsocketError, JSON.stringify(head));
+		t.is(error.code, WebsocketErrorCode.FAILED);
+		t.is(error.reason, 'WS_ERR_INVALID_HTTP', JSON.stringify(head));
+		t.regex(error.message, /^Invalid HTTP response: /);
+	}
+});
+
+test('Latin-1 in a refused response\'s headers reaches the Message byte for byte', async t => {
+	const port = await scriptedServer(t, (_request, socket) => {
+		socket.end(Buffer.from('HTTP/1.1 403 Forbidden\r\nX-Name: caf\u00e9 \u00ff\r\nContent-Length: 0\r\n\r\n', 'latin1'));
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/`);
+	const error = (await rejection(t, websocketConnect(msg))) as WebsocketError;
+	t.is(error.code, WebsocketErrorCode.NOT_WEBSOCKET);
+	t.is(msg.responseHeaders.getOne('X-Name'), 'caf\u00e9 \u00ff');
+	t.is(msg.responseBody, null);
 });
 
 test('a refused TCP connection is reported as the Node error (ECONNREFUSED)', async t => {
@@ -398,6 +529,22 @@ test('connects over wss: with the TLS options passed through', async t => {
 	t.is((untrusted as NodeJS.ErrnoException).code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
 });
 
+test('over TLS the client names the host (SNI) and offers only http/1.1 by ALPN', async t => {
+	const {key, cert} = await selfSignedCertificate();
+	// The server would pick h2 if the client offered it.
+	const server = createHttpsServer({key, cert, ALPNProtocols: ['h2', 'http/1.1']});
+	const seen: Array<{servername: string | false | null; alpn: string | false | null}> = [];
+	server.on('secureConnection', (tlsSocket: TLSSocket) => {
+		seen.push({servername: tlsSocket.servername, alpn: tlsSocket.alpnProtocol});
+	});
+	addWebsocketHandler(server, '/secure', null, null, () => {});
+	const port = await listen(t, server);
+	const connection = await websocketConnect(`wss://localhost:${port}/secure`, null, null, {tls: {ca: cert}});
+	t.deepEqual(seen, [{servername: 'localhost', alpn: 'http/1.1'}]);
+	t.is((connection.getIoStream() as TLSSocket).alpnProtocol, 'http/1.1');
+	await closeClient(connection);
+});
+
 test('connection options set the connection\'s limits and keepalive', async t => {
 	const {port} = await echoServer(t);
 	const connection = await websocketConnect(`ws://127.0.0.1:${port}/echo`, null, null, {
@@ -427,8 +574,9 @@ test('without options the client connection has libsoup\'s client defaults', asy
 
 test('client: a refused chunked body whose chunk-size line never ends is not buffered without bound', async t => {
 	// docs/node.md: the body of a refused handshake is kept "at most 64 KiB". A chunk-size line
-	// with an endless chunk extension never yields body bytes, so decodeChunked() never reaches
-	// MAX_REFUSED_BODY_SIZE and `received` grows with everything the server sends.
+	// with an endless chunk extension never yields body bytes, so the body never reaches
+	// MAX_REFUSED_BODY_SIZE: the client must stop reading anyway (Node's parser ends such a line
+	// with HPE_CHUNK_EXTENSIONS_OVERFLOW).
 	let written = 0;
 	const limit = 8 * 1024 * 1024;
 	const port = await scriptedServer(t, (_request, socket) => {

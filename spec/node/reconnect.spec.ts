@@ -15,7 +15,7 @@ import {addWebsocketHandler} from '../../lib/node/server.ts';
 import type {WebsocketCloseInfo, WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {CloseCode, WebsocketState} from '../../lib/websocket/constants.ts';
 import {pongTimeoutError, protocolError, WebsocketError} from '../../lib/websocket/errors.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {handlerServer} from '../helpers/handler.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
 

@@ -12,7 +12,7 @@ import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {encodeFrame} from '../../lib/websocket/frame.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
-import {Message as MessageClass, type Message} from '../../lib/websocket/message.ts';
+import {Message as MessageClass, type Message} from '../../lib/http/message.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
 import {handshakeRequest, listen, outcome, parseRaw, rawExchange, readUntil, selfSignedCertificate} from './fixtures.ts';
 

@@ -10,7 +10,7 @@ import {addWebsocketHandler} from '../../lib/node/server.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {CloseCode, WebsocketState} from '../../lib/websocket/constants.ts';
 import {WebsocketError} from '../../lib/websocket/errors.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {client, handlerServer} from '../helpers/handler.ts';
 import {withTimeout} from '../helpers/signals.ts';
 import {readHead, tcpConnect, upgradeRequest, wsClosed} from '../helpers/ws-peer.ts';

@@ -4,7 +4,7 @@ import {Server as HttpsServer} from 'node:https';
 import test, {type ExecutionContext} from 'ava';
 import {boundedServerSettings, createBoundedServer, DEFAULT_REQUEST_HEAD_TIMEOUT} from '../../lib/node/http-server.ts';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
-import {MAX_HEAD_SIZE} from '../../lib/websocket/message.ts';
+import {MAX_HEAD_SIZE} from '../../lib/http/head.ts';
 import {runCli} from '../helpers/cli.ts';
 import {listen, selfSignedCertificate, serverSettings, slowClient, slowClientsAndOneNormal} from './fixtures.ts';
 

@@ -14,7 +14,7 @@ import {Limiter} from '../../lib/websocket/extensions/limiter.ts';
 import {encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
 import {WebsocketFramer} from '../../lib/websocket/framer.ts';
 import {clientPrepareHandshake, clientVerifyHandshake, serverProcessHandshake} from '../../lib/websocket/handshake.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 import {both, connectionPair, rawPeer} from '../helpers/modes.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
 

@@ -18,7 +18,7 @@ import {
 	serverCheckHandshake,
 	serverProcessHandshake,
 } from '../../lib/websocket/handshake.ts';
-import {Message} from '../../lib/websocket/message.ts';
+import {Message} from '../../lib/http/message.ts';
 
 function invalidParameter(name: string): WebsocketError {
 	return new WebsocketError(

@@ -15,15 +15,9 @@ import {
 	serverCheckHandshake,
 	serverProcessHandshake,
 } from '../../lib/websocket/handshake.ts';
-import {
-	Message,
-	findHeadEnd,
-	formatRequestHead,
-	formatResponseHead,
-	messageFromIncomingMessage,
-	parseResponseHead,
-	writeResponseHead,
-} from '../../lib/websocket/message.ts';
+import {findHeadEnd, formatRequestHead, formatResponseHead, parseResponseHead, writeResponseHead} from '../../lib/http/head.ts';
+import {Message} from '../../lib/http/message.ts';
+import {messageFromIncomingMessage} from '../../lib/node/incoming-message.ts';
 
 const sampleKey = 'dGhlIHNhbXBsZSBub25jZQ==';
 const sampleAccept = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';

@@ -2,7 +2,7 @@
 
 import {WebsocketConnectionType} from '../constants.ts';
 import {WebsocketError, WebsocketErrorCode, type WebsocketErrorReason} from '../errors.ts';
-import {splitHeaderList, trimOws} from '../message.ts';
+import {splitHeaderList, trimOws} from '../../http/headers.ts';
 import {isToken} from '../validation.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from './extension.ts';
 
