@@ -27,7 +27,7 @@ import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoi
 import {PingTracker, type PingSettle} from './ping-tracker.ts';
 import {IdleTimer, LongTimer} from './timer.ts';
 import {isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
-import {BATCH_PAYLOAD_LIMIT, batchedBytes, batchSlab, beginBatch, endBatch, isBatching, reserve, takeBatch} from './write-batch.ts';
+import {BATCH_PAYLOAD_LIMIT, batchedBytes, batchSlab, beginBatch, endBatch, firstFrame, isBatching, reserve, takeBatch} from './write-batch.ts';
 
 
 /** libsoup waits this long for the peer to finish the close handshake before it closes the stream. */
@@ -1821,6 +1821,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			}
 
 			writeFrameInto(batchSlab(), offset, opcode, payload, this.#maskKey());
+			if (firstFrame() && this.#type === WebsocketConnectionType.CLIENT) {
+				// A client's first reply of the chunk leaves now: one connection is usually all the
+				// peer has to work on, so it starts on this frame while the others are made, rather
+				// than idling until the chunk ends (a server has its other connections for that).
+				this.#writeBatch();
+				this.#stream.uncork();
+				this.#stream.cork();
+			}
+
 			return;
 		}
 

@@ -17,6 +17,8 @@ let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let used = 0;
 let start = 0;
 let owner: object | null = null;
+/** No frame was batched yet in this batch. */
+let fresh = false;
 
 /**
  * Starts batching for `who`, unless another batch is open.
@@ -29,7 +31,18 @@ export function beginBatch(who: object): boolean {
 	}
 
 	owner = who;
+	fresh = true;
 	return true;
+}
+
+/**
+ * Whether this is the batch's first frame (asked once per frame: the answer is `true` once per batch).
+ * A client writes its first reply of a chunk at once, so the peer starts on it while the rest is made.
+ */
+export function firstFrame(): boolean {
+	const first = fresh;
+	fresh = false;
+	return first;
 }
 
 /** Ends the batch; whatever it held must have been {@link takeBatch taken} first. */
