@@ -76,6 +76,7 @@ export {
 	type WebsocketHandler,
 	type WebsocketHandlerOptions,
 	type WebsocketHttpServer,
+	type WebsocketServer,
 	type WebsocketServerCallback,
 } from './node/server.ts';
 export {WebSocket, CloseEvent, type BinaryType, type CloseEventInit} from './facades/w3c.ts';

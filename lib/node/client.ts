@@ -10,6 +10,7 @@ import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/ext
 import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handshake.ts';
 import {MAX_HEAD_SIZE, Message, findHeadEnd, formatRequestHead, parseResponseHead} from '../websocket/message.ts';
 import {validateConnectionOptions} from './connection-options.ts';
+import {connectOverHttp2, validateHttp2Option, type WebsocketHttp2Option} from './http2-client.ts';
 
 const debug = debuglog('websocket');
 
@@ -52,6 +53,17 @@ export interface WebsocketConnectOptions {
 	maxIncomingFragments?: number | undefined;
 	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 0 on a client. */
 	maxBufferedAmount?: number | undefined;
+	/**
+	 * WebSocket over HTTP/2 (RFC 8441): `true` opens a stream of a new HTTP/2 session (TLS for
+	 * `wss:`, prior knowledge for `ws:`), closed with the WebSocket; a `ClientHttp2Session` opens a
+	 * stream of that session, which the WebSocket never closes (many WebSockets may share it);
+	 * `'auto'` uses HTTP/2 when the `wss:` server picks `h2` by ALPN and allows extended CONNECT, and
+	 * HTTP/1.1 otherwise. Either way the stream is opened only once the server's SETTINGS show
+	 * `ENABLE_CONNECT_PROTOCOL`. See docs/http2.md.
+	 *
+	 * @defaultValue false
+	 */
+	http2?: WebsocketHttp2Option | undefined;
 }
 
 /** Messages in use by a handshake: libsoup fails a message that is already queued. */
@@ -179,9 +191,17 @@ export async function websocketConnect(
 		throw new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${String(options.signal)}\``);
 	}
 
+	validateHttp2Option(options.http2);
 	const supported = options.extensions ?? null;
 	if (options.headers !== undefined) {
 		appendHeaders(msg, options.headers);
+	}
+
+	if (options.http2 !== undefined && options.http2 !== false) {
+		// The headers are on the message now: the HTTP/1.1 fallback must not append them again.
+		return connectOverHttp2(msg, origin, protocols, supported, timeout, options, async left =>
+			websocketConnect(msg, origin, protocols, {...options, headers: undefined, http2: false, handshakeTimeout: left}),
+		);
 	}
 
 	// libsoup forces HTTP/1.1: there is no WebSocket over HTTP/1.0 (RFC 6455 §4.1).

@@ -1,6 +1,7 @@
 // Node glue, server side: libsoup's soup_server_add_websocket_handler for any http or https server.
 
 import type {IncomingMessage, Server as HttpServer, ServerResponse} from 'node:http';
+import type {Http2SecureServer, Http2Server} from 'node:http2';
 import type {Server as HttpsServer} from 'node:https';
 import type {Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
@@ -17,6 +18,7 @@ import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {Message, messageFromIncomingMessage, writeResponseHead} from '../websocket/message.ts';
+import {answerHttp2Request, assertExtendedConnect, attachHttp2, isHttp2Request, isHttp2Server} from './http2-server.ts';
 
 const debug = debuglog('websocket');
 
@@ -30,13 +32,20 @@ const FLUSH_TIMEOUT_MS = 5000;
 export type WebsocketHttpServer = HttpServer | HttpsServer;
 
 /**
+ * A server {@link addWebsocketHandler} takes: HTTP or HTTPS, or HTTP/2 (`http2.createServer()`,
+ * `createSecureServer()`, with `settings: {enableConnectProtocol: true}`), where WebSockets ride
+ * streams (RFC 8441).
+ */
+export type WebsocketServer = WebsocketHttpServer | Http2Server | Http2SecureServer;
+
+/**
  * What {@link addWebsocketHandler} calls with each new connection (libsoup 3's
  * `SoupServerWebsocketCallback`): the server, the request message (headers, URI, the 101 response
  * that was sent, and the connection it came on: `getLocalAddress()`, `getRemoteAddress()`,
  * `getRemoteHost()`, `getSocket()`, as SoupServerMessage), the request's path, and the connection.
  * Keep the connection: websoup holds no reference to it.
  */
-export type WebsocketServerCallback<S extends WebsocketHttpServer = WebsocketHttpServer> = (
+export type WebsocketServerCallback<S extends WebsocketServer = WebsocketHttpServer> = (
 	server: S,
 	msg: Message,
 	path: string,
@@ -44,7 +53,7 @@ export type WebsocketServerCallback<S extends WebsocketHttpServer = WebsocketHtt
 ) => void;
 
 /** The extensions a handler accepts: SoupServer offers permessage-deflate unless told otherwise. */
-function serverExtensions(options: WebsocketHandlerOptions): readonly WebsocketExtensionClass[] | null {
+export function serverExtensions(options: WebsocketHandlerOptions): readonly WebsocketExtensionClass[] | null {
 	return options.extensions === undefined ? [WebsocketExtensionDeflate] : options.extensions;
 }
 
@@ -97,7 +106,8 @@ export interface WebsocketHandler {
 	remove(): void;
 }
 
-interface HandlerEntry {
+/** A handler as the registry keeps it (shared with the HTTP/2 glue). */
+export interface HandlerEntry {
 	readonly path: string | null;
 	readonly origin: string | null;
 	readonly protocols: readonly string[] | null;
@@ -106,12 +116,15 @@ interface HandlerEntry {
 	readonly timeout: number;
 }
 
-interface Registry {
+/** A server's handlers and websoup's listeners on it (shared with the HTTP/2 glue). */
+export interface Registry {
 	/** Handlers with a path, longest path first (libsoup's SoupPathMap order). */
 	handlers: HandlerEntry[];
 	defaultHandler: HandlerEntry | null;
 	readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 	readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+	/** On an HTTP/2 server: removes the stream listeners. */
+	detachHttp2?: (() => void) | undefined;
 }
 
 /** The part of a server's interface the glue uses; http.Server and https.Server both have it. */
@@ -155,7 +168,7 @@ function validateTimeout(value: unknown): number {
  * path that is a prefix of the request's path, compared as plain strings, else the default handler.
  * So `/chat` handles `/chat`, `/chat/room` and also `/chatroom`, exactly as in libsoup.
  */
-function lookup(registry: Registry, path: string): HandlerEntry | null {
+export function lookup(registry: Registry, path: string): HandlerEntry | null {
 	for (const entry of registry.handlers) {
 		if (path.startsWith(entry.path!)) {
 			return entry;
@@ -165,7 +178,7 @@ function lookup(registry: Registry, path: string): HandlerEntry | null {
 	return registry.defaultHandler;
 }
 
-function appendHeaders(
+export function appendHeaders(
 	msg: Message,
 	headers: Readonly<Record<string, string | readonly string[]>> | Iterable<readonly [string, string]>,
 ): void {
@@ -235,7 +248,7 @@ function hasRequestBody(msg: Message): boolean {
 }
 
 /** What the check hook left: `null` to go on with the handshake, or the message to send as the refusal. */
-async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | null> {
+export async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | null> {
 	const {check} = entry.options;
 	if (check === undefined) {
 		return null;
@@ -269,7 +282,7 @@ async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | nu
 }
 
 async function handleUpgrade(
-	server: WebsocketHttpServer,
+	server: WebsocketServer,
 	registry: Registry,
 	req: IncomingMessage,
 	socket: Duplex,
@@ -387,12 +400,7 @@ async function handleUpgrade(
 			origin: msg.requestHeaders.getOne('Origin'),
 			protocol: result.protocol,
 			extensions: result.extensions,
-			maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-			maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-			keepaliveInterval: options.keepaliveInterval ?? 0,
-			keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
-			maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
-			maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+			...serverLimits(options),
 		});
 	} catch (error) {
 		// An invalid limit in the options: nothing sensible can run on this socket.
@@ -402,7 +410,7 @@ async function handleUpgrade(
 
 	socket.removeListener('error', onError);
 	try {
-		(entry.callback as WebsocketServerCallback)(server, msg, path, connection);
+		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
 	} catch (error) {
 		process.emitWarning(
 			`websocket handler callback threw: ${error instanceof Error ? error.message : String(error)}`,
@@ -412,10 +420,34 @@ async function handleUpgrade(
 	}
 }
 
+/** The connection limits of a server-side connection: the handler's options, else SoupServer's defaults. */
+export function serverLimits(options: WebsocketHandlerOptions): {
+	maxIncomingPayloadSize: number;
+	maxTotalMessageSize: number;
+	keepaliveInterval: number;
+	keepalivePongTimeout: number;
+	maxIncomingFragments: number;
+	maxBufferedAmount: number;
+} {
+	return {
+		maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+		maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+		keepaliveInterval: options.keepaliveInterval ?? 0,
+		keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
+		maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
+		maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+	};
+}
+
 /** Answers a plain request at a WebSocket path when nothing else on the server would answer it. */
-function handlePlainRequest(server: WebsocketHttpServer, registry: Registry, req: IncomingMessage, res: ServerResponse): void {
+function handlePlainRequest(server: WebsocketServer, registry: Registry, req: IncomingMessage, res: ServerResponse): void {
 	if ((server as unknown as Listenable).listenerCount('request') > 1) {
 		// The application's own request handler answers it.
+		return;
+	}
+
+	if (isHttp2Request(req)) {
+		answerHttp2Request(registry, req);
 		return;
 	}
 
@@ -475,7 +507,7 @@ function handlePlainRequest(server: WebsocketHttpServer, registry: Registry, req
  * @returns The handler, with `remove()`.
  * @throws {TypeError} for an invalid argument.
  */
-export function addWebsocketHandler<S extends WebsocketHttpServer>(
+export function addWebsocketHandler<S extends WebsocketServer>(
 	server: S,
 	path: string | null,
 	origin: string | null,
@@ -498,6 +530,10 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 
 	if (protocols !== null && (!Array.isArray(protocols) || protocols.some(item => typeof item !== 'string'))) {
 		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got \`${describe(protocols)}\``);
+	}
+
+	if (isHttp2Server(server)) {
+		assertExtendedConnect(server);
 	}
 
 	validateConnectionOptions(options);
@@ -531,6 +567,9 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 		registries.set(server, registry);
 		target.on('upgrade', registry.onUpgrade);
 		target.on('request', registry.onRequest);
+		if (isHttp2Server(server)) {
+			created.detachHttp2 = attachHttp2(server, created);
+		}
 	}
 
 	const active = registry;
@@ -556,6 +595,7 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 				registries.delete(server);
 				target.removeListener('upgrade', active.onUpgrade);
 				target.removeListener('request', active.onRequest);
+				active.detachHttp2?.();
 			}
 		},
 	};

@@ -15,8 +15,11 @@ const fieldValuePattern = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
 /** RFC 7230 §3.1.2: `reason-phrase = *( HTAB / SP / VCHAR / obs-text )`. */
 const reasonPhrasePattern = fieldValuePattern;
 
-/** The HTTP versions a WebSocket handshake can travel over (RFC 6455 §4.1 asks for 1.1 or higher). */
-export type HttpVersion = '1.0' | '1.1';
+/**
+ * The HTTP versions a WebSocket handshake can travel over: RFC 6455 §4.1 asks for 1.1 or higher;
+ * `'2'` is RFC 8441's extended CONNECT on an HTTP/2 stream.
+ */
+export type HttpVersion = '1.0' | '1.1' | '2';
 
 /** Schemes a {@link Message} accepts: the WebSocket ones and the HTTP ones they stand for. */
 const messageSchemes = new Set(['ws:', 'wss:', 'http:', 'https:']);
@@ -378,6 +381,18 @@ interface ServerConnection {
 /** Keyed by message: only the Node adapter fills this in; the message class stays free of sockets. */
 const serverConnections = new WeakMap<Message, ServerConnection>();
 
+/**
+ * Records the connection a server-side message came on, for {@link Message.getSocket} and the
+ * address getters. Internal: for the Node adapters (HTTP/1.1 here, HTTP/2 in http2-message.ts).
+ */
+export function setServerConnection(msg: Message, socket: Socket): void {
+	serverConnections.set(msg, {
+		socket,
+		localAddress: addressInfo(socket.localAddress, socket.localFamily, socket.localPort),
+		remoteAddress: addressInfo(socket.remoteAddress, socket.remoteFamily, socket.remotePort),
+	});
+}
+
 /** An address as `net.AddressInfo`, or `null` when the socket does not know it (closed, or not a TCP socket). */
 function addressInfo(address: unknown, family: unknown, port: unknown): AddressInfo | null {
 	if (typeof address !== 'string' || address === '' || typeof port !== 'number') {
@@ -403,6 +418,11 @@ export class Message {
 	 * {@link Message.getRemoteHost} returns.
 	 */
 	remoteAddress: string | null = null;
+	/**
+	 * The `:protocol` pseudo-header of an HTTP/2 extended CONNECT (RFC 8441 §4), `'websocket'` for a
+	 * WebSocket; `null` for any other request. Only meaningful when {@link Message.httpVersion} is `'2'`.
+	 */
+	connectProtocol: string | null = null;
 
 	#method = 'GET';
 	#uri: URL;
@@ -467,18 +487,20 @@ export class Message {
 	}
 
 	/**
-	 * The HTTP version of the request line.
+	 * The HTTP version of the request: `'1.0'` or `'1.1'` for a request line, `'2'` for a request on
+	 * an HTTP/2 stream, which makes the handshake helpers use RFC 8441's form (extended CONNECT,
+	 * no key or accept, 200 instead of 101).
 	 *
 	 * @defaultValue `'1.1'`
-	 * @throws {TypeError} on assignment of anything but `'1.0'` or `'1.1'`.
+	 * @throws {TypeError} on assignment of anything but `'1.0'`, `'1.1'` or `'2'`.
 	 */
 	get httpVersion(): HttpVersion {
 		return this.#httpVersion;
 	}
 
 	set httpVersion(version: HttpVersion) {
-		if (version !== '1.0' && version !== '1.1') {
-			throw new TypeError(`Expected \`httpVersion\` to be '1.0' or '1.1', got ${describe(version)}`);
+		if (version !== '1.0' && version !== '1.1' && version !== '2') {
+			throw new TypeError(`Expected \`httpVersion\` to be '1.0', '1.1' or '2', got ${describe(version)}`);
 		}
 
 		this.#httpVersion = version;
