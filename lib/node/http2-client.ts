@@ -19,6 +19,7 @@ import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handsh
 import type {Message} from '../websocket/message.ts';
 import {MAX_REFUSED_BODY_SIZE, type WebsocketConnectOptions} from './client.ts';
 import {givenConnectionLimits} from './connection-options.ts';
+import {resetStreamAfterCloseHandshake} from './http2-stream.ts';
 
 const debug = debuglog('websocket');
 
@@ -373,12 +374,22 @@ async function exchange(
 	}
 }
 
+/** Destroys a session of our own that will carry no WebSocket, out of its callbacks (nodejs/node#38964). */
+function dropSession(session: ClientHttp2Session): void {
+	setImmediate(() => {
+		session.destroy();
+	});
+}
+
 /** Cancels a stream that will carry no WebSocket (RST_STREAM CANCEL); the session goes on. */
 function closeStream(stream: ClientHttp2Stream): void {
 	stream.on('error', () => {});
-	if (!stream.closed && !stream.destroyed) {
-		stream.close(http2Constants.NGHTTP2_CANCEL);
-	}
+	// Deferred out of the stream's callbacks: nodejs/node#38964 (see http2-stream.ts).
+	setImmediate(() => {
+		if (!stream.closed && !stream.destroyed) {
+			stream.close(http2Constants.NGHTTP2_CANCEL);
+		}
+	});
 }
 
 /**
@@ -456,7 +467,7 @@ export async function connectOverHttp2(
 		stream = await exchange(session, msg, secure, bounds);
 	} catch (error) {
 		if (owned) {
-			session.destroy();
+			dropSession(session);
 		}
 
 		throw error;
@@ -477,12 +488,13 @@ export async function connectOverHttp2(
 	} catch (error) {
 		closeStream(stream);
 		if (owned) {
-			session.destroy();
+			dropSession(session);
 		}
 
 		throw error;
 	}
 
+	resetStreamAfterCloseHandshake(connection, stream);
 	if (owned) {
 		stream.once('close', () => {
 			session.close();

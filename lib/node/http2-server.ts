@@ -9,6 +9,7 @@ import {WebsocketConnection} from '../websocket/connection.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {messageFromHttp2Headers, refuseHttp2Stream, respondHttp2Stream} from '../websocket/http2-message.ts';
 import {Message} from '../websocket/message.ts';
+import {resetStreamAfterCloseHandshake} from './http2-stream.ts';
 import {
 	appendHeaders,
 	lookup,
@@ -215,6 +216,7 @@ async function handleStream(
 		throw error;
 	}
 
+	resetStreamAfterCloseHandshake(connection, stream);
 	stream.removeListener('error', onError);
 	try {
 		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);

@@ -368,3 +368,94 @@ test('websocketConnect refuses a bad http2 option with a TypeError', async t => 
 		message: /`http2`/,
 	});
 });
+
+test("undici 7's WebSocket over HTTP/2 (Agent allowH2) talks to addWebsocketHandler on an extended CONNECT stream", async t => {
+	const {Agent, WebSocket} = await import('undici');
+	const server = await h2Server();
+	const methods: unknown[] = [];
+	server.on('stream', (_stream, headers) => methods.push(headers[':method']));
+	const connections: WebsocketConnection[] = [];
+	addWebsocketHandler(server, '/ws', null, ['chat'], echo(connections));
+	const port = await listenHttp2(t, server);
+	const {cert} = await selfSignedCertificate();
+	const agent = new Agent({allowH2: true, connect: {ca: cert}});
+	t.teardown(async () => agent.close());
+	// undici warns once that its WebSocket over HTTP/2 is experimental.
+	const onWarning = (): void => {};
+	process.on('warning', onWarning);
+	t.teardown(() => process.removeListener('warning', onWarning));
+
+	const socket = new WebSocket(`wss://127.0.0.1:${port}/ws`, {protocols: ['chat'], dispatcher: agent});
+	socket.binaryType = 'arraybuffer';
+	const events: string[] = [];
+	const done = new Promise<{code: number; reason: string; wasClean: boolean}>((resolve, reject) => {
+		socket.onopen = () => {
+			events.push(`open ${socket.protocol} ${socket.extensions}`);
+			socket.send('text from undici');
+		};
+
+		socket.onmessage = event => {
+			if (typeof event.data === 'string') {
+				events.push(`text ${event.data}`);
+				socket.send(patternBytes(70_000));
+			} else {
+				events.push(`binary ${(event.data as ArrayBuffer).byteLength} ${Buffer.from(event.data as ArrayBuffer).equals(patternBytes(70_000))}`);
+				socket.close(4000, 'undici bye');
+			}
+		};
+
+		socket.onerror = event => reject(new Error(`undici WebSocket error: ${String((event as unknown as {error?: unknown}).error)}`));
+		socket.onclose = event => resolve({code: event.code, reason: event.reason, wasClean: event.wasClean});
+	});
+	const close = await withTimeout(done, 15_000, 'undici close');
+	t.deepEqual(events, ['open chat permessage-deflate; client_max_window_bits=15', 'text text from undici', 'binary 70000 true']);
+	t.deepEqual(close, {code: 4000, reason: 'undici bye', wasClean: true});
+	t.deepEqual(methods, ['CONNECT']);
+	await withTimeout(connections[0]!.closed, 10_000, 'server closed');
+	t.is(connections[0]!.getCloseCode(), 4000);
+});
+
+test('a custom HTTP/2 server does the handshake itself with the helpers; websocketConnect talks to it', async t => {
+	const server = h2cServer();
+	const {messageFromHttp2Headers, respondHttp2Stream} = await import('../../lib/websocket/http2-message.ts');
+	const {WebsocketConnection} = await import('../../lib/websocket/connection.ts');
+	const {WebsocketConnectionType} = await import('../../lib/websocket/constants.ts');
+	const made: WebsocketConnection[] = [];
+	server.on('stream', (stream, headers) => {
+		const msg = messageFromHttp2Headers(headers, {stream});
+		const result = serverProcessHandshake(msg, null, ['v1']);
+		respondHttp2Stream(stream, msg);
+		if (result.accepted) {
+			const connection = new WebsocketConnection({
+				ioStream: stream,
+				connectionType: WebsocketConnectionType.SERVER,
+				uri: msg.uri,
+				protocol: result.protocol,
+				extensions: result.extensions,
+			});
+			made.push(connection);
+			connection.connect('message', (self, type, data) => {
+				self.sendMessage(type, data);
+			});
+		}
+	});
+	const port = await listenHttp2(t, server);
+	const msg = new Message(`ws://127.0.0.1:${port}/custom?x=1`);
+	const client = await websocketConnect(msg, null, ['v1'], {http2: true});
+	t.is(msg.httpVersion, '2');
+	t.is(msg.method, 'CONNECT');
+	t.is(msg.statusCode, 200);
+	t.is(msg.responseHeaders.getOne('Sec-WebSocket-Protocol'), 'v1');
+	t.is(msg.responseHeaders.getOne('Sec-WebSocket-Accept'), null);
+	t.is(made[0]!.getUri().href, `ws://127.0.0.1:${port}/custom?x=1`);
+	t.is(await roundTrip(client, 'custom'), 'custom');
+
+	// A subprotocol the helpers refuse: the custom server's 400 reaches the client with its body.
+	const refused = new Message(`ws://127.0.0.1:${port}/custom`);
+	const error = await t.throwsAsync(websocketConnect(refused, null, ['v2'], {http2: true}), {instanceOf: WebsocketError});
+	t.is(error?.reason, 'WS_ERR_UNEXPECTED_RESPONSE');
+	t.is(refused.statusCode, 400);
+	t.regex(refused.responseBody?.toString('utf8') ?? '', /Unsupported WebSocket subprotocol/);
+	client.close();
+	await waitForSignal(client, 'closed', 10_000);
+});
