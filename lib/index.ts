@@ -60,6 +60,12 @@ export {
 	type HttpVersion,
 	type IncomingMessageOptions,
 } from './websocket/message.ts';
+export {
+	http2ResponseHeaders,
+	messageFromHttp2Headers,
+	respondHttp2Stream,
+	type Http2HeadersOptions,
+} from './websocket/http2-message.ts';
 export {parseExtensions, type ExtensionOffer} from './websocket/extensions/manager.ts';
 export {WebsocketExtensionDeflate} from './websocket/extensions/deflate.ts';
 export {Limiter} from './websocket/extensions/limiter.ts';
@@ -70,6 +76,7 @@ export {
 	type RequestHeadersInit,
 	type WebsocketConnectOptions,
 } from './node/client.ts';
+export type {WebsocketHttp2Option} from './node/http2-client.ts';
 export {
 	addWebsocketHandler,
 	DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
