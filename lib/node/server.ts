@@ -498,6 +498,12 @@ function handlePlainRequest(server: WebsocketServer, registry: Registry, req: In
  * none besides websoup's, they are answered so none hangs: 400 "WebSocket handshake expected" at a
  * handled path, 404 elsewhere.
  *
+ * An `http2` server (`http2.createServer()` or `createSecureServer()`, made with `settings:
+ * {enableConnectProtocol: true}`) gets its WebSockets as RFC 8441 extended CONNECT streams: the
+ * same hook and checks in RFC 8441's form, `:status 200`, a connection on the stream; with
+ * `allowHTTP1`, HTTP/1.1 upgrades on the same port too. Node's compatibility API is kept from
+ * answering those streams 405. See docs/http2.md.
+ *
  * @param server - The server; one listener per event is shared by all its handlers.
  * @param path - The path, starting with "/", or `null` for the default handler.
  * @param origin - The `Origin` to require (ASCII case-insensitive), or `null` for any.
@@ -505,7 +511,7 @@ function handlePlainRequest(server: WebsocketServer, registry: Registry, req: In
  * @param callback - Receives `(server, msg, path, connection)` for each accepted handshake.
  * @param options - Extensions, limits, keepalive, handshake timeout, check hook, extra 101 headers.
  * @returns The handler, with `remove()`.
- * @throws {TypeError} for an invalid argument.
+ * @throws {TypeError} for an invalid argument, or an `http2` server without `enableConnectProtocol`.
  */
 export function addWebsocketHandler<S extends WebsocketServer>(
 	server: S,
