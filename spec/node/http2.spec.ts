@@ -459,3 +459,128 @@ test('a custom HTTP/2 server does the handshake itself with the helpers; websock
 	client.close();
 	await waitForSignal(client, 'closed', 10_000);
 });
+
+test('server: a slow check hook gets 503 on its stream, a throwing one 500, a stream ended with its headers 400', async t => {
+	const server = h2cServer();
+	addWebsocketHandler(server, '/slow', null, null, echo(), {
+		handshakeTimeout: 100,
+		async check() {
+			await new Promise(resolve => setTimeout(resolve, 2000));
+		},
+	});
+	addWebsocketHandler(server, '/throws', null, null, echo(), {
+		check() {
+			throw new Error('boom');
+		},
+	});
+	addWebsocketHandler(server, '/ws', null, null, echo());
+	const port = await listenHttp2(t, server);
+	const session = await clientSession(t, `http://127.0.0.1:${port}`);
+	const slow = await rawExtendedConnect(session, port, '/slow');
+	t.is(Number(slow.response[':status']), 503);
+	const throws = await rawExtendedConnect(session, port, '/throws');
+	t.is(Number(throws.response[':status']), 500);
+
+	const ended = session.request(
+		{':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'http', ':path': '/ws', ':authority': `127.0.0.1:${port}`, 'sec-websocket-version': '13'},
+		{endStream: true},
+	);
+	ended.on('error', () => {});
+	const [headers] = (await withTimeout(once(ended, 'response'), 10_000, 'response')) as [http2.IncomingHttpHeaders];
+	t.is(Number(headers[':status']), 400);
+	t.false(session.closed);
+});
+
+test('server: a callback that throws closes that WebSocket with 1011 and warns; the session goes on', async t => {
+	const server = h2cServer();
+	addWebsocketHandler(server, '/ws', null, null, () => {
+		throw new Error('callback bug');
+	});
+	const port = await listenHttp2(t, server);
+	const session = await clientSession(t, `http://127.0.0.1:${port}`);
+	const warned = once(process, 'warning');
+	const client = await websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session});
+	const [warning] = (await withTimeout(warned, 10_000, 'warning')) as [Error & {code?: string}];
+	t.is(warning.code, 'WEBSOCKET_CALLBACK_THREW');
+	await waitForSignal(client, 'closed', 10_000);
+	t.is(client.getCloseCode(), CloseCode.SERVER_ERROR);
+	t.false(session.closed);
+});
+
+test('server with allowHTTP1: an HTTP/1.1 CONNECT nobody listens for is dropped, as Node does', async t => {
+	const {connect} = await import('node:tls');
+	const server = await h2Server({allowHTTP1: true});
+	addWebsocketHandler(server, '/ws', null, null, echo());
+	const port = await listenHttp2(t, server);
+	const {cert} = await selfSignedCertificate();
+	const socket = connect({host: '127.0.0.1', port, ca: cert, ALPNProtocols: ['http/1.1'], servername: 'localhost'});
+	t.teardown(() => socket.destroy());
+	socket.on('error', () => {});
+	await withTimeout(once(socket, 'secureConnect'), 10_000, 'TLS');
+	socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+	let data = '';
+	socket.on('data', (chunk: Buffer) => {
+		data += chunk.toString('latin1');
+	});
+	await withTimeout(once(socket, 'close'), 10_000, 'socket close');
+	t.is(data, '');
+});
+
+test('client: the handshake timeout and the abort signal bound an HTTP/2 handshake; the shared session survives', async t => {
+	const server = h2cServer();
+	// Never answers its streams.
+	server.on('stream', stream => {
+		stream.on('error', () => {});
+	});
+	const port = await listenHttp2(t, server);
+	const session = await clientSession(t, `http://127.0.0.1:${port}`);
+	const timedOut = await t.throwsAsync(
+		websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session, handshakeTimeout: 200}),
+		{instanceOf: WebsocketError},
+	);
+	t.is(timedOut?.reason, 'WS_ERR_HANDSHAKE_TIMEOUT');
+
+	const controller = new AbortController();
+	const aborted = websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session, signal: controller.signal});
+	setImmediate(() => controller.abort());
+	t.is((await t.throwsAsync(aborted, {instanceOf: WebsocketError}))?.reason, 'WS_ERR_ABORTED');
+
+	const owned = await t.throwsAsync(
+		websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: true, handshakeTimeout: 200}),
+		{instanceOf: WebsocketError},
+	);
+	t.is(owned?.reason, 'WS_ERR_HANDSHAKE_TIMEOUT');
+	t.false(session.closed || session.destroyed);
+});
+
+test('client: a closed session is a TypeError; a refusal keeps at most 64 KiB of its body; a refused port is the transport error', async t => {
+	const server = h2cServer();
+	server.on('stream', stream => {
+		stream.respond({':status': 418});
+		stream.end(Buffer.alloc(100_000, 0x62));
+	});
+	const port = await listenHttp2(t, server);
+	const session = await clientSession(t, `http://127.0.0.1:${port}`);
+	const msg = new Message(`ws://127.0.0.1:${port}/ws`);
+	const error = await t.throwsAsync(websocketConnect(msg, null, null, {http2: session}), {instanceOf: WebsocketError});
+	t.is(error?.code, WebsocketErrorCode.NOT_WEBSOCKET);
+	t.is(msg.statusCode, 418);
+	t.is(msg.responseBody?.length, 64 * 1024);
+
+	session.close();
+	await withTimeout(once(session, 'close'), 10_000, 'session close');
+	await t.throwsAsync(websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session}), {
+		instanceOf: TypeError,
+		message: /open ClientHttp2Session/,
+	});
+
+	const closedPort = await new Promise<number>(resolve => {
+		const probe = h2cServer();
+		probe.listen(0, '127.0.0.1', () => {
+			const {port: free} = probe.address() as import('node:net').AddressInfo;
+			probe.close(() => resolve(free));
+		});
+	});
+	const refused = await t.throwsAsync(websocketConnect(`ws://127.0.0.1:${closedPort}/ws`, null, null, {http2: true}));
+	t.is((refused as NodeJS.ErrnoException | undefined)?.code, 'ECONNREFUSED');
+});
