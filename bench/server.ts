@@ -6,6 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type {AddressInfo} from 'node:net';
+import {writeHeapSnapshot} from 'node:v8';
 import type {WebsocketConnection} from '../lib/websocket/connection.ts';
 import {cpuMs, serve} from './child.ts';
 import {loadLibrary, PAYLOAD_LIMIT, wsHelpers} from './settings.ts';
@@ -158,6 +159,11 @@ serve({
 		collect();
 		const usage = process.memoryUsage();
 		return {rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, open: openCount()};
+	},
+	/** A heap snapshot (for bench/profile.ts memory … DIR): where the bytes of idle connections live. */
+	snapshot(request) {
+		collect();
+		return {path: writeHeapSnapshot(request['path'] as string)};
 	},
 	async waitOpen(request) {
 		const target = request['count'] as number;

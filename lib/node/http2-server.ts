@@ -4,7 +4,12 @@ import type {IncomingMessage} from 'node:http';
 import type {Http2SecureServer, Http2Server, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream} from 'node:http2';
 import type {Duplex} from 'node:stream';
 import {debuglog} from 'node:util';
-import {WebsocketConnectionType} from '../websocket/constants.ts';
+import {
+	DEFAULT_MAX_BUFFERED_AMOUNT,
+	DEFAULT_MAX_INCOMING_FRAGMENTS,
+	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+	WebsocketConnectionType,
+} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {messageFromHttp2Headers, refuseHttp2Stream, respondHttp2Stream} from '../websocket/http2-message.ts';
@@ -15,9 +20,9 @@ import {
 	lookup,
 	runCheck,
 	serverExtensions,
-	serverLimits,
 	type HandlerEntry,
 	type Registry,
+	type WebsocketHandlerOptions,
 	type WebsocketServer,
 	type WebsocketServerCallback,
 } from './server.ts';
@@ -125,6 +130,28 @@ function refuseWithStatus(stream: ServerHttp2Stream, uri: URL, status: number): 
 	refuseHttp2Stream(stream, msg);
 }
 
+/**
+ * The connection limits of a server-side connection: the handler's options, else SoupServer's
+ * defaults, as server.ts's upgrade path spells them out inline.
+ */
+function serverLimits(options: WebsocketHandlerOptions): {
+	maxIncomingPayloadSize: number;
+	maxTotalMessageSize: number;
+	keepaliveInterval: number;
+	keepalivePongTimeout: number;
+	maxIncomingFragments: number;
+	maxBufferedAmount: number;
+} {
+	return {
+		maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+		maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+		keepaliveInterval: options.keepaliveInterval ?? 0,
+		keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
+		maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
+		maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+	};
+}
+
 async function handleStream(
 	server: AnyHttp2Server,
 	registry: Registry,
@@ -208,7 +235,8 @@ async function handleStream(
 			uri: msg.uri,
 			origin: msg.requestHeaders.getOne('Origin'),
 			protocol: result.protocol,
-			extensions: result.extensions,
+			// None negotiated: the property's default, one array shared by every such connection.
+			...(result.extensions.length > 0 ? {extensions: result.extensions} : undefined),
 			...serverLimits(entry.options),
 		});
 	} catch (error) {

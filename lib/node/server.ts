@@ -399,8 +399,14 @@ async function handleUpgrade(
 			uri: msg.uri,
 			origin: msg.requestHeaders.getOne('Origin'),
 			protocol: result.protocol,
-			extensions: result.extensions,
-			...serverLimits(options),
+			// None negotiated: the property's default, one array shared by every such connection.
+			...(result.extensions.length > 0 ? {extensions: result.extensions} : undefined),
+			maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+			maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+			keepaliveInterval: options.keepaliveInterval ?? 0,
+			keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
+			maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
+			maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
 		});
 	} catch (error) {
 		// An invalid limit in the options: nothing sensible can run on this socket.
@@ -418,25 +424,6 @@ async function handleUpgrade(
 		);
 		connection.close(1011);
 	}
-}
-
-/** The connection limits of a server-side connection: the handler's options, else SoupServer's defaults. */
-export function serverLimits(options: WebsocketHandlerOptions): {
-	maxIncomingPayloadSize: number;
-	maxTotalMessageSize: number;
-	keepaliveInterval: number;
-	keepalivePongTimeout: number;
-	maxIncomingFragments: number;
-	maxBufferedAmount: number;
-} {
-	return {
-		maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-		maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-		keepaliveInterval: options.keepaliveInterval ?? 0,
-		keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
-		maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
-		maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
-	};
 }
 
 /** Answers a plain request at a WebSocket path when nothing else on the server would answer it. */

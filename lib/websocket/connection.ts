@@ -75,7 +75,7 @@ const properties = {
 	uri: ParamSpec.object('uri', URL, {flags: constructOnly, blurb: 'The WebSocket URI'}),
 	origin: ParamSpec.string('origin', null, {flags: constructOnly, blurb: 'The WebSocket origin'}),
 	protocol: ParamSpec.string('protocol', null, {flags: constructOnly, blurb: 'The chosen WebSocket subprotocol'}),
-	extensions: ParamSpec.value('extensions', [] as readonly WebsocketExtension[], isExtensionList, {
+	extensions: ParamSpec.value('extensions', Object.freeze([]) as readonly WebsocketExtension[], isExtensionList, {
 		flags: constructOnly,
 		blurb: 'The negotiated extensions, in the order they apply',
 	}),
@@ -147,6 +147,31 @@ export interface WebsocketMessage {
 	data: Buffer;
 }
 
+/**
+ * The connection's booleans, as bits of one field: idle connections are many, and a field costs
+ * 8 bytes each (measured with bench/profile.ts memory; docs/benchmarks.md).
+ */
+const Flag = {
+	CLOSE_SENT: 1 << 0,
+	CLOSE_RECEIVED: 1 << 1,
+	DIRTY_CLOSE: 1 << 2,
+	IO_CLOSING: 1 << 3,
+	IO_CLOSED: 1 << 4,
+	CLOSE_STARTED: 1 << 5,
+	ERROR_EMITTED: 1 << 6,
+	WARNED_SEND_AFTER_CLOSE: 1 << 7,
+	MESSAGE_TRANSFORMED: 1 << 8,
+	PAUSED_FOR_ITERATOR: 1 << 9,
+	PAUSED_FOR_WRITES: 1 << 10,
+	WATCHING_DRAIN: 1 << 11,
+	SHUTDOWN_AFTER_FLUSH: 1 << 12,
+	END_PENDING: 1 << 13,
+	CLOSE_PENDING: 1 << 14,
+	END_WHEN_FLUSHED: 1 << 15,
+	WAITING_DRAIN: 1 << 16,
+	ITERATING: 1 << 17,
+} as const;
+
 /** Iterator buffering: pause the stream past this many unread messages, resume below half. */
 const ITERATOR_HIGH_WATER_MARK = 16;
 
@@ -183,18 +208,77 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Frames waiting to be written; made when the first one has to wait. */
 	#queue: OutgoingQueue | null = null;
 
+	/** The booleans below, one bit each of {@link Flag} (a field each would cost 8 bytes a connection). */
+	#flags = 0;
+
 	// libsoup's flags; `state` is derived from them.
-	#closeSent = false;
-	#closeReceived = false;
-	#dirtyClose = false;
-	#ioClosing = false;
-	#ioClosed = false;
+	get #closeSent(): boolean {
+		return (this.#flags & Flag.CLOSE_SENT) !== 0;
+	}
+
+	set #closeSent(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.CLOSE_SENT : this.#flags & ~Flag.CLOSE_SENT;
+	}
+
+	get #closeReceived(): boolean {
+		return (this.#flags & Flag.CLOSE_RECEIVED) !== 0;
+	}
+
+	set #closeReceived(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.CLOSE_RECEIVED : this.#flags & ~Flag.CLOSE_RECEIVED;
+	}
+
+	get #dirtyClose(): boolean {
+		return (this.#flags & Flag.DIRTY_CLOSE) !== 0;
+	}
+
+	set #dirtyClose(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.DIRTY_CLOSE : this.#flags & ~Flag.DIRTY_CLOSE;
+	}
+
+	get #ioClosing(): boolean {
+		return (this.#flags & Flag.IO_CLOSING) !== 0;
+	}
+
+	set #ioClosing(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.IO_CLOSING : this.#flags & ~Flag.IO_CLOSING;
+	}
+
+	get #ioClosed(): boolean {
+		return (this.#flags & Flag.IO_CLOSED) !== 0;
+	}
+
+	set #ioClosed(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.IO_CLOSED : this.#flags & ~Flag.IO_CLOSED;
+	}
+
 	/** `close()` or an echo is under way (set before `closing` is emitted, so a handler's close() is ignored). */
-	#closeStarted = false;
+	get #closeStarted(): boolean {
+		return (this.#flags & Flag.CLOSE_STARTED) !== 0;
+	}
+
+	set #closeStarted(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.CLOSE_STARTED : this.#flags & ~Flag.CLOSE_STARTED;
+	}
+
 	#notifiedState: WebsocketState = WebsocketState.OPEN;
-	#errorEmitted = false;
+	get #errorEmitted(): boolean {
+		return (this.#flags & Flag.ERROR_EMITTED) !== 0;
+	}
+
+	set #errorEmitted(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.ERROR_EMITTED : this.#flags & ~Flag.ERROR_EMITTED;
+	}
+
 	#error: Error | null = null;
-	#warnedSendAfterClose = false;
+	get #warnedSendAfterClose(): boolean {
+		return (this.#flags & Flag.WARNED_SEND_AFTER_CLOSE) !== 0;
+	}
+
+	set #warnedSendAfterClose(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.WARNED_SEND_AFTER_CLOSE : this.#flags & ~Flag.WARNED_SEND_AFTER_CLOSE;
+	}
+
 
 	#peerCloseCode = 0;
 	#peerCloseData: string | null = null;
@@ -214,29 +298,85 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Bytes of the text frame being received already validated as they arrived; -1 when it is not checked early. */
 	#frameValidated = -1;
 	/** The message's first frame had reserved bits: an extension transforms its continuation frames too (they carry none). */
-	#messageTransformed = false;
+	get #messageTransformed(): boolean {
+		return (this.#flags & Flag.MESSAGE_TRANSFORMED) !== 0;
+	}
+
+	set #messageTransformed(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.MESSAGE_TRANSFORMED : this.#flags & ~Flag.MESSAGE_TRANSFORMED;
+	}
+
 	#maxTotalMessageSize: number;
 
 	// Incoming frames waiting while an extension works asynchronously.
 	/** Frames (or the decoder's error) waiting, in order, while an extension works asynchronously. */
 	#incomingBacklog: Array<[boolean, number, number, Buffer] | WebsocketError> | null = null;
 	/** Reading is held by a lagging `for await` consumer. */
-	#pausedForIterator = false;
+	get #pausedForIterator(): boolean {
+		return (this.#flags & Flag.PAUSED_FOR_ITERATOR) !== 0;
+	}
+
+	set #pausedForIterator(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.PAUSED_FOR_ITERATOR : this.#flags & ~Flag.PAUSED_FOR_ITERATOR;
+	}
+
 	/** Reading is held while more than max-buffered-amount bytes wait to be sent. */
-	#pausedForWrites = false;
-	#watchingDrain = false;
+	get #pausedForWrites(): boolean {
+		return (this.#flags & Flag.PAUSED_FOR_WRITES) !== 0;
+	}
+
+	set #pausedForWrites(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.PAUSED_FOR_WRITES : this.#flags & ~Flag.PAUSED_FOR_WRITES;
+	}
+
+	get #watchingDrain(): boolean {
+		return (this.#flags & Flag.WATCHING_DRAIN) !== 0;
+	}
+
+	set #watchingDrain(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.WATCHING_DRAIN : this.#flags & ~Flag.WATCHING_DRAIN;
+	}
+
 	#maxBufferedAmount: number;
 	/** The last Pong waiting in the queue, and how many wait: past a few, a newer Ping replaces its payload. */
 	#queuedPong: OutgoingFrame | null = null;
 	#queuedPongs = 0;
 	/** The peer's Close came while our frames (our Close among them) still wait in the queue. */
-	#shutdownAfterFlush = false;
+	get #shutdownAfterFlush(): boolean {
+		return (this.#flags & Flag.SHUTDOWN_AFTER_FLUSH) !== 0;
+	}
+
+	set #shutdownAfterFlush(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.SHUTDOWN_AFTER_FLUSH : this.#flags & ~Flag.SHUTDOWN_AFTER_FLUSH;
+	}
+
 	/** The stream ended while frames received before its end still waited for an extension. */
-	#endPending = false;
+	get #endPending(): boolean {
+		return (this.#flags & Flag.END_PENDING) !== 0;
+	}
+
+	set #endPending(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.END_PENDING : this.#flags & ~Flag.END_PENDING;
+	}
+
 	/** The stream closed while frames received before it still waited for an extension. */
-	#closePending = false;
+	get #closePending(): boolean {
+		return (this.#flags & Flag.CLOSE_PENDING) !== 0;
+	}
+
+	set #closePending(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.CLOSE_PENDING : this.#flags & ~Flag.CLOSE_PENDING;
+	}
+
 	/** The stream is closing: end it once the queue is flushed. */
-	#endWhenFlushed = false;
+	get #endWhenFlushed(): boolean {
+		return (this.#flags & Flag.END_WHEN_FLUSHED) !== 0;
+	}
+
+	set #endWhenFlushed(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.END_WHEN_FLUSHED : this.#flags & ~Flag.END_WHEN_FLUSHED;
+	}
+
 
 	// Timers.
 	#closeTimer: NodeJS.Timeout | undefined;
@@ -246,13 +386,27 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#keepaliveCount = 0;
 
 	// Waiting for 'drain' before writing more.
-	#waitingDrain = false;
+	get #waitingDrain(): boolean {
+		return (this.#flags & Flag.WAITING_DRAIN) !== 0;
+	}
+
+	set #waitingDrain(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.WAITING_DRAIN : this.#flags & ~Flag.WAITING_DRAIN;
+	}
+
 
 	/** Made when `closed` is first read, settled at once if the connection is already closed. */
 	#closedPromise: Promise<WebsocketCloseInfo> | null = null;
 	#resolveClosed: ((info: WebsocketCloseInfo) => void) | null = null;
 	#closeInfo: WebsocketCloseInfo | null = null;
-	#iterating = false;
+	get #iterating(): boolean {
+		return (this.#flags & Flag.ITERATING) !== 0;
+	}
+
+	set #iterating(on: boolean) {
+		this.#flags = on ? this.#flags | Flag.ITERATING : this.#flags & ~Flag.ITERATING;
+	}
+
 
 	/**
 	 * Wraps `ioStream`, on which the WebSocket handshake has completed, like

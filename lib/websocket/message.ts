@@ -688,8 +688,9 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 	const raw = req.rawHeaders;
 	const hosts: string[] = [];
 	for (let i = 0; i + 1 < raw.length; i += 2) {
-		if ((raw[i] ?? '').toLowerCase() === 'host') {
-			hosts.push(raw[i + 1] ?? '');
+		const name = raw[i]!;
+		if (name.length === 4 && asciiEqualsIgnoreCase(name, 'host')) {
+			hosts.push(raw[i + 1]!);
 		}
 	}
 
@@ -736,24 +737,36 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 		pathAndQuery = `${absolute.pathname}${absolute.search}`;
 	}
 
-	let uri: URL;
-	try {
-		uri = new URL(`${scheme}://${authority}/`);
-	} catch (error) {
-		throw invalidHttp(`Invalid HTTP request: invalid Host header ${describe(authority)}`, error);
-	}
-
-	// Set path and query separately: resolving the target against a base would read a target
-	// such as "//evil.example/" as a network-path reference to another host.
-	const queryStart = pathAndQuery.indexOf('?');
-	if (queryStart === -1) {
-		uri.pathname = pathAndQuery;
+	// The URI is parsed once, from scheme, authority and target written out in full: a target such
+	// as "//evil.example/" then stays a path (resolving it against a base would read it as a
+	// network-path reference to another host). A `#` in the target is no fragment: such a target
+	// takes the slow path, where the path and query are set apart and `#` is percent-encoded.
+	let msg: Message;
+	if (pathAndQuery.startsWith('/') && !pathAndQuery.includes('#')) {
+		try {
+			msg = new Message(`${scheme}://${authority}${pathAndQuery}`);
+		} catch (error) {
+			throw invalidHttp(`Invalid HTTP request: invalid Host header ${describe(authority)}`, error);
+		}
 	} else {
-		uri.pathname = pathAndQuery.slice(0, queryStart);
-		uri.search = pathAndQuery.slice(queryStart);
+		let uri: URL;
+		try {
+			uri = new URL(`${scheme}://${authority}/`);
+		} catch (error) {
+			throw invalidHttp(`Invalid HTTP request: invalid Host header ${describe(authority)}`, error);
+		}
+
+		const queryStart = pathAndQuery.indexOf('?');
+		if (queryStart === -1) {
+			uri.pathname = pathAndQuery;
+		} else {
+			uri.pathname = pathAndQuery.slice(0, queryStart);
+			uri.search = pathAndQuery.slice(queryStart);
+		}
+
+		msg = new Message(uri);
 	}
 
-	const msg = new Message(uri);
 	try {
 		msg.method = req.method ?? 'GET';
 		for (let i = 0; i + 1 < raw.length; i += 2) {

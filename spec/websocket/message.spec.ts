@@ -612,6 +612,19 @@ test('messageFromIncomingMessage: a target starting with // stays a path on the 
 	t.is(msg.uri.search, '?y');
 });
 
+test('messageFromIncomingMessage: a # in the target is part of the path, not a fragment', t => {
+	const msg = messageFromIncomingMessage(fakeRequest({url: '/a#b?c#d', rawHeaders: ['Host', 'example.com']}));
+	t.is(msg.uri.host, 'example.com');
+	t.is(msg.uri.pathname, '/a%23b');
+	t.is(msg.uri.search, '?c%23d');
+	t.is(msg.uri.hash, '');
+});
+
+test('messageFromIncomingMessage: path and query of an ordinary target, dot segments resolved', t => {
+	const msg = messageFromIncomingMessage(fakeRequest({url: '/chat/../room/%7Ex?a=1&b=%20', rawHeaders: ['host', 'Example.COM:8080']}));
+	t.is(msg.uri.href, 'wss://example.com:8080/room/%7Ex?a=1&b=%20');
+});
+
 test('messageFromIncomingMessage: absolute-form takes the host from the target (RFC 7230 §5.5)', t => {
 	const msg = messageFromIncomingMessage(
 		fakeRequest({url: 'http://target.example:81/p?q', rawHeaders: ['Host', 'ignored.example']}),
