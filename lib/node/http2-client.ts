@@ -19,7 +19,7 @@ import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handsh
 import type {Message} from '../websocket/message.ts';
 import {MAX_REFUSED_BODY_SIZE, type WebsocketConnectOptions} from './client.ts';
 import {givenConnectionLimits} from './connection-options.ts';
-import {resetStreamAfterCloseHandshake} from './http2-stream.ts';
+import {mapStreamEnd} from './http2-stream.ts';
 
 const debug = debuglog('websocket');
 
@@ -494,7 +494,7 @@ export async function connectOverHttp2(
 		throw error;
 	}
 
-	resetStreamAfterCloseHandshake(connection, stream);
+	mapStreamEnd(connection, stream);
 	if (owned) {
 		stream.once('close', () => {
 			session.close();

@@ -12,9 +12,9 @@ import {
 } from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
-import {messageFromHttp2Headers, refuseHttp2Stream, respondHttp2Stream} from '../websocket/http2-message.ts';
+import {closeAfterResponse, messageFromHttp2Headers, refuseHttp2Stream, respondHttp2Stream} from '../websocket/http2-message.ts';
 import {Message} from '../websocket/message.ts';
-import {resetStreamAfterCloseHandshake} from './http2-stream.ts';
+import {mapStreamEnd} from './http2-stream.ts';
 import {
 	appendHeaders,
 	lookup,
@@ -244,7 +244,7 @@ async function handleStream(
 		throw error;
 	}
 
-	resetStreamAfterCloseHandshake(connection, stream);
+	mapStreamEnd(connection, stream);
 	stream.removeListener('error', onError);
 	try {
 		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
@@ -333,6 +333,7 @@ export function attachHttp2(server: AnyHttp2Server, registry: Registry): () => v
 		const res = second as Http2ServerResponse;
 		res.statusCode = headers[':protocol'] === undefined ? 405 : 404;
 		res.end();
+		closeAfterResponse(stream);
 	};
 
 	target.on('stream', onStream);

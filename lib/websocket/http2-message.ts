@@ -1,7 +1,7 @@
 // HTTP/2 adapters for the handshake helpers: a Message from a stream's headers, a response onto a stream (RFC 8441).
 
 // Types only: like message.ts, this file fills messages in and writes onto what it is given.
-import type {IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream} from 'node:http2';
+import type {Http2Stream, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream} from 'node:http2';
 import type {Socket} from 'node:net';
 import {WebsocketError, WebsocketErrorCode} from './errors.ts';
 import {Message, setServerConnection} from './message.ts';
@@ -148,6 +148,31 @@ export function http2ResponseHeaders(msg: Message): OutgoingHttpHeaders {
 	return headers;
 }
 
+/**
+ * After a refusal (a complete response with END_STREAM), RST_STREAM(NO_ERROR) tells a client that
+ * keeps its side open to stop, as RFC 9113 §8.1 lets a server do ("Clients MUST NOT discard
+ * responses as a result of receiving such a RST_STREAM"), so no refused stream stays half-open
+ * for the life of the session (on Node 20 that corrupted the heap in websoup's specs; see
+ * docs/http2.md). Deferred out of the stream's callbacks (nodejs/node#38964). Internal: also
+ * used by the server glue after the compatibility API's 405.
+ */
+export function closeAfterResponse(stream: Http2Stream): void {
+	const close = (): void => {
+		setImmediate(() => {
+			if (!stream.closed && !stream.destroyed) {
+				// The default code is NO_ERROR.
+				stream.close();
+			}
+		});
+	};
+
+	if (stream.writableFinished) {
+		close();
+	} else {
+		stream.once('finish', close);
+	}
+}
+
 /** Writes the response; `open` leaves the stream open (a tunnel), else the body and END_STREAM follow. */
 function respond(stream: ServerHttp2Stream, msg: Message, open: boolean): void {
 	const headers = http2ResponseHeaders(msg);
@@ -164,18 +189,20 @@ function respond(stream: ServerHttp2Stream, msg: Message, open: boolean): void {
 	const body = msg.responseBody;
 	if (body === null || body.length === 0) {
 		stream.respond(headers, {endStream: true});
-		return;
+	} else {
+		stream.respond(headers, {endStream: false});
+		stream.end(body);
 	}
 
-	stream.respond(headers, {endStream: false});
-	stream.end(body);
+	closeAfterResponse(stream);
 }
 
 /**
  * Writes the response of `msg` onto an HTTP/2 stream, the counterpart of
  * {@link writeResponseHead}: the headers of {@link http2ResponseHeaders}, then — unless it is a
  * 2xx answer to a CONNECT, whose stream stays open for the WebSocket (a tunnel, RFC 9113 §8.5) —
- * the body and END_STREAM. Refusing a stream leaves the session and its other streams alone.
+ * the body and END_STREAM, and once sent RST_STREAM(NO_ERROR) so the client stops sending
+ * (RFC 9113 §8.1). Refusing a stream leaves the session and its other streams alone.
  *
  * @param stream - The server stream the request came on.
  * @param msg - The message, after {@link serverProcessHandshake}.

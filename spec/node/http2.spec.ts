@@ -186,6 +186,10 @@ test("a compatibility 'request' listener does not end the CONNECT stream, before
 		other.on('error', () => {});
 		const [headers] = (await withTimeout(once(other, 'response'), 10_000, 'CONNECT response')) as [http2.IncomingHttpHeaders];
 		t.is(Number(headers[':status']), 405, order);
+		// The refused stream is then reset with NO_ERROR (RFC 9113 §8.1), not left half-open.
+		await withTimeout(once(other, 'close'), 10_000, 'refused stream closed');
+		t.is(other.rstCode, http2.constants.NGHTTP2_NO_ERROR, order);
+		t.false(session.closed, order);
 		connection.close();
 		await waitForSignal(connection, 'closed', 10_000);
 	}
@@ -583,4 +587,25 @@ test('client: a closed session is a TypeError; a refusal keeps at most 64 KiB of
 	});
 	const refused = await t.throwsAsync(websocketConnect(`ws://127.0.0.1:${closedPort}/ws`, null, null, {http2: true}));
 	t.is((refused as NodeJS.ErrnoException | undefined)?.code, 'ECONNREFUSED');
+});
+
+test('a peer reset with NO_ERROR closes the WebSocket at once (a TCP reset), not after the close timeout', async t => {
+	const {WebsocketConnection} = await import('../../lib/websocket/connection.ts');
+	const saved = WebsocketConnection.closeTimeout;
+	// Only the reset can close the client within the wait below.
+	WebsocketConnection.closeTimeout = 120_000;
+	t.teardown(() => {
+		WebsocketConnection.closeTimeout = saved;
+	});
+	const server = h2cServer();
+	const connections: WebsocketConnection[] = [];
+	addWebsocketHandler(server, '/ws', null, null, echo(connections));
+	const port = await listenHttp2(t, server);
+	const session = await clientSession(t, `http://127.0.0.1:${port}`);
+	const client = await websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session});
+	(connections[0]!.getIoStream() as ServerHttp2Stream).close(http2.constants.NGHTTP2_NO_ERROR);
+	const info = await withTimeout(client.closed, 20_000, 'client closed');
+	t.is(info.code, 0);
+	t.false(info.wasClean);
+	t.false(session.closed);
 });
