@@ -44,7 +44,8 @@ if (figure === 'client-32' || figure === 'client-1m') {
 		const reply = await client.request('client', {port: peer.port, size, depth: large ? 2 : 16, ...window}, 60_000);
 		const peerCpu = (peer.cpuMs() - peerBefore) / 10 / (window.warmupMs + window.durationMs);
 		const rate = large ? `${((reply.count * size) / reply.seconds / 1e6).toFixed(0)} MB/s` : `${(reply.count / reply.seconds).toFixed(0)} msg/s`;
-		console.log(`${figure} ${lib}: ${rate}, client CPU ${(reply.cpu * 100).toFixed(0)}%, echo server CPU ${peerCpu.toFixed(0)}%`);
+		const perOp = ((reply.cpu * reply.seconds * 1e6) / reply.count).toFixed(2);
+		console.log(`${figure} ${lib}: ${rate}, client CPU ${(reply.cpu * 100).toFixed(0)}% (${perOp} µs CPU each), echo server CPU ${peerCpu.toFixed(0)}%`);
 	} finally {
 		await client.stop();
 		await peer.stop();

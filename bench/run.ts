@@ -41,7 +41,7 @@ const TCP = 'Node TCP echo';
 interface Impl {
 	/** Column name. */
 	name: string;
-	lib: 'websoup' | 'ws' | 'uws' | 'tcp';
+	lib: 'websoup' | 'ws' | 'uws' | 'tcp' | 'socket';
 	env: Record<string, string>;
 }
 
@@ -85,7 +85,6 @@ const IMPLS: Impl[] = [
 	{name: TCP, lib: 'tcp', env: {}},
 ];
 const ALL = IMPLS.map(impl => impl.name);
-const WEBSOCKETS = ALL.filter(name => name !== TCP);
 const MAIN = ALL.filter(name => name === WEBSOUP || name === WS || name === UWS);
 const NATIVE_PAIRS = ALL.filter(name => name !== UWS && name !== TCP);
 
@@ -94,7 +93,7 @@ const FIGURES: Figure[] = [
 	{key: 'echo-32-text', title: 'server echo 32 B text, 50 conns × 16', unit: 'msg/s', lowerIsBetter: false, target: null, kind: 'server', columns: MAIN, load: {mode: 'echo', size: 32, opcode: 1, conns: 50, depth: 16}},
 	{key: 'echo-16k', title: 'server echo 16 KiB binary, 10 conns × 8', unit: 'MB/s', lowerIsBetter: false, target: {ratio: 1.5, baseline: WS}, kind: 'server', columns: ALL, load: {mode: 'echo', size: 16 * KIB, opcode: 2, conns: 10, depth: 8}},
 	{key: 'echo-1m', title: 'server echo 1 MiB binary, 2 conns × 2', unit: 'MB/s', lowerIsBetter: false, target: {ratio: 1.1, baseline: WS}, kind: 'server', columns: ALL, load: {mode: 'echo', size: MIB, opcode: 2, conns: 2, depth: 2}},
-	{key: 'handshakes', title: 'handshakes (connect, 101, Close, FIN), 16 at a time', unit: '/s', lowerIsBetter: false, target: {ratio: 1.5, baseline: WS}, kind: 'server', columns: WEBSOCKETS, load: {mode: 'handshakes', concurrency: 16}},
+	{key: 'handshakes', title: 'handshakes (connect, 101, Close, FIN), 16 at a time', unit: '/s', lowerIsBetter: false, target: {ratio: 1.5, baseline: WS}, kind: 'server', columns: ALL, load: {mode: 'handshakes', concurrency: 16}},
 	{key: 'deflate-16k', title: 'server echo 16 KiB text, permessage-deflate both ways, 10 conns × 8', unit: 'MB/s', lowerIsBetter: false, target: {ratio: 1.0, baseline: WS}, kind: 'server', columns: MAIN, load: {mode: 'echo', size: 16 * KIB, opcode: 1, conns: 10, depth: 8, deflate: true}},
 	{key: 'memory', title: `memory per idle connection (RSS Δ over ${settings.idle})`, unit: 'bytes', lowerIsBetter: true, target: {ratio: 0.7, baseline: WS}, kind: 'memory', columns: ALL},
 	{key: 'client-32-1', title: 'client 32 B, 1 conn × 1 in flight', unit: 'msg/s', lowerIsBetter: false, target: null, kind: 'client', columns: [WEBSOUP, WS], client: {size: 32, depth: 1}},
@@ -242,12 +241,21 @@ async function startServer(impl: Impl, args: readonly string[], gc: boolean): Pr
 async function serverRound(impl: Impl): Promise<void> {
 	const figures = FIGURES.filter(figure => figure.kind === 'server' && figure.columns.includes(impl.name));
 	// The deflate figure gets a fresh process of its own, with ws and uWebSockets.js configured for it.
-	for (const group of [figures.filter(figure => figure.load!.deflate !== true), figures.filter(figure => figure.load!.deflate === true)]) {
+	// The TCP column's handshakes are the floor on node:http: a bare upgraded socket (server.ts
+	// `socket`) that writes the 101 and answers the Close, with no WebSocket library.
+	const floor = (figure: Figure): boolean => impl.lib === 'tcp' && figure.load!.mode === 'handshakes';
+	const groups = [
+		figures.filter(figure => figure.load!.deflate !== true && !floor(figure)),
+		figures.filter(figure => figure.load!.deflate === true),
+		figures.filter(figure => floor(figure)),
+	];
+	for (const group of groups) {
 		if (group.length === 0) {
 			continue;
 		}
 
-		const server = await startServer(impl, group[0]!.load!.deflate === true ? ['deflate'] : [], false);
+		const tested = floor(group[0]!) ? {...impl, lib: 'socket' as const} : impl;
+		const server = await startServer(tested, group[0]!.load!.deflate === true ? ['deflate'] : [], false);
 		try {
 			const info = await server.request('info');
 			if (impl.lib === 'ws') {
@@ -259,7 +267,7 @@ async function serverRound(impl: Impl): Promise<void> {
 				// their buffers) cost the next cell up to a third of its throughput.
 				await server.request('waitOpen', {count: 0});
 				await sleep(100);
-				const {result, cpu} = await drive(figure, impl.name, figure.load!, info.port, impl.lib === 'tcp', server);
+				const {result, cpu} = await drive(figure, impl.name, figure.load!, info.port, tested.lib === 'tcp', server);
 				add(samples, figure.key, impl.name, valueOf(figure, result));
 				add(generatorCpu, figure.key, impl.name, result.cpu);
 				add(testedCpu, figure.key, impl.name, cpu);
@@ -276,7 +284,7 @@ async function serverRound(impl: Impl): Promise<void> {
 async function memoryRound(impl: Impl): Promise<void> {
 	// A fresh process: the heap and RSS left by the throughput runs would hide the delta. The TCP
 	// column's floor is a bare upgraded Node socket (server.ts `socket`).
-	const server = await startServer(impl.lib === 'tcp' ? {...impl, lib: 'socket' as Impl['lib']} : impl, [], true);
+	const server = await startServer(impl.lib === 'tcp' ? {...impl, lib: 'socket' as const} : impl, [], true);
 	try {
 		const port = (await server.request('info')).port;
 		// Warm the paths once with a few connections, so code and first allocations are not counted.
@@ -674,7 +682,8 @@ if (outDir !== null) {
 		`- Windows: ${settings.warmupMs} ms warm-up, then ${settings.durationMs} ms measured (client: ${settings.clientWarmupMs} + ${settings.clientDurationMs} ms).`,
 		'- The servers run at the settings docs/node.md recommends (the hardened `http.createServer({headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 KiB})`), with the echo handler a user would write: websoup `addWebsocketHandler` with `(self, type, data) => self.sendMessage(type, data)` and its connections in a Set; ws `socket.send(data, {binary})`; uWebSockets.js `ws.send(message, isBinary)`. The payload limit is raised to 64 MiB on every side (for the 1 MiB echo). websoup accepts permessage-deflate by default; the generator offers it only in the deflate row, where ws runs with `perMessageDeflate: true` and uWebSockets.js with `SHARED_COMPRESSOR`, each in a fresh process.',
 		'- permessage-deflate: the generator offers `permessage-deflate` (no parameters) and requires it accepted. Its 16 KiB text frames are compressed once each (zlib, level 6, no context across messages, which every peer accepts), and each echo is inflated with the connection\'s context (the servers keep theirs) and checked after inflation. MB/s counts uncompressed payload.',
-		'- uWebSockets.js comes from the npm package uws-pack when it is installed and loads; it is not a dependency. "Node TCP echo" is `net.createServer(socket => socket.pipe(socket))`: the generator sends it the same frames without a handshake and checks that the masked frames come back as sent, so it is the physical limit in Node for the echo figures; in the memory row it is a bare upgraded socket kept open without a WebSocket library.',
+		'- uWebSockets.js comes from the npm package uws-pack (a pinned devDependency; its engines field says Node ≥ 22, but its binary for Node 20 loads); a note says so if it does not load. "Node TCP echo" is `net.createServer(socket => socket.pipe(socket))`: the generator sends it the same frames without a handshake and checks that the masked frames come back as sent, so it is the physical limit in Node for the echo figures. In the handshake and memory rows the column is the floor on node:http: the same hardened `http.Server` with an `upgrade` listener and no WebSocket library, which writes the 101, answers the Close with a Close and FIN and checks nothing (server.ts `socket`) — what no library built on node:http can go below.',
+		'- What the profiles showed, what changed, and the floors the targets meet: docs/performance.md.',
 		'- Client figures: one connection of the client under test against the generator\'s echo server (`loadgen serve`: answers the handshake, echoes every frame unmasked), at pipeline depths 1, 16 and 64 for 32 B.',
 		'- Handshakes: connect, upgrade request, 101 (accept checked), a masked Close 1000, the server\'s Close, its FIN, close.',
 		`- Memory: a fresh server process; RSS after two \`gc()\`, before and after ${settings.idle} idle connections (opened by the JS generator), ÷ ${settings.idle}. ${heapLine}.`,

@@ -47,7 +47,7 @@ export function buildLibrary(): string {
 	const out = `${root}.bench-tmp/lib`;
 	rmSync(out, {recursive: true, force: true});
 	try {
-		execFileSync(`${root}node_modules/.bin/tsc`, ['-p', `${root}tsconfig.build.json`, '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], {stdio: 'pipe'});
+		execFileSync(`${root}node_modules/.bin/tsc`, ['-p', `${root}tsconfig.build.json`, '--outDir', out, '--declaration', 'false', '--sourceMap', 'false', '--inlineSources', 'false'], {stdio: 'pipe'});
 	} catch (error) {
 		// Type errors still emit; only a missing output is fatal.
 		if (!existsSync(`${out}/index.js`)) {

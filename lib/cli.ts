@@ -9,11 +9,13 @@ import {parseArgs, type ParseArgsConfig} from 'node:util';
 import {demoPage} from './demo-page.ts';
 import {websocketConnect, type WebsocketConnectOptions} from './node/client.ts';
 import {createBoundedServer, DEFAULT_REQUEST_HEAD_TIMEOUT} from './node/http-server.ts';
+import {websocketReconnect, type WebsocketRetryEvent} from './node/reconnect.ts';
 import {addWebsocketHandler, type WebsocketHandlerOptions, type WebsocketHttpServer} from './node/server.ts';
 import {CloseCode, WebsocketDataType, WebsocketState} from './websocket/constants.ts';
-import type {WebsocketConnection} from './websocket/connection.ts';
+import type {WebsocketCloseInfo, WebsocketConnection} from './websocket/connection.ts';
 import {WebsocketError} from './websocket/errors.ts';
 import {Message} from './websocket/message.ts';
+import {isToken} from './websocket/validation.ts';
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage error (as most Unix tools). */
 const ExitCode = {
@@ -63,8 +65,10 @@ Exit codes: 0 success, 1 runtime failure, 2 bad usage.
 const serveHelp = `Usage: websoup serve [options]
 
 Serves a demo page at / and a WebSocket endpoint at ${WS_PATH}; every other path is 404.
-Logs one line per connection open, close and error. Ctrl-C closes every connection
-with 1001 "going away", waits up to ${SHUTDOWN_TIMEOUT_MS / 1000} s for the close handshakes, and exits.
+Logs one line per connection open, close and error. Ctrl-C (or SIGTERM) refuses new
+handshakes with 503, closes every connection with 1001 "going away", waits up to
+${SHUTDOWN_TIMEOUT_MS / 1000} s for the close handshakes, terminates the rest, and exits; a second
+signal exits at once.
 
 Options:
   --host <host>          address to listen on (default 127.0.0.1)
@@ -74,6 +78,9 @@ Options:
   --protocol <name>      a subprotocol the server accepts; repeat for more
   --origin <origin>      accept only handshakes with this Origin
   --keepalive <seconds>  send a ping every so many seconds (default 0: off)
+  --idle-timeout <seconds>
+                         close with 1001 "idle timeout" after so long without a message
+                         received (default 0: off)
   --max-payload <bytes>  largest incoming frame and message (default 131072; 0: no limit)
   --handshake-timeout <ms>
                          a client must send its request head within this many ms,
@@ -99,12 +106,20 @@ Commands typed as lines:
 At the end of stdin the client closes with 1000 once everything is sent, and waits for the
 server's close. Exit code 0 after a clean close, 1 on failure.
 
+With --reconnect, a connection lost with 1001, 1006, 1011, 1012 or 1013 (or a network error,
+or a 5xx refusal) is opened again after a random wait (full-jitter exponential backoff, 1 s
+doubling up to 30 s); "connected to …" and "reconnecting in N ms …" are printed on stderr.
+
 Options:
   --protocol <name>      offer this subprotocol; repeat for more, in order of preference
   --origin <origin>      send this Origin
   -H, --header <'Name: value'>  add a request header; repeat for more
   --binary               send lines as binary messages instead of text
   --keepalive <seconds>  send a ping every so many seconds (default 0: off)
+  --idle-timeout <seconds>
+                         close with 1001 "idle timeout" after so long without a message
+                         received (default 0: off)
+  --reconnect            connect again after a loss that means "try again"
   --insecure             accept any TLS certificate (wss: to a self-signed server)
   -h, --help             show this help
 `;
@@ -201,6 +216,7 @@ interface ServeOptions {
 	protocols: string[];
 	origin: string | null;
 	keepalive: number;
+	idleTimeout: number;
 	maxPayload: number | null;
 	/** Milliseconds for the request head; `undefined` leaves createBoundedServer's default. */
 	handshakeTimeout: number | undefined;
@@ -226,6 +242,7 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 			protocol: {type: 'string', multiple: true, default: []},
 			origin: {type: 'string'},
 			keepalive: {type: 'string', default: '0'},
+			'idle-timeout': {type: 'string', default: '0'},
 			'max-payload': {type: 'string'},
 			'handshake-timeout': {type: 'string'},
 			'tls-cert': {type: 'string'},
@@ -249,7 +266,7 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 	}
 
 	for (const protocol of values.protocol) {
-		if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(protocol)) {
+		if (!isToken(protocol)) {
 			throw new UsageError(`--protocol expects a token (letters, digits, "-", "." …), got "${protocol}"`);
 		}
 	}
@@ -267,6 +284,7 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 		protocols: values.protocol,
 		origin: values.origin ?? null,
 		keepalive: parseInteger(values.keepalive, 'keepalive', 0, 2_147_483),
+		idleTimeout: parseInteger(values['idle-timeout'], 'idle-timeout', 0, 4_294_967_295),
 		maxPayload:
 			values['max-payload'] === undefined
 				? null
@@ -370,6 +388,10 @@ async function serve(args: string[]): Promise<ExitCode> {
 		handlerOptions.keepaliveInterval = options.keepalive;
 	}
 
+	if (options.idleTimeout > 0) {
+		handlerOptions.idleTimeout = options.idleTimeout;
+	}
+
 	if (options.maxPayload !== null) {
 		handlerOptions.maxIncomingPayloadSize = options.maxPayload;
 		handlerOptions.maxTotalMessageSize = options.maxPayload;
@@ -416,36 +438,29 @@ async function serve(args: string[]): Promise<ExitCode> {
 		const stop = (signal: NodeJS.Signals): void => {
 			if (stopping) {
 				err(`websoup: ${signal} again, exiting without waiting`);
+				for (const connection of connections) {
+					connection.terminate();
+				}
+
 				resolve(ExitCode.FAILURE);
 				return;
 			}
 
 			stopping = true;
 			out(`stopping (${signal}): closing ${connections.size} connection${connections.size === 1 ? '' : 's'}`);
-			handler.remove();
 			server.close();
 			server.closeIdleConnections();
-
-			const pending = [...connections];
-			for (const connection of pending) {
-				connection.close(CloseCode.GOING_AWAY, 'going away');
-			}
-
-			let timer: NodeJS.Timeout | undefined;
-			const timeout = new Promise<'timeout'>(done => {
-				timer = setTimeout(done, SHUTDOWN_TIMEOUT_MS, 'timeout');
-			});
-			void Promise.race([Promise.all(pending.map(async connection => connection.closed)), timeout]).then(result => {
-				clearTimeout(timer);
-				if (result === 'timeout') {
-					out(`stopped: ${connections.size} connection(s) did not finish closing in ${SHUTDOWN_TIMEOUT_MS} ms`);
-					for (const connection of connections) {
-						connection.getIoStream().destroy();
-					}
-				}
-
-				resolve(ExitCode.OK);
-			});
+			// New handshakes (on connections already open to the server) get 503 from here on.
+			void handler
+				.close({code: CloseCode.GOING_AWAY, reason: 'going away', timeout: SHUTDOWN_TIMEOUT_MS})
+				.then(result => {
+					out(
+						`stopped: ${result.clean} closed cleanly, ${result.dirty} without a close handshake, ` +
+							`${result.terminated} terminated after ${SHUTDOWN_TIMEOUT_MS} ms`,
+					);
+					handler.remove();
+					resolve(ExitCode.OK);
+				});
 		};
 
 		process.on('SIGINT', stop);
@@ -462,7 +477,9 @@ interface ConnectOptions {
 	headers: Array<[string, string]>;
 	binary: boolean;
 	keepalive: number;
+	idleTimeout: number;
 	insecure: boolean;
+	reconnect: boolean;
 }
 
 function parseConnectOptions(args: string[]): ConnectOptions | null {
@@ -475,6 +492,8 @@ function parseConnectOptions(args: string[]): ConnectOptions | null {
 			binary: {type: 'boolean', default: false},
 			insecure: {type: 'boolean', default: false},
 			keepalive: {type: 'string', default: '0'},
+			'idle-timeout': {type: 'string', default: '0'},
+			reconnect: {type: 'boolean', default: false},
 			help: {type: 'boolean', short: 'h', default: false},
 		},
 		allowPositionals: true,
@@ -507,7 +526,7 @@ function parseConnectOptions(args: string[]): ConnectOptions | null {
 	for (const header of values.header) {
 		const colon = header.indexOf(':');
 		const name = colon === -1 ? '' : header.slice(0, colon).trim();
-		if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+		if (!isToken(name)) {
 			throw new UsageError(`-H expects "Name: value", got "${header}"`);
 		}
 
@@ -521,7 +540,9 @@ function parseConnectOptions(args: string[]): ConnectOptions | null {
 		headers,
 		binary: values.binary,
 		keepalive: parseInteger(values.keepalive, 'keepalive', 0, 2_147_483),
+		idleTimeout: parseInteger(values['idle-timeout'], 'idle-timeout', 0, 4_294_967_295),
 		insecure: values.insecure,
+		reconnect: values.reconnect,
 	};
 }
 
@@ -563,8 +584,16 @@ async function connectCommand(args: string[]): Promise<ExitCode> {
 		connectOptions.keepaliveInterval = options.keepalive;
 	}
 
+	if (options.idleTimeout > 0) {
+		connectOptions.idleTimeout = options.idleTimeout;
+	}
+
 	if (options.insecure) {
 		connectOptions.tls = {rejectUnauthorized: false};
+	}
+
+	if (options.reconnect) {
+		return reconnectCommand(options, connectOptions);
 	}
 
 	let connection: WebsocketConnection;
@@ -646,6 +675,128 @@ async function connectCommand(args: string[]): Promise<ExitCode> {
 
 	const why = info.error === null ? 'connection closed without a close handshake' : firstLine(info.error);
 	err(`websoup: ${why} (close code ${info.code === 0 ? CloseCode.ABNORMAL : info.code})`);
+	return ExitCode.FAILURE;
+}
+
+/** Prints what a connection receives, as `connect` does. */
+function printIncoming(connection: WebsocketConnection): void {
+	connection.connect('message', (_self, type, data) => {
+		out(`< ${type === WebsocketDataType.TEXT ? data.toString('utf8') : describeBinary(data)}`);
+	});
+	connection.connect('pong', (_self, data) => {
+		out(data.length === 0 ? '< pong' : `< pong ${describeControl(data)}`);
+	});
+}
+
+/** Why a retry happens, in a few words. */
+function describeRetry(event: WebsocketRetryEvent): string {
+	if (event.close !== null) {
+		const {code, reason, error} = event.close;
+		return error === null ? `closed ${code === 0 ? CloseCode.ABNORMAL : code} ${quoteReason(reason)}` : firstLine(error);
+	}
+
+	return firstLine(event.error);
+}
+
+/** `connect --reconnect`: lines go to the connection open at the time; a loss that means "try again" reconnects. */
+async function reconnectCommand(options: ConnectOptions, connectOptions: WebsocketConnectOptions): Promise<ExitCode> {
+	const controller = new AbortController();
+	let current: WebsocketConnection | null = null;
+	let stopped = false;
+	let last: WebsocketCloseInfo | null = null;
+	const stop = (): void => {
+		stopped = true;
+		if (current !== null && current.state === WebsocketState.OPEN) {
+			current.close(CloseCode.NORMAL, null);
+		} else {
+			controller.abort();
+		}
+	};
+
+	const lines = createInterface({input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY, terminal: false});
+	lines.on('line', line => {
+		if (current === null || current.state !== WebsocketState.OPEN) {
+			err(`websoup: not connected, not sent: ${line}`);
+			return;
+		}
+
+		try {
+			runLine(current, line, options.binary);
+		} catch (error) {
+			err(`websoup: ${firstLine(error)}`);
+		}
+	});
+	// End of input: close once what was read is sent (or stop waiting to reconnect).
+	lines.on('close', stop);
+
+	let interrupted = false;
+	const onSignal = (): void => {
+		if (interrupted) {
+			current?.terminate();
+			controller.abort();
+			return;
+		}
+
+		interrupted = true;
+		stop();
+		setTimeout(() => {
+			current?.terminate();
+			controller.abort();
+		}, CLIENT_CLOSE_TIMEOUT_MS).unref();
+	};
+
+	process.on('SIGINT', onSignal);
+	process.on('SIGTERM', onSignal);
+	try {
+		for await (const connection of websocketReconnect(
+			options.url,
+			options.origin,
+			options.protocols.length > 0 ? options.protocols : null,
+			{
+				...connectOptions,
+				signal: controller.signal,
+				onRetry(event) {
+					err(`reconnecting in ${event.delay} ms (attempt ${event.attempt}): ${describeRetry(event)}`);
+				},
+			},
+		)) {
+			current = connection;
+			const protocol = connection.getProtocol();
+			err(`connected to ${options.url.href}${protocol === null ? '' : ` (protocol ${protocol})`}`);
+			printIncoming(connection);
+			if (stopped) {
+				connection.close(CloseCode.NORMAL, null);
+			}
+
+			// eslint-disable-next-line no-await-in-loop -- one connection at a time
+			last = await connection.closed;
+			current = null;
+		}
+	} catch (error) {
+		if (error instanceof TypeError) {
+			throw new UsageError(firstLine(error));
+		}
+
+		throw new RuntimeError(`cannot connect to ${options.url.href}: ${describeConnectError(error, new Message(options.url))}`);
+	} finally {
+		lines.close();
+		process.stdin.destroy();
+		process.removeListener('SIGINT', onSignal);
+		process.removeListener('SIGTERM', onSignal);
+	}
+
+	if (last === null) {
+		err('websoup: stopped before a connection was made');
+		return ExitCode.FAILURE;
+	}
+
+	if (last.wasClean && last.error === null) {
+		err(`closed ${last.code} ${quoteReason(last.reason)}`);
+		return ExitCode.OK;
+	}
+
+	const why = last.error === null ? 'connection closed without a close handshake' : firstLine(last.error);
+	err(`websoup: ${why} (close code ${last.code === 0 ? CloseCode.ABNORMAL : last.code})`);
 	return ExitCode.FAILURE;
 }
 

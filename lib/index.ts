@@ -1,4 +1,6 @@
-// websoup's public API: explicit named exports only.
+// websoup's public API (`import … from 'websoup'`): explicit named exports only, each documented in
+// docs/api.md, docs/node.md or docs/object-model.md. The facades are subpath exports of their own:
+// 'websoup/w3c' (lib/facades/w3c.ts) and 'websoup/openharmony' (lib/facades/openharmony.ts).
 
 export * from './gobject/index.ts';
 export {
@@ -35,10 +37,18 @@ export {
 	type WebsocketConnectionSignals,
 	type WebsocketMessage,
 } from './websocket/connection.ts';
+export {
+	DiagnosticsChannel,
+	type HandshakeRefusedMessage,
+	type WebsocketCloseMessage,
+	type WebsocketErrorMessage,
+	type WebsocketOpenMessage,
+} from './websocket/diagnostics.ts';
 export {encodeClosePayload, encodeFrame, generateMaskKey, type DecodedFrame, type FrameHeaderOptions} from './websocket/frame.ts';
 export {FrameDecoder, type FrameDecoderHandler, type FrameDecoderOptions} from './websocket/frame-decoder.ts';
 export {WebsocketFramer, type WebsocketFramerOptions, type WriteFrameOptions} from './websocket/framer.ts';
-export {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './websocket/validation.ts';
+export {isToken, isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8, Utf8Validator} from './websocket/validation.ts';
+export {mask, unmask} from './websocket/buffer-util.ts';
 export {
 	chooseSubprotocol,
 	clientPrepareHandshake,
@@ -68,7 +78,6 @@ export {
 } from './websocket/http2-message.ts';
 export {parseExtensions, type ExtensionOffer} from './websocket/extensions/manager.ts';
 export {WebsocketExtensionDeflate} from './websocket/extensions/deflate.ts';
-export {Limiter} from './websocket/extensions/limiter.ts';
 export {
 	DEFAULT_HANDSHAKE_TIMEOUT,
 	MAX_REFUSED_BODY_SIZE,
@@ -86,5 +95,20 @@ export {
 	type WebsocketServer,
 	type WebsocketServerCallback,
 } from './node/server.ts';
-export {WebSocket, CloseEvent, type BinaryType, type CloseEventInit} from './facades/w3c.ts';
-export {WebSocketClient, WebSocketErrCode} from './facades/openharmony.ts';
+export {
+	backoffDelay,
+	isRetryableClose,
+	isRetryableHandshakeError,
+	RETRY_CLOSE_CODES,
+	websocketReconnect,
+	type WebsocketBackoff,
+	type WebsocketBackoffOptions,
+	type WebsocketReconnectOptions,
+	type WebsocketRetryEvent,
+} from './node/reconnect.ts';
+export {
+	DEFAULT_RETRY_AFTER,
+	DEFAULT_SHUTDOWN_TIMEOUT,
+	type WebsocketHandlerCloseOptions,
+	type WebsocketHandlerCloseResult,
+} from './node/shutdown.ts';

@@ -3,11 +3,17 @@
 import {once} from 'node:events';
 import {createServer as createHttpServer} from 'node:http';
 import {connect, createServer as createNetServer, type AddressInfo} from 'node:net';
-import test, {type ExecutionContext} from 'ava';
+import ava, {type ExecutionContext} from 'ava';
 import {WebSocket, WebSocketServer, type RawData} from 'ws';
+import {computeAcceptKey} from '../lib/websocket/handshake.ts';
 import {runCli, TIMEOUT, type Cli} from './helpers/cli.ts';
 import {until, withTimeout} from './helpers/signals.ts';
+import {keyOf, scriptedServer} from './node/fixtures.ts';
 
+// One test at a time: each spawns `node --import tsx lib/cli.ts` (and often a second one); thirty of
+// them starting at once on a busy two-core machine outran their 15 s waits (all failed, though each
+// passes in about a second on its own). Serially the file takes about 25 s.
+const test = ava.serial;
 
 /** Starts `websoup serve --port 0 ...args` and resolves with the process and the port it printed. */
 async function startServe(t: ExecutionContext, args: string[] = []): Promise<{cli: Cli; port: number}> {
@@ -324,4 +330,53 @@ test('serve: a request head over Node\'s size limit gets 431, and the server kee
 	const page = await withTimeout(fetch(`http://127.0.0.1:${port}/`), TIMEOUT, 'GET /');
 	t.is(page.status, 200);
 	await page.arrayBuffer();
+});
+
+test('cli: connect reports a 101 that fails verification as a failed handshake, not "rejected: HTTP 101"', async t => {
+	// describeConnectError() treats every NOT_WEBSOCKET with a status as a refusal, but
+	// clientVerifyHandshake's NOT_WEBSOCKET "Server ignored WebSocket handshake" comes with a 101.
+	const port = await scriptedServer(t, (request, socket) => {
+		socket.end(
+			'HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n' +
+				`Sec-WebSocket-Accept: ${computeAcceptKey(keyOf(request))}\r\n\r\n`,
+		);
+	});
+	const cli = runCli(t, ['connect', `ws://127.0.0.1:${port}/`]);
+	cli.child.stdin.end();
+	t.is((await cli.exited()).code, 1);
+	const errors = cli.stderr().split('\n').filter(line => line !== '');
+	t.is(errors.length, 1, cli.stderr());
+	t.notRegex(errors[0] ?? '', /handshake rejected: HTTP 101/);
+	t.regex(errors[0] ?? '', /Server ignored WebSocket handshake/);
+});
+
+test('cli: connect closes with 1000 on SIGINT and exits 0', async t => {
+	// Covers docs/cli.md "Ctrl-C closes with 1000 too": no spec sends a signal to `connect`.
+	const server = new WebSocketServer({host: '127.0.0.1', port: 0});
+	await withTimeout(once(server, 'listening'), 5000, 'ws server');
+	const closes: number[] = [];
+	server.on('connection', socket => {
+		socket.on('message', (data, isBinary) => {
+			socket.send(data, {binary: isBinary});
+		});
+		socket.on('close', code => {
+			closes.push(code);
+		});
+	});
+	t.teardown(() => {
+		for (const client of server.clients) {
+			client.terminate();
+		}
+
+		server.close();
+	});
+	const {port} = server.address() as {port: number};
+	const cli = runCli(t, ['connect', `ws://127.0.0.1:${port}/`]);
+	cli.child.stdin.write('hello\n');
+	await until(() => cli.stdout().includes('< hello\n'), 15_000, 'the echo');
+	cli.child.kill('SIGINT');
+	const exit = await cli.exited();
+	t.is(exit.code, 0, cli.stderr());
+	await until(() => closes.length === 1, 5000, 'the server to see the close');
+	t.deepEqual(closes, [1000]);
 });

@@ -1,9 +1,11 @@
 // OpenHarmony net_websocket facade: OH_WebSocketClient_* (callbacks at construction, int return codes) over websoup.
 
 import {websocketConnect} from '../node/client.ts';
+import {websocketReconnect, type WebsocketBackoffOptions} from '../node/reconnect.ts';
 import {WebsocketDataType} from '../websocket/constants.ts';
 import type {WebsocketConnection} from '../websocket/connection.ts';
 import {WebsocketError} from '../websocket/errors.ts';
+import {isToken} from '../websocket/validation.ts';
 
 /**
  * OpenHarmony's `WebSocket_ErrCode`. The numbering follows OpenHarmony's `net_websocket_type.h` as
@@ -79,6 +81,14 @@ export interface WebSocketRequestOptions {
 	maxQueueSize?: number | undefined;
 	/** Handshake timeout in ms (websoup's `handshakeTimeout`). Default 30 s. */
 	handshakeTimeout?: number | undefined;
+	/**
+	 * websoup's addition: connect again after a loss that means "try again" (1001, 1006, 1011,
+	 * 1012, 1013, a network error, a 5xx), as {@link websocketReconnect} does, with this backoff
+	 * (`true`: its defaults). Each new connection calls `onOpen`, each loss `onClose`; retried
+	 * handshake failures are not reported. `close()` ends it after the close handshake,
+	 * `destroy()` at any time.
+	 */
+	reconnect?: boolean | WebsocketBackoffOptions | undefined;
 }
 
 /** Default {@link WebSocketRequestOptions.maxPayload}: 4 MiB. */
@@ -90,7 +100,6 @@ export const MAX_HEADERS = 64;
 /** At most this many bytes of header names and values together. */
 export const MAX_HEADER_BYTES = 8 * 1024;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
 const ABNORMAL_CLOSE = 1006;
@@ -215,6 +224,11 @@ export class WebSocketClient {
 		}
 
 		const attempt: Attempt = {abort: new AbortController(), conn: null, maxPayload, maxQueueSize, errorReported: false};
+		if (options.reconnect !== undefined && options.reconnect !== false) {
+			this.#connectReconnecting(attempt, uri, options, headers);
+			return WebSocketErrCode.OK;
+		}
+
 		this.#attempt = attempt;
 		this.#state = 'connecting';
 		websocketConnect(uri, options.origin ?? null, options.protocols ?? null, {
@@ -356,6 +370,53 @@ export class WebSocketClient {
 		return WebSocketErrCode.OK;
 	}
 
+	/** connect() with `reconnect`: each connection of websocketReconnect() is wired as a connect() would wire it. */
+	#connectReconnecting(attempt: Attempt, uri: URL, options: WebSocketRequestOptions, headers: Array<[string, string]>): void {
+		if (options.reconnect !== true && (typeof options.reconnect !== 'object' || options.reconnect === null)) {
+			throw new TypeError(`Expected \`reconnect\` to be a boolean or backoff options, got \`${String(options.reconnect)}\``);
+		}
+
+		const connections = websocketReconnect(uri, options.origin ?? null, options.protocols ?? null, {
+			headers,
+			signal: attempt.abort.signal,
+			maxIncomingPayloadSize: attempt.maxPayload,
+			...(options.handshakeTimeout === undefined ? {} : {handshakeTimeout: options.handshakeTimeout}),
+			...(typeof options.reconnect === 'object' ? {backoff: options.reconnect} : {}),
+			onRetry: () => {
+				if (this.#attempt === attempt) {
+					this.#state = 'connecting';
+				}
+			},
+		});
+		this.#attempt = attempt;
+		this.#state = 'connecting';
+		void (async () => {
+			try {
+				for await (const conn of connections) {
+					if (this.#attempt !== attempt) {
+						conn.getIoStream().destroy();
+						return;
+					}
+
+					attempt.conn = conn;
+					attempt.errorReported = false;
+					this.#state = 'open';
+					this.#wire(attempt, conn);
+					this.#callbacks.onOpen?.(this, {code: 101, reason: 'Switching Protocols'});
+				}
+			} catch (error) {
+				if (this.#attempt !== attempt) {
+					return;
+				}
+
+				this.#state = 'closed';
+				const errorMessage = messageOf(error);
+				this.#callbacks.onError?.(this, {errorCode: WebSocketErrCode.CONNECTION_ERROR, errorMessage});
+				this.#callbacks.onClose?.(this, {code: ABNORMAL_CLOSE, reason: errorMessage});
+			}
+		})();
+	}
+
 	#headersFit(headers: ReadonlyArray<readonly [string, string]>): boolean {
 		if (headers.length > MAX_HEADERS) {
 			return false;
@@ -363,7 +424,7 @@ export class WebSocketClient {
 
 		let bytes = 0;
 		for (const [name, value] of headers) {
-			if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name) || BAD_VALUE.test(value)) {
+			if (typeof name !== 'string' || typeof value !== 'string' || !isToken(name) || BAD_VALUE.test(value)) {
 				return false;
 			}
 

@@ -1,177 +1,137 @@
-// A WHATWG-shaped WebSocket client (the browser API, Pepper's PPB_WebSocket) over websocketConnect.
+// A WHATWG WebSocket (the browser API, Pepper's PPB_WebSocket) over websocketConnect, with WebIDL's shape and conversions.
 
 import {Blob} from 'node:buffer';
 import {WebsocketDataType, WebsocketState} from '../websocket/constants.ts';
 import type {WebsocketConnection} from '../websocket/connection.ts';
-import {websocketConnect} from '../node/client.ts';
+import {BufferedAmount} from './buffered-amount.ts';
+import {establishConnection, parseEstablishOptions, parseWebSocketUrl, type WebSocketInit} from './establish.ts';
+import {CloseEvent} from './events.ts';
+import {
+	defineInterface,
+	sendDataLength,
+	toClampedUnsignedShort,
+	toDOMString,
+	toSendData,
+	toUSVString,
+	type WebSendData,
+} from './webidl.ts';
 
-/** What a `CloseEvent` is constructed with. */
-export interface CloseEventInit {
-	bubbles?: boolean | undefined;
-	cancelable?: boolean | undefined;
-	composed?: boolean | undefined;
-	wasClean?: boolean | undefined;
-	code?: number | undefined;
-	reason?: string | undefined;
-}
-
-/** The `close` event of {@link WebSocket}: whether the closing handshake completed, and the peer's code and reason. */
-export class CloseEvent extends Event {
-	readonly #wasClean: boolean;
-	readonly #code: number;
-	readonly #reason: string;
-
-	constructor(type: string, init: CloseEventInit = {}) {
-		super(type, {bubbles: init.bubbles ?? false, cancelable: init.cancelable ?? false, composed: init.composed ?? false});
-		this.#wasClean = init.wasClean ?? false;
-		this.#code = init.code ?? 0;
-		this.#reason = init.reason ?? '';
-	}
-
-	/** Whether both Close frames were exchanged before the connection closed. */
-	get wasClean(): boolean {
-		return this.#wasClean;
-	}
-
-	/** The peer's close code; 1005 when its Close frame had none, 1006 when the connection closed abnormally. */
-	get code(): number {
-		return this.#code;
-	}
-
-	/** The peer's close reason, or `''`. */
-	get reason(): string {
-		return this.#reason;
-	}
-}
+export {CloseEvent, type CloseEventInit} from './events.ts';
+export type {WebSocketInit} from './establish.ts';
+export {WebSocketStream, type WebSocketStreamOptions, type WebSocketOpenInfo, type WebSocketCloseInfo} from './websocket-stream.ts';
+export {WebSocketError, type WebSocketErrorInit} from './websocket-error.ts';
+export {createWebSocketStream, type WebSocketDuplexOptions} from './duplex.ts';
 
 /** The values of {@link WebSocket.binaryType}. */
 export type BinaryType = 'blob' | 'arraybuffer';
 
+/** The `message` event of a {@link WebSocket}: a `MessageEvent` whose `data` is a string, an ArrayBuffer or a Blob. */
+export type WebSocketMessageEvent = MessageEvent & {readonly data: string | ArrayBuffer | Blob};
+
+/** A listener object, as `addEventListener` takes it. */
+export interface WebSocketEventListenerObject<E extends Event> {
+	handleEvent(event: E): unknown;
+}
+
+/** The options `addEventListener` takes. */
+export interface WebSocketListenerOptions {
+	capture?: boolean | undefined;
+	once?: boolean | undefined;
+	passive?: boolean | undefined;
+	signal?: AbortSignal | undefined;
+}
+
+/** The events a {@link WebSocket} fires, by type. */
+export interface WebSocketEventMap {
+	open: Event;
+	message: WebSocketMessageEvent;
+	error: Event;
+	close: CloseEvent;
+}
+
+/** An event handler attribute's value. */
+export type WebSocketEventHandler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
+
 type ReadyState = 0 | 1 | 2 | 3;
-type Handler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
-type SendData = string | ArrayBuffer | ArrayBufferView | Blob;
 
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 
-/** RFC 7230 `token` characters, what a `Sec-WebSocket-Protocol` element may contain. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The most bytes a close reason may take in UTF-8 (the Close frame's payload is at most 125 bytes). */
+const MAX_REASON_BYTES = 123;
 
-function syntaxError(message: string): DOMException {
-	return new DOMException(message, 'SyntaxError');
+/** A close code close() accepts: 1000, or one of the 3000–4999 range left to libraries and applications. */
+function isAllowedCloseCode(code: number): boolean {
+	return code === 1000 || (code >= 3000 && code <= 4999);
 }
 
-function parseUrl(url: string | URL): URL {
-	let parsed: URL;
-	try {
-		parsed = new URL(String(url));
-	} catch {
-		throw syntaxError(`The URL '${String(url)}' is invalid.`);
-	}
-
-	if (parsed.protocol === 'http:') {
-		parsed.protocol = 'ws:';
-	} else if (parsed.protocol === 'https:') {
-		parsed.protocol = 'wss:';
-	}
-
-	if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-		throw syntaxError(`The URL's scheme must be 'ws', 'wss', 'http' or 'https'; '${parsed.protocol}' is not allowed.`);
-	}
-
-	if (parsed.hash !== '' || String(url).includes('#')) {
-		throw syntaxError(`The URL contains a fragment identifier ('${parsed.hash}'); fragments are not allowed in WebSocket URLs.`);
-	}
-
-	return parsed;
-}
-
-function parseProtocols(protocols: string | readonly string[] | undefined): string[] {
-	const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...protocols].map(String);
-	const seen = new Set<string>();
-	for (const protocol of list) {
-		if (!TOKEN.test(protocol)) {
-			throw syntaxError(`The subprotocol '${protocol}' is invalid.`);
-		}
-
-		if (seen.has(protocol)) {
-			throw syntaxError(`The subprotocol '${protocol}' is duplicated.`);
-		}
-
-		seen.add(protocol);
-	}
-
-	return list;
-}
-
-function byteLength(data: SendData): number {
-	if (typeof data === 'string') {
-		return Buffer.byteLength(data);
-	}
-
-	if (data instanceof Blob) {
-		return data.size;
-	}
-
-	return data.byteLength;
-}
-
-function toBytes(data: ArrayBuffer | ArrayBufferView): Buffer {
+/** A copy of binary data, for a send that waits behind a Blob (the standard sends the bytes as they were at send()). */
+function copyBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
 	return ArrayBuffer.isView(data)
-		? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-		: Buffer.from(data);
+		? new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
+		: new Uint8Array(data.slice(0));
+}
+
+interface EventHandlerEntry {
+	callback: object;
+	listener: (event: Event) => void;
 }
 
 /**
- * A WebSocket client following the WHATWG WebSocket standard as far as a Node client can: the
- * browser's `WebSocket` on top of {@link websocketConnect}.
+ * A WebSocket client that behaves as the WHATWG WebSocket standard says a browser's does: the
+ * same interface (constants, attributes, `send()`, `close()`, event handlers) with WebIDL's
+ * argument conversions and property shape, over {@link websocketConnect}.
  *
- * Events are dispatched from the event loop (one `setImmediate` task each), in order: `open`,
- * `message`s, then at most one `error` and exactly one `close`. A connection that fails (handshake
- * refused, connection refused, protocol error) or whose peer drops TCP without a Close frame closes
- * with code 1006 and `wasClean` false.
+ * Events are dispatched from the event loop (a task each), in order: `open`, `message`s, then — if
+ * the connection failed or closed abnormally — `error`, and exactly one `close`. A Node-only options
+ * object may take the place of the subprotocol list (see {@link WebSocketInit}); by default there is
+ * no frame or message size limit, as in a browser.
  */
 export class WebSocket extends EventTarget {
-	static readonly CONNECTING = CONNECTING;
-	static readonly OPEN = OPEN;
-	static readonly CLOSING = CLOSING;
-	static readonly CLOSED = CLOSED;
-
-	readonly CONNECTING = CONNECTING;
-	readonly OPEN = OPEN;
-	readonly CLOSING = CLOSING;
-	readonly CLOSED = CLOSED;
+	declare static readonly CONNECTING: 0;
+	declare static readonly OPEN: 1;
+	declare static readonly CLOSING: 2;
+	declare static readonly CLOSED: 3;
+	declare readonly CONNECTING: 0;
+	declare readonly OPEN: 1;
+	declare readonly CLOSING: 2;
+	declare readonly CLOSED: 3;
 
 	readonly #url: URL;
 	readonly #abort = new AbortController();
+	readonly #buffered = new BufferedAmount();
 	#readyState: ReadyState = CONNECTING;
 	#protocol = '';
 	#extensions = '';
 	#binaryType: BinaryType = 'blob';
 	#connection: WebsocketConnection | null = null;
-	/** Bytes passed to send() that did not reach the connection: pending Blob reads, or sends after close. */
-	#pendingBytes = 0;
 	/** Sends waiting for an earlier Blob to be read, in order. */
-	#sendQueue: SendData[] = [];
+	#sendQueue: Array<string | Uint8Array | Blob> = [];
 	#pumping = false;
-	#errored = false;
+	/** The user agent was "required to fail the WebSocket connection": `error` comes before `close`. */
+	#failed = false;
 	#closeFired = false;
-	readonly #handlers = new Map<string, Handler<Event>>();
+	readonly #handlers = new Map<string, EventHandlerEntry>();
 
 	/**
 	 * Starts connecting to `url`.
 	 *
 	 * @param url - A `ws:`, `wss:`, `http:` or `https:` URL without a fragment.
-	 * @param protocols - The subprotocols to offer: distinct tokens.
+	 * @param protocols - The subprotocols to offer (distinct tokens), or a {@link WebSocketInit}.
+	 * @throws {TypeError} without arguments, or for an option of the wrong type.
 	 * @throws {DOMException} `SyntaxError` for an invalid URL or subprotocol list.
 	 */
-	constructor(url: string | URL, protocols?: string | readonly string[]) {
+	constructor(url: string | URL, protocols: string | readonly string[] | WebSocketInit = []) {
 		super();
-		this.#url = parseUrl(url);
-		const offered = parseProtocols(protocols);
-		websocketConnect(this.#url, null, offered.length === 0 ? null : offered, {signal: this.#abort.signal}).then(
+		if (arguments.length === 0) {
+			throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
+		}
+
+		this.#url = parseWebSocketUrl(url);
+		const options = parseEstablishOptions(this.#url, protocols);
+		establishConnection(options, this.#abort.signal).then(
 			connection => {
 				this.#opened(connection);
 			},
@@ -191,14 +151,23 @@ export class WebSocket extends EventTarget {
 		return this.#readyState;
 	}
 
-	/** The subprotocol the server selected, `''` until open or when none. */
-	get protocol(): string {
-		return this.#protocol;
+	/**
+	 * Bytes of application data passed to `send()` and not yet transmitted, as of the start of the
+	 * current task (so it rises at once with `send()` and drops only in a later task). Sends after
+	 * `close()` stay counted: they are never transmitted.
+	 */
+	get bufferedAmount(): number {
+		return this.#buffered.amount;
 	}
 
-	/** The accepted extensions as a `Sec-WebSocket-Extensions` value, `''` until open or when none. */
+	/** The accepted extensions as a `Sec-WebSocket-Extensions` value; `''` until open, or when none. */
 	get extensions(): string {
 		return this.#extensions;
+	}
+
+	/** The subprotocol the server selected; `''` until open, or when none. */
+	get protocol(): string {
+		return this.#protocol;
 	}
 
 	/** How binary messages are exposed: `'blob'` (the default) or `'arraybuffer'`. Other values are ignored. */
@@ -207,106 +176,67 @@ export class WebSocket extends EventTarget {
 	}
 
 	set binaryType(value: BinaryType) {
-		if (value === 'blob' || value === 'arraybuffer') {
-			this.#binaryType = value;
+		const text = toDOMString(value);
+		if (text === 'blob' || text === 'arraybuffer') {
+			this.#binaryType = text;
 		}
 	}
 
-	/** Bytes queued by send() and not yet handed to the network (including sends after close, per the standard). */
-	get bufferedAmount(): number {
-		return this.#pendingBytes + (this.#connection?.bufferedAmount ?? 0);
+	get onopen(): WebSocketEventHandler<Event> {
+		return this.#getHandler('open') as WebSocketEventHandler<Event>;
 	}
 
-	get onopen(): Handler<Event> {
-		return this.#getHandler('open');
-	}
-
-	set onopen(handler: Handler<Event>) {
+	set onopen(handler: WebSocketEventHandler<Event>) {
 		this.#setHandler('open', handler);
 	}
 
-	get onmessage(): Handler<MessageEvent> {
-		return this.#getHandler('message') as Handler<MessageEvent>;
+	get onerror(): WebSocketEventHandler<Event> {
+		return this.#getHandler('error') as WebSocketEventHandler<Event>;
 	}
 
-	set onmessage(handler: Handler<MessageEvent>) {
-		this.#setHandler('message', handler as Handler<Event>);
-	}
-
-	get onerror(): Handler<Event> {
-		return this.#getHandler('error');
-	}
-
-	set onerror(handler: Handler<Event>) {
+	set onerror(handler: WebSocketEventHandler<Event>) {
 		this.#setHandler('error', handler);
 	}
 
-	get onclose(): Handler<CloseEvent> {
-		return this.#getHandler('close') as Handler<CloseEvent>;
+	get onclose(): WebSocketEventHandler<CloseEvent> {
+		return this.#getHandler('close') as WebSocketEventHandler<CloseEvent>;
 	}
 
-	set onclose(handler: Handler<CloseEvent>) {
-		this.#setHandler('close', handler as Handler<Event>);
+	set onclose(handler: WebSocketEventHandler<CloseEvent>) {
+		this.#setHandler('close', handler);
 	}
 
-	/**
-	 * Sends a text (string) or binary message. After close() the bytes only add to `bufferedAmount`.
-	 *
-	 * @throws {DOMException} `InvalidStateError` while CONNECTING.
-	 */
-	send(data: SendData): void {
-		if (this.#readyState === CONNECTING) {
-			throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
-		}
+	get onmessage(): WebSocketEventHandler<WebSocketMessageEvent> {
+		return this.#getHandler('message') as WebSocketEventHandler<WebSocketMessageEvent>;
+	}
 
-		if (typeof data !== 'string' && !(data instanceof Blob) && !(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) {
-			data = String(data);
-		}
-
-		// The peer may have started closing before the task that sets CLOSING ran: count, don't send.
-		if (this.#readyState !== OPEN || this.#connection?.getState() !== WebsocketState.OPEN) {
-			this.#pendingBytes += byteLength(data);
-			return;
-		}
-
-		if (this.#sendQueue.length === 0 && !(data instanceof Blob)) {
-			this.#sendNow(this.#connection, data);
-			return;
-		}
-
-		this.#pendingBytes += byteLength(data);
-		this.#sendQueue.push(data);
-		void this.#pump();
+	set onmessage(handler: WebSocketEventHandler<WebSocketMessageEvent>) {
+		this.#setHandler('message', handler);
 	}
 
 	/**
-	 * Starts the closing handshake (or fails a connection still CONNECTING). Does nothing once CLOSING or CLOSED.
+	 * Starts the closing handshake, or fails a connection still CONNECTING; does nothing once
+	 * CLOSING or CLOSED. No code and no reason sends an empty Close frame; a reason alone sends 1000.
 	 *
-	 * @param code - 1000 or 3000–4999; none sends an empty Close frame (1000 when only `reason` is given).
-	 * @param reason - At most 123 bytes of UTF-8.
+	 * @param code - 1000 or 3000–4999, converted as WebIDL's `[Clamp] unsigned short` (so `NaN` is 0).
+	 * @param reason - At most 123 bytes of UTF-8 (after lone surrogates become U+FFFD).
 	 * @throws {DOMException} `InvalidAccessError` for another code; `SyntaxError` for a longer reason.
 	 */
-	close(code?: number, reason?: string): void {
-		if (code !== undefined) {
-			code = Number(code);
-			if (!Number.isFinite(code)) {
-				throw new TypeError(`The code ${String(code)} is not a number.`);
-			}
-
-			code = Math.trunc(code);
-			if (code !== 1000 && (code < 3000 || code > 4999)) {
-				throw new DOMException(
-					`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
-					'InvalidAccessError',
-				);
-			}
+	close(...args: [code?: number, reason?: string]): void {
+		const code = args[0] === undefined ? null : toClampedUnsignedShort(args[0]);
+		const reason = args[1] === undefined ? null : toUSVString(args[1]);
+		if (code !== null && !isAllowedCloseCode(code)) {
+			throw new DOMException(
+				`Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
+				'InvalidAccessError',
+			);
 		}
 
-		if (reason !== undefined) {
-			reason = String(reason);
-			if (Buffer.byteLength(reason) > 123) {
-				throw syntaxError('The close reason must not be greater than 123 UTF-8 bytes.');
-			}
+		if (reason !== null && Buffer.byteLength(reason, 'utf8') > MAX_REASON_BYTES) {
+			throw new DOMException(
+				`Failed to execute 'close' on 'WebSocket': The close reason must not be greater than ${MAX_REASON_BYTES} UTF-8 bytes.`,
+				'SyntaxError',
+			);
 		}
 
 		if (this.#readyState === CLOSING || this.#readyState === CLOSED) {
@@ -314,49 +244,76 @@ export class WebSocket extends EventTarget {
 		}
 
 		if (this.#readyState === CONNECTING) {
+			// "Fail the WebSocket connection and set readyState to CLOSING."
 			this.#readyState = CLOSING;
 			this.#abort.abort();
-			// A handshake that already completed is dropped: the connection never opens.
+			this.#fail();
 			return;
 		}
 
 		this.#readyState = CLOSING;
-		const effectiveCode = code ?? (reason === undefined ? 1005 : 1000);
-		this.#connection?.close(effectiveCode, effectiveCode === 1005 ? null : (reason ?? null));
+		const connection = this.#connection;
+		if (connection === null || connection.getState() !== WebsocketState.OPEN) {
+			return; // the peer's Close already started the closing handshake
+		}
+
+		// No code and no reason: a Close frame without a body. A reason without a code: 1000.
+		if (code === null && (reason === null || reason === '')) {
+			connection.close();
+		} else {
+			connection.close(code ?? 1000, reason);
+		}
+	}
+
+	/**
+	 * Transmits `data`: a string as a text message (UTF-8), an ArrayBuffer, any ArrayBufferView
+	 * (exactly its bytes) or a Blob as a binary message, in the order of the calls. Once the
+	 * closing handshake has started the data is not sent, but still counted in `bufferedAmount`.
+	 *
+	 * @throws {TypeError} without an argument, or for a SharedArrayBuffer (or a view on one).
+	 * @throws {DOMException} `InvalidStateError` while CONNECTING.
+	 */
+	send(data: string | ArrayBuffer | ArrayBufferView | Blob): void {
+		if (arguments.length === 0) {
+			throw new TypeError("Failed to execute 'send' on 'WebSocket': 1 argument required, but only 0 present.");
+		}
+
+		const value = toSendData(data, 'data');
+		if (this.#readyState === CONNECTING) {
+			throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
+		}
+
+		this.#buffered.add(sendDataLength(value));
+		const connection = this.#sendableConnection();
+		if (connection === null) {
+			return;
+		}
+
+		if (this.#sendQueue.length === 0 && !(value instanceof Blob)) {
+			this.#transmit(connection, value);
+			return;
+		}
+
+		this.#sendQueue.push(typeof value === 'string' || value instanceof Blob ? value : copyBytes(value));
+		void this.#pump();
 	}
 
 	// --- Internals -------------------------------------------------------------------------------
 
-	#getHandler(type: string): Handler<Event> {
-		return this.#handlers.get(type) ?? null;
+	/** The connection, while it is established and its closing handshake has not started. */
+	#sendableConnection(): WebsocketConnection | null {
+		const connection = this.#connection;
+		return this.#readyState === OPEN && connection?.getState() === WebsocketState.OPEN ? connection : null;
 	}
 
-	#setHandler(type: string, handler: Handler<Event>): void {
-		const value = typeof handler === 'function' ? handler : null;
-		if (!this.#handlers.has(type)) {
-			// Like an event handler attribute: one listener, added when first set, calling the current handler.
-			this.addEventListener(type, event => {
-				const current = this.#handlers.get(type);
-				if (typeof current === 'function') {
-					current.call(this, event);
-				}
-			});
-		}
-
-		this.#handlers.set(type, value);
-	}
-
-	/** Runs `task` as a task of the event loop; tasks run in the order queued. */
-	#queueTask(task: () => void): void {
-		setImmediate(task);
-	}
-
-	#sendNow(connection: WebsocketConnection, data: string | ArrayBuffer | ArrayBufferView | Buffer): void {
+	#transmit(connection: WebsocketConnection, data: Exclude<WebSendData, Blob>): void {
 		if (typeof data === 'string') {
 			connection.sendText(data);
 		} else {
-			connection.sendBinary(toBytes(data));
+			connection.sendBinary(data);
 		}
+
+		this.#buffered.handed(connection, sendDataLength(data));
 	}
 
 	async #pump(): Promise<void> {
@@ -368,12 +325,11 @@ export class WebSocket extends EventTarget {
 		try {
 			while (this.#sendQueue.length > 0) {
 				const data = this.#sendQueue[0]!;
-				const payload = data instanceof Blob ? Buffer.from(await data.arrayBuffer()) : data;
+				const payload = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data;
 				this.#sendQueue.shift();
-				const connection = this.#connection;
-				if (this.#readyState === OPEN && connection?.getState() === WebsocketState.OPEN) {
-					this.#pendingBytes -= byteLength(data);
-					this.#sendNow(connection, payload);
+				const connection = this.#sendableConnection();
+				if (connection !== null) {
+					this.#transmit(connection, payload);
 				}
 			}
 		} finally {
@@ -381,11 +337,55 @@ export class WebSocket extends EventTarget {
 		}
 	}
 
+	#getHandler(type: string): object | null {
+		return this.#handlers.get(type)?.callback ?? null;
+	}
+
+	/**
+	 * An event handler attribute ([LegacyTreatNonObjectAsNull]): an object (callable or not) is
+	 * kept as it is, anything else is null. The listener is added when the handler is first set
+	 * (so it keeps that place among the listeners) and removed when it is set to null.
+	 */
+	#setHandler(type: string, value: unknown): void {
+		const callback = (typeof value === 'object' && value !== null) || typeof value === 'function' ? value : null;
+		const entry = this.#handlers.get(type);
+		if (callback === null) {
+			if (entry !== undefined) {
+				this.removeEventListener(type, entry.listener);
+				this.#handlers.delete(type);
+			}
+
+			return;
+		}
+
+		if (entry !== undefined) {
+			entry.callback = callback;
+			return;
+		}
+
+		const created: EventHandlerEntry = {
+			callback,
+			listener: event => {
+				const current = created.callback;
+				// A non-callable object is kept as the value but does nothing when invoked.
+				if (typeof current === 'function') {
+					(current as (this: WebSocket, event: Event) => unknown).call(this, event);
+				}
+			},
+		};
+		this.#handlers.set(type, created);
+		this.addEventListener(type, created.listener);
+	}
+
+	/** Runs `task` as a task of the event loop; tasks run in the order queued. */
+	#queueTask(task: () => void): void {
+		setImmediate(task);
+	}
+
 	#opened(connection: WebsocketConnection): void {
 		if (this.#readyState !== CONNECTING) {
-			// close() ran while the handshake finished: drop the connection.
+			// close() ran while the handshake finished: the connection was already failed.
 			connection.getIoStream().destroy();
-			this.#fail();
 			return;
 		}
 
@@ -395,8 +395,10 @@ export class WebSocket extends EventTarget {
 				this.#dispatchMessage(type, data);
 			});
 		});
+		// The connection's `error` (a protocol error, a limit, the socket failing) is the standard's
+		// "fail the WebSocket connection", whatever the close handshake does afterwards.
 		connection.connect('error', () => {
-			this.#errored = true;
+			this.#failed = true;
 		});
 		connection.connect('closing', () => {
 			this.#queueTask(() => {
@@ -406,15 +408,13 @@ export class WebSocket extends EventTarget {
 			});
 		});
 		void connection.closed.then(info => {
-			if (info.error !== null) {
-				this.#errored = true;
-			}
-
+			this.#buffered.stop();
 			this.#queueTask(() => {
-				const clean = info.wasClean && !this.#errored;
-				this.#readyState = CLOSED;
-				if (this.#errored) {
-					this.dispatchEvent(new Event('error'));
+				// RFC 6455 §7.1.5: without a closing handshake the close code is 1006, and the
+				// connection was failed, so `error` comes first.
+				const clean = info.wasClean && !this.#failed;
+				if (!clean) {
+					this.#failed = true;
 				}
 
 				this.#fireClose(clean, clean ? info.code || 1005 : 1006, clean ? (info.reason ?? '') : '');
@@ -455,16 +455,14 @@ export class WebSocket extends EventTarget {
 		this.dispatchEvent(new MessageEvent('message', {data: payload, origin: this.#url.origin}));
 	}
 
-	/** Fails the connection: `error`, then `close` with 1006. */
+	/** Fails the connection before it opened: `error`, then `close` with 1006. */
 	#fail(): void {
-		if (this.#errored || this.#closeFired) {
+		if (this.#closeFired) {
 			return;
 		}
 
-		this.#errored = true;
+		this.#failed = true;
 		this.#queueTask(() => {
-			this.#readyState = CLOSED;
-			this.dispatchEvent(new Event('error'));
 			this.#fireClose(false, 1006, '');
 		});
 	}
@@ -477,6 +475,35 @@ export class WebSocket extends EventTarget {
 		this.#closeFired = true;
 		this.#readyState = CLOSED;
 		this.#sendQueue = [];
+		if (this.#failed) {
+			this.dispatchEvent(new Event('error'));
+		}
+
 		this.dispatchEvent(new CloseEvent('close', {wasClean, code, reason}));
 	}
 }
+
+export interface WebSocket {
+	addEventListener<K extends keyof WebSocketEventMap>(
+		type: K,
+		listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | WebSocketEventListenerObject<WebSocketEventMap[K]> | null,
+		options?: WebSocketListenerOptions | boolean,
+	): void;
+	addEventListener(
+		type: string,
+		listener: ((this: WebSocket, event: Event) => unknown) | WebSocketEventListenerObject<Event> | null,
+		options?: WebSocketListenerOptions | boolean,
+	): void;
+	removeEventListener<K extends keyof WebSocketEventMap>(
+		type: K,
+		listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | WebSocketEventListenerObject<WebSocketEventMap[K]> | null,
+		options?: {capture?: boolean | undefined} | boolean,
+	): void;
+	removeEventListener(
+		type: string,
+		listener: ((this: WebSocket, event: Event) => unknown) | WebSocketEventListenerObject<Event> | null,
+		options?: {capture?: boolean | undefined} | boolean,
+	): void;
+}
+
+defineInterface(WebSocket, 'WebSocket', {CONNECTING, OPEN, CLOSING, CLOSED});

@@ -7,6 +7,7 @@ export type {
 	CamelCase,
 	ConstructProperties,
 	HandlerId,
+	PropertyAccessors,
 	PropertyName,
 	PropertyTable,
 	PropertyValue,

@@ -16,7 +16,8 @@ import type {
 	WritableName,
 } from './types.ts';
 
-const debug = debuglog('gobject');
+// The package's debug section (NODE_DEBUG=websoup); this layer imports nothing of lib/websocket.
+const debug = debuglog('websoup');
 
 /** The signals every GObject has. */
 export interface GObjectSignals {
@@ -53,6 +54,9 @@ interface GObjectClass {
 	readonly signals?: Readonly<Record<string, SignalSpec<never, never[]>>>;
 	readonly prototype: object;
 }
+
+/** One signal's handlers on one object: none, the lone handler, or the handlers in order. */
+type HandlerSlot = HandlerRecord | readonly HandlerRecord[] | undefined;
 
 const classInfos = new WeakMap<object, ClassInfo>();
 let nextHandlerId = 1;
@@ -100,8 +104,12 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	readonly #info: ClassInfo;
 	/** Property values, by the property's index in its class. */
 	readonly #values: unknown[];
-	/** Per signal index: the connected handlers, replaced (never mutated) when one is added or removed. */
-	#handlers: Array<readonly HandlerRecord[] | undefined> | undefined;
+	/**
+	 * Per signal index: the connected handlers, replaced (never mutated) when one is added or
+	 * removed; a lone handler is kept as itself, not in an array of one (56 bytes less per signal
+	 * connected, on every connection).
+	 */
+	#handlers: Array<HandlerSlot> | undefined;
 	#emission: Emission | null = null;
 	/**
 	 * Bit `i` is set while signal `i` is emitted on the hot path, which keeps no Emission record;
@@ -295,8 +303,13 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		const record = this.#record(id, 'disconnect');
 		record.connected = false;
 		const handlers = this.#handlers!;
-		const list = handlers[record.signal.index]!;
-		handlers[record.signal.index] = list.length === 1 ? undefined : list.filter(other => other !== record);
+		const slot = handlers[record.signal.index]!;
+		if (slot instanceof HandlerRecord) {
+			handlers[record.signal.index] = undefined;
+		} else {
+			const rest = slot.filter(other => other !== record);
+			handlers[record.signal.index] = rest.length === 1 ? rest[0] : rest;
+		}
 	}
 
 	/** Whether a handler with this id is connected. */
@@ -351,9 +364,12 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	 * handler, `connectAfter` handlers, RUN_CLEANUP class handler. A handler that throws is
 	 * reported to the error reporter and the emission goes on.
 	 *
+	 * Protected, as in GObject practice only the class says when its signals happen: code outside
+	 * cannot fake a `closed` or a `message`.
+	 *
 	 * @throws {TypeError} for an unknown signal.
 	 */
-	emit<K extends SignalName<T, S>>(signal: K, ...args: SignalArgs<S, K>): void {
+	protected emit<K extends SignalName<T, S>>(signal: K, ...args: SignalArgs<S, K>): void {
 		// A call site emits one name again and again: compare with the last one before the map.
 		const classInfo = this.#info;
 		let key = classInfo.lastKey!;
@@ -369,10 +385,10 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 			if (info.classHandler === undefined) {
 				return;
 			}
-		} else if (handlers.length === 1 && info.hot) {
+		} else if (handlers instanceof HandlerRecord && info.hot) {
 			// The hot path: one handler and no class handler, so no stage can follow the handler and
 			// the emission needs no record; `#hotSignals` only lets stopEmission() find it.
-			const record = handlers[0]!;
+			const record = handlers;
 			if (record.blocked === 0 && (record.detail === null || record.detail === key.detail)) {
 				const outer = this.#hotSignals;
 				this.#hotSignals = outer | (1 << info.index);
@@ -450,13 +466,22 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	}
 
 	#callHandlers(
-		handlers: readonly HandlerRecord[],
+		slot: HandlerRecord | readonly HandlerRecord[],
 		after: boolean,
 		emission: Emission,
 		name: string,
 		args: readonly unknown[],
 	): void {
 		const {detail} = emission;
+		if (slot instanceof HandlerRecord) {
+			if (slot.after === after && slot.connected && slot.blocked === 0 && (slot.detail === null || slot.detail === detail)) {
+				this.#apply(slot.fn, name, args);
+			}
+
+			return;
+		}
+
+		const handlers = slot;
 		for (let i = 0; i < handlers.length; i++) {
 			const record = handlers[i]!;
 			if (
@@ -511,17 +536,21 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		}
 
 		const record = new HandlerRecord(nextHandlerId++, info, detail, handler as (...args: never[]) => void, after);
-		const handlers = (this.#handlers ??= new Array<readonly HandlerRecord[] | undefined>(this.#info.signalCount).fill(undefined));
-		const list = handlers[info.index];
-		handlers[info.index] = list === undefined ? [record] : [...list, record];
+		const handlers = (this.#handlers ??= new Array<HandlerSlot>(this.#info.signalCount).fill(undefined));
+		const slot = handlers[info.index];
+		handlers[info.index] = slot === undefined ? record : slot instanceof HandlerRecord ? [slot, record] : [...slot, record];
 		return record.id;
 	}
 
 	/** The connected handler with this id: a scan, as objects have few handlers and no map is kept per object. */
 	#find(id: HandlerId): HandlerRecord | undefined {
-		for (const list of this.#handlers ?? []) {
-			if (list !== undefined) {
-				for (const record of list) {
+		for (const slot of this.#handlers ?? []) {
+			if (slot instanceof HandlerRecord) {
+				if (slot.id === id) {
+					return slot;
+				}
+			} else if (slot !== undefined) {
+				for (const record of slot) {
 					if (record.id === id) {
 						return record;
 					}

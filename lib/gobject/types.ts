@@ -38,6 +38,25 @@ export type WritableKey<T extends PropertyTable> = {
 /** Either spelling of a writable property's name. */
 export type WritableName<T extends PropertyTable> = WritableKey<T> | CamelCase<WritableKey<T>>;
 
+/**
+ * The camelCase accessors GObject defines on a class's prototype (`obj.keepaliveInterval`), typed
+ * from its property table: a read-only property's accessor is `readonly`. A class gets their types
+ * by declaration merging, so it writes no get/set pair of its own:
+ *
+ * ```ts
+ * interface Channel extends PropertyAccessors<typeof properties> {}
+ * class Channel extends GObject<typeof properties, Signals> { … }
+ * ```
+ *
+ * Like `setProperty`, the accessor of a CONSTRUCT_ONLY property is typed writable (flags combined
+ * with `|` are a `number` to the compiler) and throws a `TypeError` when set after construction.
+ */
+export type PropertyAccessors<T extends PropertyTable> = {
+	-readonly [K in WritableKey<T> as CamelCase<K>]: ValueOf<T[K]>;
+} & {
+	readonly [K in Exclude<PropertyKey<T>, WritableKey<T>> as CamelCase<K>]: ValueOf<T[K]>;
+};
+
 /** What a constructor takes: writable properties, in either spelling. */
 export type ConstructProperties<T extends PropertyTable> = {
 	[K in WritableKey<T>]?: ValueOf<T[K]>;

@@ -2,9 +2,9 @@
 
 import {connect as netConnect, isIP, type Socket} from 'node:net';
 import {connect as tlsConnect, type ConnectionOptions} from 'node:tls';
-import {debuglog} from 'node:util';
 import {WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handshake.ts';
@@ -12,7 +12,6 @@ import {MAX_HEAD_SIZE, Message, findHeadEnd, formatRequestHead, parseResponseHea
 import {validateConnectionOptions} from './connection-options.ts';
 import {connectOverHttp2, validateHttp2Option, type WebsocketHttp2Option} from './http2-client.ts';
 
-const debug = debuglog('websocket');
 
 /** The default of {@link WebsocketConnectOptions.handshakeTimeout}: 30 s. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
@@ -53,6 +52,10 @@ export interface WebsocketConnectOptions {
 	maxIncomingFragments?: number | undefined;
 	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 0 on a client. */
 	maxBufferedAmount?: number | undefined;
+	/** The connection's `close-timeout`: milliseconds the close handshake and its drain may take; default 5000. */
+	closeTimeout?: number | undefined;
+	/** The connection's `idle-timeout` in seconds (no data frame for so long closes with 1001); default 0 (off). */
+	idleTimeout?: number | undefined;
 	/**
 	 * WebSocket over HTTP/2 (RFC 8441): `true` opens a stream of a new HTTP/2 session (TLS for
 	 * `wss:`, prior knowledge for `ws:`), closed with the WebSocket; a `ClientHttp2Session` opens a
@@ -273,6 +276,11 @@ async function handshake(
 
 			cleanup();
 			debug('handshake failed: %s', error.message);
+			// The server said no (not a 101), or its 101 does not verify: a refusal, not an I/O failure.
+			if (error instanceof WebsocketError && (error.code === WebsocketErrorCode.NOT_WEBSOCKET || error.code === WebsocketErrorCode.BAD_HANDSHAKE)) {
+				publishHandshakeRefused('client', msg, error);
+			}
+
 			// Keep a listener: the socket may still report an error while being destroyed.
 			socket.on('error', () => {});
 			socket.destroy();
@@ -470,6 +478,14 @@ function openConnection(
 
 	if (options.maxBufferedAmount !== undefined) {
 		properties.maxBufferedAmount = options.maxBufferedAmount;
+	}
+
+	if (options.closeTimeout !== undefined) {
+		properties.closeTimeout = options.closeTimeout;
+	}
+
+	if (options.idleTimeout !== undefined) {
+		properties.idleTimeout = options.idleTimeout;
 	}
 
 	let connection: WebsocketConnection;

@@ -10,6 +10,8 @@ const connectionOptions = {
 	keepalivePongTimeout: 'keepalive-pong-timeout',
 	maxIncomingFragments: 'max-incoming-fragments',
 	maxBufferedAmount: 'max-buffered-amount',
+	closeTimeout: 'close-timeout',
+	idleTimeout: 'idle-timeout',
 } as const;
 
 /** The options, each checked against its connection property's spec. */

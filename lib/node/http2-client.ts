@@ -10,9 +10,9 @@ import {
 } from 'node:http2';
 import {isIP} from 'node:net';
 import {connect as tlsConnect, type ConnectionOptions, type TLSSocket} from 'node:tls';
-import {debuglog} from 'node:util';
 import {WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {debug} from '../websocket/diagnostics.ts';
 import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handshake.ts';
@@ -20,8 +20,6 @@ import type {Message} from '../websocket/message.ts';
 import {MAX_REFUSED_BODY_SIZE, type WebsocketConnectOptions} from './client.ts';
 import {givenConnectionLimits} from './connection-options.ts';
 import {mapStreamEnd} from './http2-stream.ts';
-
-const debug = debuglog('websocket');
 
 /**
  * {@link WebsocketConnectOptions.http2}: `true` opens the WebSocket on a new HTTP/2 session,

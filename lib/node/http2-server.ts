@@ -3,7 +3,6 @@
 import type {IncomingMessage} from 'node:http';
 import type {Http2SecureServer, Http2Server, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream} from 'node:http2';
 import type {Duplex} from 'node:stream';
-import {debuglog} from 'node:util';
 import {
 	DEFAULT_MAX_BUFFERED_AMOUNT,
 	DEFAULT_MAX_INCOMING_FRAGMENTS,
@@ -11,8 +10,9 @@ import {
 	WebsocketConnectionType,
 } from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
-import {closeAfterResponse, messageFromHttp2Headers, refuseHttp2Stream, respondHttp2Stream} from '../websocket/http2-message.ts';
+import {closeAfterResponse, messageFromHttp2Headers, refuseHttp2Stream as writeRefusal, respondHttp2Stream} from '../websocket/http2-message.ts';
 import {Message} from '../websocket/message.ts';
 import {mapStreamEnd} from './http2-stream.ts';
 import {
@@ -26,8 +26,6 @@ import {
 	type WebsocketServer,
 	type WebsocketServerCallback,
 } from './server.ts';
-
-const debug = debuglog('websocket');
 
 /** An HTTP/2 server, cleartext or TLS (with or without `allowHTTP1`). */
 export type AnyHttp2Server = Http2Server | Http2SecureServer;
@@ -122,6 +120,13 @@ function claim(registry: Registry, stream: ServerHttp2Stream, headers: IncomingH
 	return entry === null ? null : {msg, entry};
 }
 
+/** Sends a refused handshake's response on its stream (the session goes on), as diagnostics report it. */
+function refuseHttp2Stream(stream: ServerHttp2Stream, msg: Message, error: Error | null = null): void {
+	publishHandshakeRefused('server', msg, error);
+	msg.httpVersion = '2';
+	writeRefusal(stream, msg);
+}
+
 /** A refusal with only a status, on a stream (the session goes on). */
 function refuseWithStatus(stream: ServerHttp2Stream, uri: URL, status: number): void {
 	const msg = new Message(uri);
@@ -141,6 +146,8 @@ function serverLimits(options: WebsocketHandlerOptions): {
 	keepalivePongTimeout: number;
 	maxIncomingFragments: number;
 	maxBufferedAmount: number;
+	closeTimeout?: number;
+	idleTimeout: number;
 } {
 	return {
 		maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
@@ -149,6 +156,8 @@ function serverLimits(options: WebsocketHandlerOptions): {
 		keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
 		maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
 		maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+		...(options.closeTimeout === undefined ? {} : {closeTimeout: options.closeTimeout}),
+		idleTimeout: options.idleTimeout ?? 0,
 	};
 }
 
@@ -171,6 +180,12 @@ async function handleStream(
 	}
 
 	const path = msg.uri.pathname;
+	if (entry.shutdown.closing) {
+		debug('handshake refused: the handler is shutting down');
+		refuseHttp2Stream(stream, entry.shutdown.refusal(msg.uri));
+		return;
+	}
+
 	// The client ended its side with the request: it could never send a frame.
 	if (stream.endAfterHeaders) {
 		fillRefusal(msg, 'WebSocket handshake request must not end the stream');
@@ -200,6 +215,11 @@ async function handleStream(
 			return;
 		}
 
+		if (refusal === null && entry.shutdown.closing) {
+			refuseHttp2Stream(stream, entry.shutdown.refusal(msg.uri));
+			return;
+		}
+
 		if (refusal === null && lookup(registry, path) !== entry) {
 			refuseWithStatus(stream, msg.uri, 404);
 			return;
@@ -207,7 +227,6 @@ async function handleStream(
 	}
 
 	if (refusal !== null) {
-		refusal.httpVersion = '2';
 		refuseHttp2Stream(stream, refusal);
 		return;
 	}
@@ -215,7 +234,7 @@ async function handleStream(
 	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
 	if (!result.accepted) {
 		debug('handshake refused: %s', result.error.message);
-		refuseHttp2Stream(stream, msg);
+		refuseHttp2Stream(stream, msg, result.error);
 		return;
 	}
 
@@ -246,6 +265,7 @@ async function handleStream(
 
 	mapStreamEnd(connection, stream);
 	stream.removeListener('error', onError);
+	entry.shutdown.add(connection);
 	try {
 		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
 	} catch (error) {

@@ -5,22 +5,23 @@ import type {Http2SecureServer, Http2Server} from 'node:http2';
 import type {Server as HttpsServer} from 'node:https';
 import type {Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
-import {debuglog} from 'node:util';
 import {
 	DEFAULT_MAX_BUFFERED_AMOUNT,
 	DEFAULT_MAX_INCOMING_FRAGMENTS,
 	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 	WebsocketConnectionType,
 } from '../websocket/constants.ts';
+import {describe} from '../gobject/param-spec.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
+import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {Message, messageFromIncomingMessage, writeResponseHead} from '../websocket/message.ts';
 import {answerHttp2Request, assertExtendedConnect, attachHttp2, isHttp2Request, isHttp2Server} from './http2-server.ts';
+import {HandlerShutdown, type WebsocketHandlerCloseOptions, type WebsocketHandlerCloseResult} from './shutdown.ts';
 
-const debug = debuglog('websocket');
 
 /** The default of {@link WebsocketHandlerOptions.handshakeTimeout}: 10 s. */
 export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
@@ -76,6 +77,10 @@ export interface WebsocketHandlerOptions {
 	maxIncomingFragments?: number | undefined;
 	/** The connection's `max-buffered-amount` (bytes waiting to be sent past which reading stops, 0 = off); default 1 MiB. */
 	maxBufferedAmount?: number | undefined;
+	/** The connection's `close-timeout`: milliseconds the close handshake and its drain may take; default 5000. */
+	closeTimeout?: number | undefined;
+	/** The connection's `idle-timeout` in seconds (no data frame for so long closes with 1001); default 0 (off). */
+	idleTimeout?: number | undefined;
 	/**
 	 * Milliseconds from the `'upgrade'` event to the 101 (that is, the time `check` may take);
 	 * past it the client gets 503 and the socket is closed. 0 = no limit. Reading the request
@@ -104,6 +109,18 @@ export interface WebsocketHandler {
 	 * Once the last handler of a server is removed, websoup's listeners leave the server.
 	 */
 	remove(): void;
+	/**
+	 * Shuts the handler down gracefully: from this call on, handshakes at its path are refused with
+	 * 503 and `Retry-After`; every open connection it accepted gets a Close (`code`, default 1001,
+	 * and `reason`); the promise resolves once all are CLOSED, or once `timeout` ms (default 5000)
+	 * have passed and the ones still open were terminated, with how many closed cleanly, how many
+	 * closed without a complete handshake, and how many were terminated. Calling it again returns
+	 * the same promise. The handler stays in place (answering 503) until {@link WebsocketHandler.remove}.
+	 *
+	 * @throws {TypeError} for an option of the wrong type.
+	 * @throws {RangeError} for a code a server may not send or a reason over 123 bytes.
+	 */
+	close(options?: WebsocketHandlerCloseOptions): Promise<WebsocketHandlerCloseResult>;
 }
 
 /** A handler as the registry keeps it (shared with the HTTP/2 glue). */
@@ -114,6 +131,7 @@ export interface HandlerEntry {
 	readonly callback: WebsocketServerCallback<never>;
 	readonly options: WebsocketHandlerOptions;
 	readonly timeout: number;
+	readonly shutdown: HandlerShutdown;
 }
 
 /** A server's handlers and websoup's listeners on it (shared with the HTTP/2 glue). */
@@ -136,10 +154,6 @@ interface Listenable {
 
 const registries = new WeakMap<object, Registry>();
 
-function describe(value: unknown): string {
-	return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
 function normalizePath(path: unknown): string | null {
 	if (path === null || path === '' || path === '/') {
 		// libsoup: a NULL or "/" path makes the default handler.
@@ -147,7 +161,7 @@ function normalizePath(path: unknown): string | null {
 	}
 
 	if (typeof path !== 'string' || !path.startsWith('/')) {
-		throw new TypeError(`Expected \`path\` to be null or a string starting with "/", got \`${describe(path)}\``);
+		throw new TypeError(`Expected \`path\` to be null or a string starting with "/", got ${describe(path)}`);
 	}
 
 	return path;
@@ -214,7 +228,8 @@ function closeAfterFlush(socket: Duplex): void {
 }
 
 /** Sends `msg`'s response (a refused handshake) with `Connection: close`, then closes the socket. */
-function sendRefusal(socket: Duplex, msg: Message): void {
+function sendRefusal(socket: Duplex, msg: Message, error: Error | null = null): void {
+	publishHandshakeRefused('server', msg, error);
 	if (!msg.responseHeaders.headerContains('Connection', 'close')) {
 		msg.responseHeaders.append('Connection', 'close');
 	}
@@ -319,6 +334,12 @@ async function handleUpgrade(
 		return;
 	}
 
+	if (entry.shutdown.closing) {
+		debug('handshake refused: the handler is shutting down');
+		sendRefusal(socket, entry.shutdown.refusal(msg.uri));
+		return;
+	}
+
 	// RFC 6455 §4.1: the opening handshake is a GET, and a body has no meaning in it. libsoup's
 	// server reads one with HTTP framing first; websoup refuses it, so no byte of a body is ever
 	// taken for a frame (and no body is left to smuggle a frame in).
@@ -354,6 +375,11 @@ async function handleUpgrade(
 
 		// libsoup finds the handler again before it takes the connection: one removed or replaced
 		// while the hook ran gets nothing.
+		if (refusal === null && entry.shutdown.closing) {
+			sendRefusal(socket, entry.shutdown.refusal(msg.uri));
+			return;
+		}
+
 		if (refusal === null && lookup(registry, path) !== entry) {
 			const gone = new Message(msg.uri);
 			gone.setStatus(404);
@@ -370,7 +396,7 @@ async function handleUpgrade(
 	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
 	if (!result.accepted) {
 		debug('handshake refused: %s', result.error.message);
-		sendRefusal(socket, msg);
+		sendRefusal(socket, msg, result.error);
 		return;
 	}
 
@@ -407,6 +433,8 @@ async function handleUpgrade(
 			keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
 			maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
 			maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+			...(options.closeTimeout === undefined ? {} : {closeTimeout: options.closeTimeout}),
+			idleTimeout: options.idleTimeout ?? 0,
 		});
 	} catch (error) {
 		// An invalid limit in the options: nothing sensible can run on this socket.
@@ -415,6 +443,7 @@ async function handleUpgrade(
 	}
 
 	socket.removeListener('error', onError);
+	entry.shutdown.add(connection);
 	try {
 		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
 	} catch (error) {
@@ -510,19 +539,19 @@ export function addWebsocketHandler<S extends WebsocketServer>(
 ): WebsocketHandler {
 	const target = server as unknown as Listenable;
 	if (server === null || typeof server !== 'object' || typeof target.on !== 'function') {
-		throw new TypeError(`Expected \`server\` to be an http or https server, got \`${describe(server)}\``);
+		throw new TypeError(`Expected \`server\` to be an http or https server, got ${describe(server)}`);
 	}
 
 	if (typeof callback !== 'function') {
-		throw new TypeError(`Expected \`callback\` to be a function, got \`${describe(callback)}\``);
+		throw new TypeError(`Expected \`callback\` to be a function, got ${describe(callback)}`);
 	}
 
 	if (origin !== null && typeof origin !== 'string') {
-		throw new TypeError(`Expected \`origin\` to be a string or null, got \`${describe(origin)}\``);
+		throw new TypeError(`Expected \`origin\` to be a string or null, got ${describe(origin)}`);
 	}
 
 	if (protocols !== null && (!Array.isArray(protocols) || protocols.some(item => typeof item !== 'string'))) {
-		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got \`${describe(protocols)}\``);
+		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got ${describe(protocols)}`);
 	}
 
 	if (isHttp2Server(server)) {
@@ -537,6 +566,7 @@ export function addWebsocketHandler<S extends WebsocketServer>(
 		callback: callback as WebsocketServerCallback<never>,
 		options: {...options},
 		timeout: validateTimeout(options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT),
+		shutdown: new HandlerShutdown(),
 	};
 
 	let registry = registries.get(server);
@@ -590,6 +620,9 @@ export function addWebsocketHandler<S extends WebsocketServer>(
 				target.removeListener('request', active.onRequest);
 				active.detachHttp2?.();
 			}
+		},
+		close(closeOptions) {
+			return entry.shutdown.close(closeOptions);
 		},
 	};
 }

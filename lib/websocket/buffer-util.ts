@@ -205,3 +205,26 @@ function maskWords(
 	const done = head + words * 4;
 	maskBytes(source, sourceStart + done, output, outputStart + done, length - done, maskKey, head & 3);
 }
+
+/**
+ * A `Buffer` over the bytes of `data` — a Buffer, any ArrayBuffer view, or an ArrayBuffer —
+ * without copying them.
+ *
+ * @param name - The argument's name, for the error.
+ * @throws {TypeError} naming `name` for anything else.
+ */
+export function toBuffer(data: unknown, name: string): Buffer {
+	if (Buffer.isBuffer(data)) {
+		return data;
+	}
+
+	if (ArrayBuffer.isView(data)) {
+		return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+	}
+
+	if (data instanceof ArrayBuffer) {
+		return Buffer.from(data);
+	}
+
+	throw new TypeError(`Expected \`${name}\` to be a Uint8Array, ArrayBuffer or ArrayBuffer view, got \`${typeof data}\``);
+}

@@ -1,10 +1,10 @@
 // WebsocketConnection: RFC 6455 over any Duplex, with libsoup 3's signals, close handshake and limits.
 
 import {Duplex} from 'node:stream';
-import {debuglog} from 'node:util';
 import {GObject} from '../gobject/object.ts';
 import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
 import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
+import type {ConstructProperties, PropertyAccessors} from '../gobject/types.ts';
 import {
 	CloseCode,
 	DEFAULT_MAX_BUFFERED_AMOUNT,
@@ -17,15 +17,18 @@ import {
 	WebsocketDataType,
 	WebsocketState,
 } from './constants.ts';
-import {badDataError, protocolError, tooBigError, WebsocketError, type Peer} from './errors.ts';
+import {closeChannel, debug, errorChannel, openChannel, type WebsocketCloseMessage, type WebsocketErrorMessage, type WebsocketOpenMessage} from './diagnostics.ts';
+import {badDataError, pongTimeoutError, protocolError, tooBigError, WebsocketError, WebsocketErrorCode, type Peer} from './errors.ts';
 import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
-import {encodeClosePayload, encodeFrame, generateMaskKey} from './frame.ts';
+import {encodeClosePayload, encodedFrameSize, encodeFrame, generateMaskKey, writeFrameInto} from './frame.ts';
+import {toBuffer} from './buffer-util.ts';
 import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
-import {LongTimer} from './timer.ts';
-import {isValidReceivedCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
+import {PingTracker, type PingSettle} from './ping-tracker.ts';
+import {IdleTimer, LongTimer} from './timer.ts';
+import {isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
+import {BATCH_PAYLOAD_LIMIT, batchedBytes, batchSlab, beginBatch, endBatch, isBatching, reserve, takeBatch} from './write-batch.ts';
 
-const debug = debuglog('websocket');
 
 /** libsoup waits this long for the peer to finish the close handshake before it closes the stream. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -107,6 +110,20 @@ const properties = {
 		flags: construct,
 		blurb: 'Reading stops while more bytes than this wait to be sent (resumes below half), 0 = off; a client connection defaults to 0',
 	}),
+	'close-timeout': ParamSpec.uint('close-timeout', CLOSE_TIMEOUT_MS, {
+		flags: construct,
+		minimum: 1,
+		blurb: 'Milliseconds the close handshake and the drain after it may take before the stream is destroyed (libsoup: 5 s)',
+	}),
+	'idle-timeout': ParamSpec.uint('idle-timeout', 0, {
+		flags: construct,
+		blurb: 'Seconds without an incoming data frame before closing with 1001 "idle timeout", 0 = off',
+	}),
+	latency: ParamSpec.double('latency', 0, {
+		flags: ParamFlags.READABLE,
+		minimum: 0,
+		blurb: 'Round trip of the last answered ping, in milliseconds; 0 until one is answered',
+	}),
 };
 
 /** The property table of {@link WebsocketConnection}. */
@@ -176,6 +193,12 @@ const Flag = {
 const ITERATOR_HIGH_WATER_MARK = 16;
 
 /**
+ * The camelCase accessor of each property (`conn.keepaliveInterval`, `conn.state`, `conn.closeTimeout`,
+ * …), typed from the property table: GObject defines them, this declaration gives their types.
+ */
+export interface WebsocketConnection extends PropertyAccessors<WebsocketConnectionProperties> {}
+
+/**
  * A WebSocket connection over a Duplex on which the handshake has already happened, as libsoup's
  * `SoupWebsocketConnection`: create it with `new WebsocketConnection({ioStream, connectionType,
  * uri, …})`, then connect to `message`, `closing`, `closed`, `error` and `pong`.
@@ -193,12 +216,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		closed: {flags: SignalFlags.RUN_FIRST},
 		pong: {flags: SignalFlags.RUN_FIRST},
 	};
-
-	/**
-	 * How long (ms) to wait for the peer to complete the close handshake or close its end before
-	 * the stream is closed regardless: libsoup's 5 s. Meant for tests.
-	 */
-	static closeTimeout = CLOSE_TIMEOUT_MS;
 
 	readonly #stream: Duplex;
 	readonly #type: WebsocketConnectionType;
@@ -384,6 +401,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Keepalive pings waiting for their pong; made for the first one. */
 	#pongTimers: Map<string, LongTimer> | null = null;
 	#keepaliveCount = 0;
+	/** Closes the connection after idle-timeout without a data frame; set while it is on. */
+	#idleTimer: IdleTimer | undefined;
+	/** Pings waiting for their pong (latency, ping() promises); made for the first one. */
+	#pings: PingTracker | null = null;
 
 	// Waiting for 'drain' before writing more.
 	get #waitingDrain(): boolean {
@@ -416,7 +437,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	 *
 	 * @throws {TypeError} for a missing stream or URI, an UNKNOWN type, or any invalid property value.
 	 */
-	constructor(properties: ConstructorParameters<typeof GObject<WebsocketConnectionProperties>>[0]) {
+	constructor(properties: ConstructProperties<WebsocketConnectionProperties>) {
 		super(properties);
 		const stream = this.getProperty('io-stream');
 		const uri = this.getProperty('uri');
@@ -482,6 +503,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#updateFlow();
 		});
 		this.#startKeepalive();
+		this.#startIdleTimer();
+		if (openChannel.hasSubscribers) {
+			const open: WebsocketOpenMessage = {connection: this};
+			openChannel.publish(open);
+		}
+
 		if (stream.destroyed) {
 			queueMicrotask(() => {
 				this.#onStreamClose();
@@ -668,63 +695,24 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.setProperty('max-buffered-amount', bytes);
 	}
 
-	/** Most frames an incoming message may span, 0 = unlimited. */
-	get maxIncomingFragments(): number {
-		return this.getMaxIncomingFragments();
+	/** Seconds without an incoming data frame before the connection closes with 1001 "idle timeout", 0 = off. */
+	getIdleTimeout(): number {
+		return this.getProperty('idle-timeout');
 	}
 
-	set maxIncomingFragments(count: number) {
-		this.setMaxIncomingFragments(count);
+	/** Sets the idle timeout in seconds (0 = off); the wait starts again from now. */
+	setIdleTimeout(seconds: number): void {
+		this.setProperty('idle-timeout', seconds);
 	}
 
-	/** Bytes waiting to be sent past which reading stops, 0 = off. */
-	get maxBufferedAmount(): number {
-		return this.getMaxBufferedAmount();
-	}
-
-	set maxBufferedAmount(bytes: number) {
-		this.setMaxBufferedAmount(bytes);
-	}
-
-	/** Seconds between keepalive pings, 0 = off. */
-	get keepaliveInterval(): number {
-		return this.getKeepaliveInterval();
-	}
-
-	set keepaliveInterval(seconds: number) {
-		this.setKeepaliveInterval(seconds);
-	}
-
-	/** Seconds to wait for a keepalive pong, 0 = off. */
-	get keepalivePongTimeout(): number {
-		return this.getKeepalivePongTimeout();
-	}
-
-	set keepalivePongTimeout(seconds: number) {
-		this.setKeepalivePongTimeout(seconds);
-	}
-
-	/** Largest payload of an incoming frame, 0 = unlimited. */
-	get maxIncomingPayloadSize(): number {
-		return this.getMaxIncomingPayloadSize();
-	}
-
-	set maxIncomingPayloadSize(bytes: number) {
-		this.setMaxIncomingPayloadSize(bytes);
-	}
-
-	/** Largest incoming message after extensions, 0 = unlimited. */
-	get maxTotalMessageSize(): number {
-		return this.getMaxTotalMessageSize();
-	}
-
-	set maxTotalMessageSize(bytes: number) {
-		this.setMaxTotalMessageSize(bytes);
+	/** Round trip of the last answered ping (keepalive or `ping()`), in milliseconds; 0 until one is answered. */
+	getLatency(): number {
+		return this.getProperty('latency');
 	}
 
 	/** Bytes accepted by send calls and not yet handed to the operating system (ws and W3C's `bufferedAmount`). */
 	get bufferedAmount(): number {
-		return (this.#queue?.bytes ?? 0) + this.#stream.writableLength;
+		return (this.#queue?.bytes ?? 0) + batchedBytes(this) + this.#stream.writableLength;
 	}
 
 	/** Settles once the connection is closed (after `closed` was emitted), with the peer's code and reason. */
@@ -792,20 +780,63 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	/**
-	 * Sends a Ping with `data` (at most 125 bytes); the peer's Pong comes as the `pong` signal.
-	 * libsoup has no such call (it pings only for keepalive); ws users expect one.
+	 * Sends a Ping with `data` (at most 125 bytes, empty by default) and resolves with the round
+	 * trip in milliseconds once its Pong arrives; the Pong also comes as the `pong` signal and sets
+	 * `latency`. libsoup has no such call (it pings only for keepalive); ws and python websockets
+	 * users expect one.
 	 *
+	 * A Pong answers the first pending ping with its payload and every ping sent before it (RFC 6455
+	 * §5.5.3: a peer may answer only the latest). With `keepalive-pong-timeout` set, a ping not
+	 * answered in time fails the connection as a keepalive ping does (`error` `WS_ERR_PONG_TIMEOUT`,
+	 * Close 1008) and the promise rejects with that error; it rejects with `WS_ERR_CLOSED_BEFORE_PONG`
+	 * when the connection closes first, or at once unless the state is OPEN. The promise may be
+	 * ignored: its rejection is never reported as unhandled.
+	 *
+	 * @returns The round trip in milliseconds.
 	 * @throws {RangeError} when `data` is longer than 125 bytes.
+	 * @throws {TypeError} when `data` is neither a string nor bytes.
 	 */
-	ping(data: Uint8Array | ArrayBuffer | ArrayBufferView | string = EMPTY): void {
+	ping(data: Uint8Array | ArrayBuffer | ArrayBufferView | string = EMPTY): Promise<number> {
 		const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data, 'data');
 		if (payload.length > MAX_CONTROL_PAYLOAD) {
 			throw new RangeError(`Expected \`data\` to be at most ${MAX_CONTROL_PAYLOAD} bytes, got \`${payload.length}\``);
 		}
 
-		if (this.#canSend('ping')) {
-			this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+		let settle: PingSettle;
+		const promise = new Promise<number>((resolve, reject) => {
+			settle = {resolve, reject};
+		});
+		promise.catch(ignore);
+		if (!this.#canSend('ping')) {
+			settle!.reject(closedBeforePongError());
+			return promise;
 		}
+
+		const timeout = this.getProperty('keepalive-pong-timeout');
+		const timer =
+			timeout > 0
+				? new LongTimer(() => {
+						this.#pingTimedOut(settle, timeout);
+					}, timeout * 1000)
+				: null;
+		(this.#pings ??= new PingTracker()).add(payload, settle!, timer);
+		this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+		return promise;
+	}
+
+	/**
+	 * Closes the stream now, without a close handshake (ws's `terminate()`): no `closing`, no
+	 * `error`; `closed` follows with `getCloseCode()` 0 as for any close without the handshake
+	 * (the W3C facade reports 1006). Frames still queued are dropped. Nothing happens once CLOSED.
+	 */
+	terminate(): void {
+		if (this.#ioClosed) {
+			return;
+		}
+
+		debug('terminate');
+		this.#dirtyClose = true;
+		this.#closeIoStream(true);
 	}
 
 	/**
@@ -832,7 +863,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			throw new TypeError(`Expected \`reason\` to be a string or null, got \`${typeof reason}\``);
 		}
 
-		if (!this.#maySend(code)) {
+		if (!isValidSentCloseCode(code, this.#side())) {
 			throw new RangeError(`Expected \`code\` to be a close code this ${this.#side()} may send, got \`${code}\``);
 		}
 
@@ -953,9 +984,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				break;
 			}
 
+			case 'idle-timeout': {
+				this.#startIdleTimer();
+				break;
+			}
+
 			case 'keepalive-pong-timeout': {
 				if (value === 0) {
 					this.#clearPongTimers();
+					this.#pings?.clearTimers();
 				}
 
 				break;
@@ -980,13 +1017,20 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
-		// Corked while the chunk is decoded: the frames sent by the handlers of the messages in it
-		// (echoes, pongs) leave in one vectored write instead of one system call each.
+		// While the chunk is decoded, the small frames sent by the handlers of the messages in it
+		// (echoes, replies) gather in one batch (write-batch.ts), written once at the end; the stream
+		// is corked, so the batch and any other frame (large ones, pongs) leave in one vectored write.
 		const stream = this.#stream;
 		stream.cork();
+		const batching = beginBatch(this);
 		try {
 			this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
 		} finally {
+			if (batching) {
+				this.#writeBatch();
+				endBatch();
+			}
+
 			stream.uncork();
 		}
 
@@ -1262,6 +1306,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return;
 		}
 
+		// Data is activity; control frames (keepalive pings and pongs among them) are not.
+		this.#idleTimer?.touch();
+
 		const start = opcode !== Opcode.CONTINUATION;
 		const total = this.#fragmentsSize + payload.length;
 		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
@@ -1379,6 +1426,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#receivePong(payload: Buffer): void {
+		const roundTrip = this.#pings === null ? -1 : this.#pings.answer(payload);
+		if (roundTrip >= 0 && roundTrip !== this.getProperty('latency')) {
+			this.setPropertyValue(properties.latency, roundTrip);
+			this.notify('latency');
+		}
+
 		if (payload.length > KEEPALIVE_PREFIX.length && payload.toString('latin1', 0, KEEPALIVE_PREFIX.length) === KEEPALIVE_PREFIX) {
 			// RFC 6455 §5.5.3: a peer may answer only the latest Ping; the Pong of ping n answers the
 			// earlier ones too (they were sent, and read, before it). The map is in sending order.
@@ -1514,47 +1567,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			error: this.#error,
 		};
 		this.#resolveClosed?.(this.#closeInfo);
+		if (closeChannel.hasSubscribers) {
+			const close: WebsocketCloseMessage = {connection: this, ...this.#closeInfo};
+			closeChannel.publish(close);
+		}
 	}
 
 	// --- Closing ---------------------------------------------------------------------------------
 
 	#side(): 'client' | 'server' {
 		return this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client';
-	}
-
-	/** The codes `close()` accepts from this side (RFC 6455 §7.4, IANA; 1005 sends an empty frame). */
-	#maySend(code: number): boolean {
-		if (code >= 3000 && code <= 4999) {
-			return true;
-		}
-
-		switch (code) {
-			case CloseCode.NORMAL:
-			case CloseCode.GOING_AWAY:
-			case CloseCode.PROTOCOL_ERROR:
-			case CloseCode.UNSUPPORTED_DATA:
-			case CloseCode.NO_STATUS:
-			case CloseCode.BAD_DATA:
-			case CloseCode.POLICY_VIOLATION:
-			case CloseCode.TOO_BIG: {
-				return true;
-			}
-
-			case CloseCode.NO_EXTENSION: {
-				return this.#type === WebsocketConnectionType.CLIENT;
-			}
-
-			case CloseCode.SERVER_ERROR:
-			case CloseCode.SERVICE_RESTART:
-			case CloseCode.TRY_AGAIN_LATER:
-			case CloseCode.BAD_GATEWAY: {
-				return this.#type === WebsocketConnectionType.SERVER;
-			}
-
-			default: {
-				return false;
-			}
-		}
 	}
 
 	/** libsoup's close_connection: a local close() or the echo of the peer's Close. */
@@ -1585,6 +1607,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#closeSent = true;
 		this.#stopKeepalive();
 		this.#clearPongTimers();
+		this.#pings?.clearTimers();
 		this.#sendControl(Opcode.CLOSE, payload, flags);
 		this.#updateState();
 	}
@@ -1596,7 +1619,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				this.#closeTimer = undefined;
 				this.#dirtyClose = !(this.#closeSent && this.#closeReceived) || this.#dirtyClose;
 				this.#closeIoStream(true);
-			}, WebsocketConnection.closeTimeout);
+			}, this.getProperty('close-timeout'));
 		}
 	}
 
@@ -1617,6 +1640,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#errorEmitted = true;
 			this.#error = error;
 			this.emit('error', error);
+			if (errorChannel.hasSubscribers) {
+				const report: WebsocketErrorMessage = {connection: this, error};
+				errorChannel.publish(report);
+			}
 		}
 
 		if (prejudice) {
@@ -1638,6 +1665,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** The client's half of the closing handshake: shutdown(SHUT_WR), then wait for the server's FIN. */
 	#shutdownWrite(): void {
 		if (!this.#stream.writableEnded) {
+			this.#writeBatch();
 			this.#stream.end();
 		}
 
@@ -1707,7 +1735,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#closeTimer = setTimeout(() => {
 			this.#closeTimer = undefined;
 			this.#stream.destroy();
-		}, WebsocketConnection.closeTimeout);
+		}, this.getProperty('close-timeout'));
 	}
 
 	// --- Writing ---------------------------------------------------------------------------------
@@ -1763,6 +1791,18 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#sendData(opcode: number, payload: Buffer): void {
+		if (payload.length <= BATCH_PAYLOAD_LIMIT && isBatching(this) && this.#extensions.length === 0 && this.#writesNow()) {
+			const size = encodedFrameSize(payload.length, this.#type === WebsocketConnectionType.CLIENT);
+			let offset = reserve(size);
+			if (offset < 0) {
+				this.#writeBatch();
+				offset = reserve(size);
+			}
+
+			writeFrameInto(batchSlab(), offset, opcode, payload, this.#maskKey());
+			return;
+		}
+
 		if (this.#extensions.length === 0) {
 			this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), QueueFlags.NORMAL);
 			return;
@@ -1803,7 +1843,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		// The hot path: nothing queued and the stream is taking data, so write now.
-		if ((this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain) {
+		if (this.#writesNow()) {
 			this.#write(buffers, flags);
 			return;
 		}
@@ -1815,6 +1855,28 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#flush();
+	}
+
+	/** Whether a frame sent now is written now: the stream is open, nothing is queued, no 'drain' is awaited. */
+	#writesNow(): boolean {
+		return !this.#ioClosing && !this.#closePending && (this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain;
+	}
+
+	/** Writes what this connection's batch holds (write-batch.ts), before any other write or the end. */
+	#writeBatch(): void {
+		const pending = isBatching(this) ? takeBatch() : null;
+		if (pending === null) {
+			return;
+		}
+
+		const stream = this.#stream;
+		if (stream.writableEnded || stream.destroyed) {
+			return;
+		}
+
+		if (!stream.write(pending) && !this.#waitingDrain && stream.writableLength >= WRITE_BUFFER_LIMIT) {
+			this.#waitForDrain();
+		}
 	}
 
 	/** Drops every queued frame. */
@@ -1847,6 +1909,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		if (this.#endWhenFlushed && (this.#queue === null || this.#queue.length === 0) && !stream.writableEnded) {
+			this.#writeBatch();
 			stream.end();
 		}
 
@@ -1856,6 +1919,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#write(buffers: Buffer[], flags: number): void {
+		// Frames batched earlier in this chunk go first.
+		this.#writeBatch();
 		const stream = this.#stream;
 		const last = (flags & QueueFlags.LAST) !== 0;
 		let ok: boolean;
@@ -1941,19 +2006,40 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				key,
 				new LongTimer(() => {
 					this.#pongTimers?.delete(key);
-					this.#emitErrorAndClose(
-						new WebsocketError(
-							CloseCode.POLICY_VIOLATION,
-							'WS_ERR_PONG_TIMEOUT',
-							`Did not receive keepalive pong within ${timeout} seconds`,
-						),
-						false,
-					);
+					this.#emitErrorAndClose(pongTimeoutError(timeout), false);
 				}, timeout * 1000),
 			);
 		}
 
-		this.#sendControl(Opcode.PING, Buffer.from(key, 'latin1'), QueueFlags.NORMAL);
+		const payload = Buffer.from(key, 'latin1');
+		(this.#pings ??= new PingTracker()).add(payload, null, null);
+		this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+	}
+
+	/** A `ping()` got no pong within keepalive-pong-timeout: the peer is gone, as for a keepalive ping. */
+	#pingTimedOut(settle: PingSettle, timeout: number): void {
+		if (this.#pings?.remove(settle) !== true) {
+			return;
+		}
+
+		const error = pongTimeoutError(timeout);
+		settle.reject(error);
+		this.#emitErrorAndClose(error, false);
+	}
+
+	#startIdleTimer(): void {
+		this.#idleTimer?.clear();
+		this.#idleTimer = undefined;
+		const seconds = this.getProperty('idle-timeout');
+		if (seconds > 0 && !this.#closeSent && !this.#ioClosing) {
+			this.#idleTimer = new IdleTimer(() => {
+				this.#idleTimer = undefined;
+				debug('idle timeout');
+				if (this.getState() === WebsocketState.OPEN) {
+					this.close(CloseCode.GOING_AWAY, 'idle timeout');
+				}
+			}, seconds * 1000);
+		}
 	}
 
 	#stopKeepalive(): void {
@@ -1976,24 +2062,19 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#stopTimers(): void {
 		this.#stopKeepalive();
 		this.#clearPongTimers();
+		this.#idleTimer?.clear();
+		this.#idleTimer = undefined;
+		if (this.#pings !== null && this.#pings.size > 0) {
+			// No pong can be read any more.
+			this.#pings.rejectAll(closedBeforePongError());
+		}
 		clearTimeout(this.#closeTimer);
 		this.#closeTimer = undefined;
 	}
 }
 
-/** Bytes from what send calls accept, without copying. */
-function toBuffer(data: unknown, name: string): Buffer {
-	if (Buffer.isBuffer(data)) {
-		return data;
-	}
+function ignore(): void {}
 
-	if (ArrayBuffer.isView(data)) {
-		return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-	}
-
-	if (data instanceof ArrayBuffer) {
-		return Buffer.from(data);
-	}
-
-	throw new TypeError(`Expected \`${name}\` to be a Uint8Array, ArrayBuffer or ArrayBuffer view, got \`${typeof data}\``);
+function closedBeforePongError(): WebsocketError {
+	return new WebsocketError(WebsocketErrorCode.FAILED, 'WS_ERR_CLOSED_BEFORE_PONG', 'The connection closed before the pong arrived');
 }

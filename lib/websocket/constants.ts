@@ -69,6 +69,25 @@ export const DEFAULT_MAX_INCOMING_FRAGMENTS = 4096;
 /** websoup's default for `max-buffered-amount`: reading stops while more bytes than this wait to be sent. */
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 1024 * 1024;
 
+/** RFC 6455 §5.2, first header byte: FIN, then RSV1–3, then the opcode. */
+export const FIN_BIT = 0x80;
+/** RFC 6455 §5.2: RSV1 (`0x40`, permessage-deflate's), RSV2 and RSV3 as they stand in the first byte. */
+export const RSV_MASK = 0x70;
+/** RFC 6455 §5.2: the opcode, the low four bits of the first byte. */
+export const OPCODE_MASK = 0x0f;
+/** RFC 6455 §5.2, second header byte: MASK, then the 7-bit payload length. */
+export const MASK_BIT = 0x80;
+/** RFC 6455 §5.2: the 7-bit payload length; 126 and 127 announce a 16- or 64-bit length. */
+export const PAYLOAD_LENGTH_MASK = 0x7f;
+/** The 7-bit length that announces a 16-bit extended length (for 126 to 65535 bytes). */
+export const PAYLOAD_LENGTH_16 = 126;
+/** The 7-bit length that announces a 64-bit extended length. */
+export const PAYLOAD_LENGTH_64 = 127;
+
+/** RFC 6455 §7.4.2: 3000–3999 for libraries and frameworks, 4000–4999 for applications. */
+export const APPLICATION_CLOSE_CODE_MIN = 3000;
+export const APPLICATION_CLOSE_CODE_MAX = 4999;
+
 /** RFC 6455 §5.5: all control frames MUST have a payload length of 125 bytes or less. */
 export const MAX_CONTROL_PAYLOAD = 125;
 

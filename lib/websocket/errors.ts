@@ -83,6 +83,7 @@ const reasonDetails = {
 	// Runtime.
 	WS_ERR_PONG_TIMEOUT: 'PongTimeout',
 	WS_ERR_EXTENSION_FAILED: 'ExtensionFailed',
+	WS_ERR_CLOSED_BEFORE_PONG: 'Aborted',
 } as const satisfies Record<string, WebsocketErrorDetail>;
 
 export type WebsocketErrorReason = keyof typeof reasonDetails;
@@ -153,4 +154,13 @@ export function tooBigError(peer: Peer, limit: SizeLimit, max: number, size: num
 			? `Received a WebSocket message from the ${peer} in more fragments than configured max-incoming-fragments (limit ${max})`
 			: `Received WebSocket payload from the ${peer} larger than configured ${limit} (${atLeast ? 'more than ' : ''}${size} bytes, limit ${max})`;
 	return new WebsocketError(CloseCode.TOO_BIG, limitReasons[limit], message);
+}
+
+/** 1008, no Pong within keepalive-pong-timeout: "Did not receive keepalive pong within 30 seconds". */
+export function pongTimeoutError(seconds: number): WebsocketError {
+	return new WebsocketError(
+		CloseCode.POLICY_VIOLATION,
+		'WS_ERR_PONG_TIMEOUT',
+		`Did not receive keepalive pong within ${seconds} seconds`,
+	);
 }

@@ -2,7 +2,19 @@
 
 import {constants as bufferConstants} from 'node:buffer';
 import {mask, unmask} from './buffer-util.ts';
-import {CloseCode, DEFAULT_MAX_INCOMING_PAYLOAD_SIZE, MAX_CONTROL_PAYLOAD, Opcode} from './constants.ts';
+import {
+	CloseCode,
+	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+	FIN_BIT,
+	MASK_BIT,
+	MAX_CONTROL_PAYLOAD,
+	Opcode,
+	OPCODE_MASK,
+	PAYLOAD_LENGTH_16,
+	PAYLOAD_LENGTH_64,
+	PAYLOAD_LENGTH_MASK,
+	RSV_MASK,
+} from './constants.ts';
 import {type Peer, WebsocketError, protocolError, tooBigError} from './errors.ts';
 import {MAX_HEADER_SIZE} from './frame.ts';
 
@@ -254,7 +266,7 @@ export class FrameDecoder {
 			if (before < 2 && after >= 2) {
 				error = this.#checkFirstBytes(header[0]!, header[1]!);
 			} else {
-				const lengthEnd = 2 + lengthSize7(header[1]! & 0x7f);
+				const lengthEnd = 2 + lengthSize7(header[1]! & PAYLOAD_LENGTH_MASK);
 				if (lengthEnd > 2 && before < lengthEnd && after >= lengthEnd) {
 					error = this.#checkLength(header, 0);
 				}
@@ -274,16 +286,16 @@ export class FrameDecoder {
 	#acceptHeader(source: Buffer, start: number): void {
 		const byte0 = source[start]!;
 		const byte1 = source[start + 1]!;
-		const length7 = byte1 & 0x7f;
-		this.#fin = (byte0 & 0x80) !== 0;
-		this.#rsv = byte0 & 0x70;
-		this.#opcode = byte0 & 0x0f;
-		this.#masked = (byte1 & 0x80) !== 0;
+		const length7 = byte1 & PAYLOAD_LENGTH_MASK;
+		this.#fin = (byte0 & FIN_BIT) !== 0;
+		this.#rsv = byte0 & RSV_MASK;
+		this.#opcode = byte0 & OPCODE_MASK;
+		this.#masked = (byte1 & MASK_BIT) !== 0;
 		let offset = start + 2;
-		if (length7 === 126) {
+		if (length7 === PAYLOAD_LENGTH_16) {
 			this.#payloadLength = source.readUInt16BE(offset);
 			offset += 2;
-		} else if (length7 === 127) {
+		} else if (length7 === PAYLOAD_LENGTH_64) {
 			this.#payloadLength = source.readUInt32BE(offset) * TWO_TO_THE_32 + source.readUInt32BE(offset + 4);
 			offset += 8;
 		} else {
@@ -309,11 +321,11 @@ export class FrameDecoder {
 
 	/** Checks what the first two header bytes tell: bits, opcode, masking, control frame rules, fragmentation. */
 	#checkFirstBytes(byte0: number, byte1: number): WebsocketError | null {
-		const fin = (byte0 & 0x80) !== 0;
-		const rsv = byte0 & 0x70;
-		const opcode = byte0 & 0x0f;
-		const masked = (byte1 & 0x80) !== 0;
-		const length7 = byte1 & 0x7f;
+		const fin = (byte0 & FIN_BIT) !== 0;
+		const rsv = byte0 & RSV_MASK;
+		const opcode = byte0 & OPCODE_MASK;
+		const masked = (byte1 & MASK_BIT) !== 0;
+		const length7 = byte1 & PAYLOAD_LENGTH_MASK;
 
 		// RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension is negotiated that defines meanings
 		// for non-zero values. If a nonzero value is received and none of the negotiated extensions
@@ -376,7 +388,7 @@ export class FrameDecoder {
 	 * first 2 + 2 or 2 + 8 bytes are there.
 	 */
 	#checkLength(source: Buffer, start: number): WebsocketError | null {
-		const lengthSize = lengthSize7(source[start + 1]! & 0x7f);
+		const lengthSize = lengthSize7(source[start + 1]! & PAYLOAD_LENGTH_MASK);
 		if (lengthSize === 0) {
 			return null; // the 7-bit length was checked with the first bytes
 		}
@@ -513,12 +525,12 @@ export class FrameDecoder {
 
 /** Bytes of extended length that the 7-bit length announces. */
 function lengthSize7(length7: number): number {
-	return length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
+	return length7 === PAYLOAD_LENGTH_16 ? 2 : length7 === PAYLOAD_LENGTH_64 ? 8 : 0;
 }
 
 /** The full header size announced by the second header byte. */
 function headerSize(byte1: number): number {
-	return 2 + lengthSize7(byte1 & 0x7f) + ((byte1 & 0x80) === 0 ? 0 : 4);
+	return 2 + lengthSize7(byte1 & PAYLOAD_LENGTH_MASK) + ((byte1 & MASK_BIT) === 0 ? 0 : 4);
 }
 
 function checkMaxPayloadSize(value: number): number {
@@ -530,7 +542,7 @@ function checkMaxPayloadSize(value: number): number {
 }
 
 function checkAllowedRsv(value: number): number {
-	if (!Number.isInteger(value) || (value & ~0x70) !== 0) {
+	if (!Number.isInteger(value) || (value & ~RSV_MASK) !== 0) {
 		throw new RangeError(`Expected \`allowedRsv\` to be a subset of 0x70, got \`${value}\``);
 	}
 

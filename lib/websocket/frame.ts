@@ -2,7 +2,7 @@
 
 import {randomFillSync} from 'node:crypto';
 import {mask} from './buffer-util.ts';
-import {MAX_CLOSE_REASON} from './constants.ts';
+import {FIN_BIT, MASK_BIT, MAX_CLOSE_REASON, OPCODE_MASK, PAYLOAD_LENGTH_16, PAYLOAD_LENGTH_64, RSV_MASK} from './constants.ts';
 
 /** A decoded frame, as {@link WebsocketFramer.readFrames} returns it. */
 export interface DecodedFrame {
@@ -67,11 +67,11 @@ export const MAX_HEADER_SIZE = 14;
  */
 export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeaderOptions = {}): Buffer[] {
 	const {fin = true, rsv = 0, maskKey = null} = options;
-	if (!Number.isInteger(opcode) || opcode < 0 || opcode > 0xf) {
+	if (!Number.isInteger(opcode) || opcode < 0 || opcode > OPCODE_MASK) {
 		throw new RangeError(`Expected \`opcode\` to be an integer from 0 to 15, got \`${opcode}\``);
 	}
 
-	if ((rsv & ~0x70) !== 0) {
+	if ((rsv & ~RSV_MASK) !== 0) {
 		throw new RangeError(`Expected \`rsv\` to be a subset of 0x70, got \`${rsv}\``);
 	}
 
@@ -84,10 +84,10 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
 	let length7 = length;
 	if (length >= 65_536) {
 		lengthSize = 8;
-		length7 = 127;
-	} else if (length >= 126) {
+		length7 = PAYLOAD_LENGTH_64;
+	} else if (length >= PAYLOAD_LENGTH_16) {
 		lengthSize = 2;
-		length7 = 126;
+		length7 = PAYLOAD_LENGTH_16;
 	}
 
 	const headerSize = 2 + lengthSize + (maskKey === null ? 0 : 4);
@@ -103,8 +103,8 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
 		frame = Buffer.allocUnsafe(inline ? headerSize + length : headerSize);
 	}
 
-	frame[0] = (fin ? 0x80 : 0) | rsv | opcode;
-	frame[1] = (maskKey === null ? 0 : 0x80) | length7;
+	frame[0] = (fin ? FIN_BIT : 0) | rsv | opcode;
+	frame[1] = (maskKey === null ? 0 : MASK_BIT) | length7;
 	if (lengthSize === 2) {
 		frame.writeUInt16BE(length, 2);
 	} else if (lengthSize === 8) {
@@ -125,6 +125,59 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
 	}
 
 	return [frame, payload];
+}
+
+/**
+ * The size of the frame {@link encodeFrame} makes for a payload of `length` bytes.
+ *
+ * @param length - The payload's length.
+ * @param masked - Whether the frame carries a masking key.
+ */
+export function encodedFrameSize(length: number, masked: boolean): number {
+	return 2 + (length >= 65_536 ? 8 : length >= PAYLOAD_LENGTH_16 ? 2 : 0) + (masked ? 4 : 0) + length;
+}
+
+/**
+ * Writes the frame {@link encodeFrame} would make (FIN set, no reserved bits) into `target` at
+ * `offset`, which must have room for {@link encodedFrameSize} bytes. The connection's fast path
+ * for small frames: its opcode and key are its own, so nothing is validated here.
+ *
+ * @param target - Where the frame goes.
+ * @param offset - Position of its first byte.
+ * @param opcode - The opcode.
+ * @param payload - The payload; never modified.
+ * @param maskKey - The 4-byte masking key, or `null` for an unmasked frame.
+ * @returns The offset just past the frame.
+ */
+export function writeFrameInto(target: Buffer, offset: number, opcode: number, payload: Buffer, maskKey: Buffer | null): number {
+	const length = payload.length;
+	let at = offset + 2;
+	target[offset] = FIN_BIT | opcode;
+	if (length < PAYLOAD_LENGTH_16) {
+		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | length;
+	} else if (length < 65_536) {
+		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | PAYLOAD_LENGTH_16;
+		target.writeUInt16BE(length, at);
+		at += 2;
+	} else {
+		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | PAYLOAD_LENGTH_64;
+		target.writeUInt32BE(Math.floor(length / 0x1_00_00_00_00), at);
+		target.writeUInt32BE(length >>> 0, at + 4);
+		at += 8;
+	}
+
+	if (maskKey === null) {
+		payload.copy(target, at);
+	} else {
+		target[at] = maskKey[0]!;
+		target[at + 1] = maskKey[1]!;
+		target[at + 2] = maskKey[2]!;
+		target[at + 3] = maskKey[3]!;
+		at += 4;
+		mask(payload, maskKey, target, at, length);
+	}
+
+	return at + length;
 }
 
 /** Random bytes taken 4 at a time by {@link generateMaskKey}. */

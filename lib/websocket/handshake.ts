@@ -1,6 +1,7 @@
 // The opening handshake (RFC 6455 §4, and RFC 8441 §5 on HTTP/2) on Message objects: libsoup 3's four helpers, same checks, order and errors.
 
 import {createHash, randomBytes} from 'node:crypto';
+import {describe} from '../gobject/param-spec.ts';
 import {WEBSOCKET_GUID} from './constants.ts';
 import {WebsocketError, WebsocketErrorCode, type WebsocketErrorReason} from './errors.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from './extensions/extension.ts';
@@ -20,13 +21,9 @@ export type ServerHandshakeResult =
 /** RFC 6455 §4.2.1: a base64 value that decodes to 16 bytes is 22 characters and `==`. */
 const keyPattern = /^[A-Za-z0-9+/]{22}==$/;
 
-function describe(value: unknown): string {
-	return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
 function validateOrigin(origin: unknown, argument: string): asserts origin is string | null {
 	if (origin !== null && typeof origin !== 'string') {
-		throw new TypeError(`Expected \`${argument}\` to be a string or null, got \`${describe(origin)}\``);
+		throw new TypeError(`Expected \`${argument}\` to be a string or null, got ${describe(origin)}`);
 	}
 }
 
@@ -36,7 +33,7 @@ function validateProtocols(protocols: unknown): asserts protocols is readonly st
 	}
 
 	if (!Array.isArray(protocols) || protocols.some(protocol => typeof protocol !== 'string')) {
-		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got \`${describe(protocols)}\``);
+		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got ${describe(protocols)}`);
 	}
 }
 

@@ -3,7 +3,9 @@
 import {STATUS_CODES, type IncomingMessage} from 'node:http';
 // Types only: the helpers work on messages, never on sockets (the Node adapter below fills them in).
 import type {AddressInfo, Socket} from 'node:net';
+import {describe} from '../gobject/param-spec.ts';
 import {WebsocketError, WebsocketErrorCode} from './errors.ts';
+import {toBuffer} from './buffer-util.ts';
 import {isToken} from './validation.ts';
 
 /** The largest response head {@link parseResponseHead} and {@link findHeadEnd} accept, blank line included. */
@@ -24,13 +26,9 @@ export type HttpVersion = '1.0' | '1.1' | '2';
 /** Schemes a {@link Message} accepts: the WebSocket ones and the HTTP ones they stand for. */
 const messageSchemes = new Set(['ws:', 'wss:', 'http:', 'https:']);
 
-function describe(value: unknown): string {
-	return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
 function assertString(value: unknown, argument: string): asserts value is string {
 	if (typeof value !== 'string') {
-		throw new TypeError(`Expected \`${argument}\` to be a string, got \`${describe(value)}\``);
+		throw new TypeError(`Expected \`${argument}\` to be a string, got ${describe(value)}`);
 	}
 }
 
@@ -527,7 +525,7 @@ export class Message {
 	 */
 	setStatus(code: number, reason?: string): void {
 		if (typeof code !== 'number' || !Number.isInteger(code)) {
-			throw new TypeError(`Expected \`code\` to be an integer, got \`${describe(code)}\``);
+			throw new TypeError(`Expected \`code\` to be an integer, got ${describe(code)}`);
 		}
 
 		if (code < 100 || code > 599) {
@@ -609,7 +607,7 @@ export class Message {
 		} else if (body instanceof Uint8Array) {
 			buffer = Buffer.from(body);
 		} else {
-			throw new TypeError(`Expected \`body\` to be a string, a Uint8Array or null, got \`${describe(body)}\``);
+			throw new TypeError(`Expected \`body\` to be a string, a Uint8Array or null, got ${describe(body)}`);
 		}
 
 		if (contentType === null) {
@@ -633,7 +631,7 @@ function parseMessageUri(uri: unknown): URL {
 			throw new TypeError(`Expected \`uri\` to be an absolute ws:, wss:, http: or https: URI, got ${describe(uri)}`);
 		}
 	} else {
-		throw new TypeError(`Expected \`uri\` to be a string or a URL, got \`${describe(uri)}\``);
+		throw new TypeError(`Expected \`uri\` to be a string or a URL, got ${describe(uri)}`);
 	}
 
 	if (!messageSchemes.has(url.protocol) || url.host === '') {
@@ -882,7 +880,7 @@ export function writeResponseHead(socket: {write(data: string | Buffer): unknown
  *   will be, larger than `maxSize`.
  */
 export function findHeadEnd(data: Uint8Array, maxSize: number = MAX_HEAD_SIZE): number {
-	const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+	const buffer = toBuffer(data, 'data');
 	const index = buffer.indexOf('\r\n\r\n', 0, 'latin1');
 	if (index === -1) {
 		if (buffer.length >= maxSize) {
@@ -932,7 +930,7 @@ export function parseResponseHead(msg: Message, head: Uint8Array | string): void
 	} else if (head instanceof Uint8Array) {
 		text = Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1');
 	} else {
-		throw new TypeError(`Expected \`head\` to be a string or a Uint8Array, got \`${describe(head)}\``);
+		throw new TypeError(`Expected \`head\` to be a string or a Uint8Array, got ${describe(head)}`);
 	}
 
 	if (text.length > MAX_HEAD_SIZE) {

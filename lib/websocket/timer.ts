@@ -66,3 +66,58 @@ export class LongTimer {
 		this.#callback();
 	}
 }
+
+/**
+ * Fires once `delay` ms have passed since the last {@link IdleTimer.touch} (or since it was made).
+ * A touch costs a clock read, not a timer: when the timer comes due early it waits again for
+ * what is left. Backs the connection's `idle-timeout`.
+ */
+export class IdleTimer {
+	readonly #callback: () => void;
+	readonly #delay: number;
+	#last = performance.now();
+	#timer: LongTimer | undefined;
+
+	/**
+	 * @param callback - Called once, after `delay` ms without a touch.
+	 * @param delay - Milliseconds, a positive number.
+	 */
+	constructor(callback: () => void, delay: number) {
+		this.#callback = callback;
+		this.#delay = delay;
+		this.#arm(delay);
+	}
+
+	/** Whether the timer will still fire. */
+	get pending(): boolean {
+		return this.#timer !== undefined;
+	}
+
+	/** Activity: the delay starts again from now. */
+	touch(): void {
+		this.#last = performance.now();
+	}
+
+	/** Stops the timer. */
+	clear(): void {
+		this.#timer?.clear();
+		this.#timer = undefined;
+	}
+
+	#arm(wait: number): void {
+		this.#timer = new LongTimer(() => {
+			this.#fire();
+		}, wait);
+	}
+
+	#fire(): void {
+		const left = this.#delay - (performance.now() - this.#last);
+		if (left >= 1) {
+			this.#arm(Math.ceil(left));
+			return;
+		}
+
+		this.#timer = undefined;
+		this.#callback();
+	}
+}

@@ -1,6 +1,7 @@
 // Validation helpers: received close codes (RFC 6455 §7.4), UTF-8 (RFC 3629), HTTP tokens (RFC 7230).
 
 import {isUtf8} from 'node:buffer';
+import {APPLICATION_CLOSE_CODE_MAX, APPLICATION_CLOSE_CODE_MIN, CloseCode} from './constants.ts';
 
 /**
  * Whether a close code may appear in a Close frame we receive.
@@ -15,8 +16,32 @@ import {isUtf8} from 'node:buffer';
 export function isValidReceivedCloseCode(code: number): boolean {
 	return (
 		Number.isInteger(code) &&
-		((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
+		((code >= CloseCode.NORMAL && code <= CloseCode.UNSUPPORTED_DATA) ||
+			(code >= CloseCode.BAD_DATA && code <= CloseCode.BAD_GATEWAY) ||
+			(code >= APPLICATION_CLOSE_CODE_MIN && code <= APPLICATION_CLOSE_CODE_MAX))
 	);
+}
+
+/**
+ * Whether `close()` on a connection of this side may send `code`: the codes a peer may receive
+ * ({@link isValidReceivedCloseCode}) that this side may use — 1010 ("the server did not negotiate
+ * an extension") only from a client, 1011–1014 (server errors, restarts, gateways) only from a
+ * server — and 1005, which means "send a Close frame with no code" (LIBSOUP.md difference 3).
+ */
+export function isValidSentCloseCode(code: number, side: 'client' | 'server'): boolean {
+	if (code === CloseCode.NO_STATUS) {
+		return true;
+	}
+
+	if (code === CloseCode.NO_EXTENSION) {
+		return side === 'client';
+	}
+
+	if (code >= CloseCode.SERVER_ERROR && code <= CloseCode.BAD_GATEWAY) {
+		return side === 'server';
+	}
+
+	return isValidReceivedCloseCode(code);
 }
 
 /**

@@ -92,6 +92,16 @@ async function openClient(t: ExecutionContext, server: Server, options = {}) {
 	return recorded;
 }
 
+/**
+ * A wait on signals instead of a sleep, before asserting that nothing more was reported: a second
+ * client's whole handshake with `server` (several turns of I/O), by whose onOpen every callback the
+ * client under test still had in flight has been delivered.
+ */
+async function barrier(t: ExecutionContext, server: Server): Promise<void> {
+	const {client} = await openClient(t, server);
+	client.destroy();
+}
+
 test('error codes follow net_websocket_type.h (E_BASE + n)', t => {
 	t.is(WebSocketErrCode.E_BASE, 1000);
 	t.is(WebSocketErrCode.CONNECTION_ERROR, 1003);
@@ -166,7 +176,7 @@ test('a bad URL is CONNECTION_PARSE_URL_ERROR, with no callbacks', async t => {
 	t.is(client.connect('not a url'), WebSocketErrCode.CONNECTION_PARSE_URL_ERROR);
 	t.is(client.connect('http://127.0.0.1:1/'), WebSocketErrCode.CONNECTION_PARSE_URL_ERROR);
 	t.is(client.connect('ftp://example.test/'), WebSocketErrCode.CONNECTION_PARSE_URL_ERROR);
-	await new Promise(resolve => setTimeout(resolve, 20));
+	await barrier(t, await startServer(t));
 	t.deepEqual(events.order, []);
 });
 
@@ -294,7 +304,7 @@ test('destroy tears down: onError DESTROYED, onClose 1006, later calls return DE
 	t.is(client.destroy(), WebSocketErrCode.DESTROYED);
 	t.is(await withTimeout(serverClosed, 5000, 'server sees the socket go'), 1006);
 	await until(() => events.closes.length > 0, 5000, 'onClose');
-	await new Promise(resolve => setTimeout(resolve, 20));
+	await barrier(t, server);
 	t.deepEqual(events.order, ['open', 'error', 'close']);
 	t.is(events.errors[0]?.errorCode, WebSocketErrCode.DESTROYED);
 	t.is(events.closes[0]?.code, 1006);
@@ -306,7 +316,7 @@ test('destroy while connecting aborts the handshake with one DESTROYED error', a
 	t.is(client.connect(server.url), WebSocketErrCode.OK);
 	t.is(client.destroy(), WebSocketErrCode.OK);
 	await until(() => events.closes.length > 0, 5000, 'onClose');
-	await new Promise(resolve => setTimeout(resolve, 50));
+	await barrier(t, server);
 	t.deepEqual(events.order, ['error', 'close']);
 	t.is(events.errors[0]?.errorCode, WebSocketErrCode.DESTROYED);
 });

@@ -6,11 +6,11 @@ import {createServer, type Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocketServer, type WebSocket as WsSocket} from 'ws';
-import {CloseEvent, WebSocket} from '../../lib/index.ts';
+import {CloseEvent, WebSocket} from '../../lib/facades/w3c.ts';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
-import {withTimeout} from '../helpers/signals.ts';
+import {until, withTimeout} from '../helpers/signals.ts';
 import {listen, rawServer, readUntil} from '../node/fixtures.ts';
 
 interface Peer {
@@ -263,17 +263,7 @@ for (const [name, makePeer, emptyCloseReply] of peers) {
 		};
 		ws.send(new Blob([new Uint8Array([9, 8, 7])]));
 		ws.send('after');
-		await withTimeout(
-			(async () => {
-				while (received.length < 2) {
-					await new Promise(resolve => {
-						setTimeout(resolve, 5);
-					});
-				}
-			})(),
-			5000,
-			'two messages',
-		);
+		await until(() => received.length === 2, 5000, 'two messages');
 		t.deepEqual(received, [[9, 8, 7], 'after']);
 	});
 
@@ -453,12 +443,12 @@ test('a protocol error from the server fires error, then close 1006', async t =>
 	t.is(close.code, 1006);
 });
 
-test('peer dropping TCP is not an error event', async t => {
+test('the peer dropping TCP is an abnormal closure: error, then close 1006', async t => {
 	const peer = await wsPeer(t);
 	const ws = client(t, peer.url);
 	await next(ws, 'open');
 	const recorded = recordUntilClose(ws);
 	peer.dropAll();
 	const {types} = await recorded;
-	t.deepEqual(types, ['close']);
+	t.deepEqual(types, ['error', 'close']);
 });

@@ -14,6 +14,7 @@ import {WEBSOCKET_GUID} from '../../lib/websocket/constants.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.ts';
 import {withTimeout} from '../helpers/signals.ts';
+import {CLOSE_TIMEOUT_MS} from './harness.ts';
 import type {FuzzCase} from './generate.ts';
 import type {Opened} from './harness.ts';
 
@@ -60,6 +61,7 @@ export async function openServerGlue(c: FuzzCase): Promise<Opened> {
 		maxIncomingPayloadSize: c.maxIncomingPayloadSize,
 		maxTotalMessageSize: c.maxTotalMessageSize,
 		maxIncomingFragments: c.maxIncomingFragments,
+		closeTimeout: CLOSE_TIMEOUT_MS,
 	});
 	const port = await listen(server);
 	const socket = net.connect({port, host: '127.0.0.1', allowHalfOpen: true, noDelay: true});
@@ -119,6 +121,7 @@ export async function openClientGlue(c: FuzzCase): Promise<Opened> {
 		maxIncomingPayloadSize: c.maxIncomingPayloadSize,
 		maxTotalMessageSize: c.maxTotalMessageSize,
 		maxIncomingFragments: c.maxIncomingFragments,
+		closeTimeout: CLOSE_TIMEOUT_MS,
 	});
 	// An early rejection is reported by the harness when it awaits the connection.
 	connection.catch(() => {});

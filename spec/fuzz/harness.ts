@@ -69,8 +69,6 @@ export async function withTraps<T>(body: () => Promise<T>): Promise<T> {
 	const previousReporter = GObject.setErrorReporter((error, _instance, signal) => {
 		report('handler-threw', `${signal}: ${error instanceof Error ? error.message : String(error)}`);
 	});
-	const previousTimeout = WebsocketConnection.closeTimeout;
-	WebsocketConnection.closeTimeout = CLOSE_TIMEOUT_MS;
 	process.on('uncaughtException', onUncaught);
 	process.on('unhandledRejection', onRejection);
 	try {
@@ -79,7 +77,6 @@ export async function withTraps<T>(body: () => Promise<T>): Promise<T> {
 		process.off('uncaughtException', onUncaught);
 		process.off('unhandledRejection', onRejection);
 		GObject.setErrorReporter(previousReporter);
-		WebsocketConnection.closeTimeout = previousTimeout;
 	}
 }
 
@@ -281,6 +278,7 @@ async function openDirect(c: FuzzCase): Promise<Opened> {
 		maxIncomingPayloadSize: c.maxIncomingPayloadSize,
 		maxTotalMessageSize: c.maxTotalMessageSize,
 		maxIncomingFragments: c.maxIncomingFragments,
+		closeTimeout: CLOSE_TIMEOUT_MS,
 	});
 	return {
 		connection: Promise.resolve(connection),

@@ -1,6 +1,15 @@
 // A GObject subclass with one property of each kind and one signal of each stage, for the object-model specs.
 
-import {GObject, ParamFlags, ParamSpec, SignalFlags, type SignalTable} from '../../lib/gobject/index.ts';
+import {
+	GObject,
+	ParamFlags,
+	ParamSpec,
+	SignalFlags,
+	type PropertyAccessors,
+	type SignalArgs,
+	type SignalName,
+	type SignalTable,
+} from '../../lib/gobject/index.ts';
 
 export const Color = {RED: 1, GREEN: 2, BLUE: 3} as const;
 export type Color = (typeof Color)[keyof typeof Color];
@@ -27,6 +36,9 @@ export interface WidgetSignals {
 	again: [n: number];
 	plain: [];
 }
+
+/** The accessors `widget.keepaliveInterval`, `widget.level`, … typed from the table (declaration merging). */
+export interface Widget extends PropertyAccessors<typeof properties> {}
 
 export class Widget extends GObject<typeof properties, WidgetSignals> {
 	static override properties = properties;
@@ -58,12 +70,14 @@ export class Widget extends GObject<typeof properties, WidgetSignals> {
 		plain: {flags: SignalFlags.RUN_LAST},
 	};
 
-	declare keepaliveInterval: number;
-	declare level: number;
-	declare readonly label: string | null;
 	/** What class handlers ran, in order. */
 	log: string[] = [];
 	#state: Color = Color.GREEN;
+
+	/** Emits a signal for the specs, from outside the class: `emit` itself is protected. */
+	fire<K extends SignalName<typeof properties, WidgetSignals>>(signal: K, ...args: SignalArgs<WidgetSignals, K>): void {
+		this.emit(signal, ...args);
+	}
 
 	/** Changes the read-only `state` and notifies it, as a class does for its own read-only properties. */
 	changeState(state: Color): void {

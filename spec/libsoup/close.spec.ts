@@ -139,17 +139,11 @@ test('/websocket/soup/server-unref-connection-on-close', async t => {
 	t.is(clientClosed(), 1);
 });
 
-// The C test runs only under g_test_slow() (libsoup's close timeout is 5 s); here the timeout is
-// shortened through websoup's test hook, so it runs every time. Serial, so that no other test of
-// this file runs with the short timeout.
-test.serial('/websocket/direct/close-after-timeout', async t => {
-	const previous = WebsocketConnection.closeTimeout;
-	WebsocketConnection.closeTimeout = 200;
-	t.teardown(() => {
-		WebsocketConnection.closeTimeout = previous;
-	});
+// The C test runs only under g_test_slow() (libsoup's close timeout is 5 s); here this connection's
+// `close-timeout` is 200 ms, so it runs every time.
+test('/websocket/direct/close-after-timeout', async t => {
 	// No real server is around in this test, so no close happens.
-	const {client, raw} = await halfDirectConnection(t);
+	const {client, raw} = await halfDirectConnection(t, {closeTimeout: 200});
 	const errors = collectErrors(client);
 	const clientClosed = countClosed(client);
 	// The C test calls close(0, NULL), which libsoup treats as a local protocol error (LIBSOUP.md

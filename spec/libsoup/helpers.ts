@@ -32,6 +32,8 @@ export interface Pair {
 export interface SetupOptions {
 	/** `setup_*_with_extensions`: permessage-deflate on both ends. */
 	extensions?: boolean | undefined;
+	/** The connections' `close-timeout` (ms); libsoup's 5 s by default. */
+	closeTimeout?: number | undefined;
 }
 
 /** The C file's URI for direct connections. */
@@ -69,6 +71,7 @@ export async function halfDirectConnection(t: ExecutionContext, options: SetupOp
 		connectionType: WebsocketConnectionType.CLIENT,
 		uri: directUri,
 		extensions: options.extensions ? [deflate(WebsocketConnectionType.CLIENT)] : [],
+		...(options.closeTimeout === undefined ? {} : {closeTimeout: options.closeTimeout}),
 	});
 	const raw = b as net.Socket;
 	// The raw end belongs to the test: a reset from the client is not a failure.

@@ -1,5 +1,7 @@
 // Tests for lib/node/client.ts: websocketConnect, as libsoup's soup_session_websocket_connect_async.
 
+import {spawn} from 'node:child_process';
+import {once} from 'node:events';
 import {createServer} from 'node:http';
 import {createServer as createHttpsServer} from 'node:https';
 import type {Socket} from 'node:net';
@@ -11,8 +13,9 @@ import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {Message} from '../../lib/websocket/message.ts';
-import {waitForSignal, withTimeout} from '../helpers/signals.ts';
-import {keyOf, listen, rawServer, scriptedServer, selfSignedCertificate} from './fixtures.ts';
+import {root} from '../helpers/cli.ts';
+import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
+import {keyOf, listen, outcome, rawServer, scriptedServer, selfSignedCertificate} from './fixtures.ts';
 
 /** An echo server made with addWebsocketHandler; resolves with its port and the server-side connections. */
 async function echoServer(
@@ -402,7 +405,9 @@ test('connection options set the connection\'s limits and keepalive', async t =>
 		maxTotalMessageSize: 2000,
 		keepaliveInterval: 30,
 		keepalivePongTimeout: 10,
+		closeTimeout: 1500,
 	});
+	t.is(connection.getProperty('close-timeout'), 1500);
 	t.is(connection.getMaxIncomingPayloadSize(), 1000);
 	t.is(connection.getMaxTotalMessageSize(), 2000);
 	t.is(connection.getKeepaliveInterval(), 30);
@@ -416,5 +421,104 @@ test('without options the client connection has libsoup\'s client defaults', asy
 	t.is(connection.getMaxIncomingPayloadSize(), 128 * 1024);
 	t.is(connection.getMaxTotalMessageSize(), 0);
 	t.is(connection.getKeepaliveInterval(), 0);
+	t.is(connection.getProperty('close-timeout'), 5000);
 	await closeClient(connection);
+});
+
+test('client: a refused chunked body whose chunk-size line never ends is not buffered without bound', async t => {
+	// docs/node.md: the body of a refused handshake is kept "at most 64 KiB". A chunk-size line
+	// with an endless chunk extension never yields body bytes, so decodeChunked() never reaches
+	// MAX_REFUSED_BODY_SIZE and `received` grows with everything the server sends.
+	let written = 0;
+	const limit = 8 * 1024 * 1024;
+	const port = await scriptedServer(t, (_request, socket) => {
+		socket.write('HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=');
+		const chunk = Buffer.alloc(64 * 1024, 'a');
+		const pump = (): void => {
+			while (written < limit && !socket.destroyed) {
+				written += chunk.length;
+				if (!socket.write(chunk)) {
+					socket.once('drain', pump);
+					return;
+				}
+			}
+		};
+
+		pump();
+	});
+	const msg = new Message(`ws://127.0.0.1:${port}/`);
+	const result = await outcome(websocketConnect(msg, null, null, {handshakeTimeout: 30_000}), 10_000).catch((error: Error) => error);
+	t.true(result instanceof WebsocketError, `expected NOT_WEBSOCKET, got ${String(result)}`);
+	t.is((result as WebsocketError).code, WebsocketErrorCode.NOT_WEBSOCKET);
+	t.is(msg.statusCode, 403);
+	// The client gives up reading long before the server pushed 8 MiB (or the 30 s timeout).
+	t.true(written < limit, `the client read all ${written} bytes of a refused response`);
+});
+
+test('client: an invalid connection option is refused before any connection is made', async t => {
+	// docs/node.md: an invalid option rejects with TypeError. The limits are only checked by the
+	// WebsocketConnection constructor after the server accepted the handshake, so the server gets
+	// a 101 and a connection that is dropped at once.
+	const server = createServer();
+	const accepted: WebsocketConnection[] = [];
+	addWebsocketHandler(server, '/ws', null, null, (_server, _msg, _path, connection) => {
+		accepted.push(connection);
+	});
+	let tcpConnections = 0;
+	server.on('connection', () => {
+		tcpConnections++;
+	});
+	const port = await listen(t, server);
+	t.teardown(() => {
+		for (const connection of accepted) {
+			connection.getIoStream().destroy();
+		}
+	});
+
+	const result = await outcome(websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {maxIncomingPayloadSize: -1}));
+	t.true(result instanceof TypeError, `expected a TypeError, got ${String(result)}`);
+	t.is(accepted.length, 0, 'the server accepted a WebSocket for a call that could never succeed');
+	t.is(tcpConnections, 0);
+});
+
+test('client: a `signal` that is not an AbortSignal rejects without leaving a live socket behind', async t => {
+	// Passing the AbortController instead of its signal is an easy mistake in JavaScript. The socket
+	// is opened before the promise executor calls signal.addEventListener(); when that throws the
+	// promise rejects, but the socket stays connected with the handshake's listeners on it, and
+	// the next event on it runs cleanup(), whose signal.removeEventListener() throws: an uncaught
+	// exception that kills the process. Run in a child so the crash cannot take the test worker.
+	const serverSockets: Socket[] = [];
+	const port = await rawServer(t, socket => {
+		serverSockets.push(socket);
+	});
+	const script = `
+		const {websocketConnect} = await import('./lib/node/client.ts');
+		try {
+			await websocketConnect('ws://127.0.0.1:${port}/', null, null, {signal: new AbortController()});
+			console.log('resolved');
+		} catch (error) {
+			console.log('rejected ' + error.constructor.name);
+		}
+	`;
+	const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {cwd: root});
+	t.teardown(() => {
+		if (child.exitCode === null && child.signalCode === null) {
+			child.kill('SIGKILL');
+		}
+	});
+	let stdout = '';
+	let stderr = '';
+	child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+		stdout += chunk;
+	});
+	child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+		stderr += chunk;
+	});
+	const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+	await until(() => stdout.includes('rejected'), 15_000, 'the call to reject');
+	t.is(stdout.trim(), 'rejected TypeError');
+	// With nothing left open, the child's event loop is empty and it exits on its own.
+	const [code] = await withTimeout(exited, 5000, 'the child to exit on its own (a socket was left open)');
+	t.is(code, 0, stderr);
+	t.true(serverSockets.every(socket => socket.destroyed || socket.readableEnded));
 });

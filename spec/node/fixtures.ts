@@ -11,6 +11,7 @@ import {join} from 'node:path';
 import {promisify} from 'node:util';
 import type {ExecutionContext} from 'ava';
 import {websocketConnect} from '../../lib/node/client.ts';
+import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {waitForSignal, withTimeout} from '../helpers/signals.ts';
 
 const execFileAsync = promisify(execFile);
@@ -276,4 +277,16 @@ export function serverSettings(server: object): {
 		connectionsCheckingInterval: connectionsCheckingInterval ?? Number.NaN,
 		maxHeaderSize: maxHeaderSize ?? Number.NaN,
 	};
+}
+
+/** What a `websocketConnect` call settles with: the connection or the error, within `timeout` ms. */
+export async function outcome(promise: Promise<WebsocketConnection>, timeout = 5000): Promise<WebsocketConnection | Error> {
+	return withTimeout(
+		promise.then(
+			connection => connection,
+			(error: unknown) => error as Error,
+		),
+		timeout,
+		'websocketConnect to settle',
+	);
 }

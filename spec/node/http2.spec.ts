@@ -590,19 +590,13 @@ test('client: a closed session is a TypeError; a refusal keeps at most 64 KiB of
 });
 
 test('a peer reset with NO_ERROR closes the WebSocket at once (a TCP reset), not after the close timeout', async t => {
-	const {WebsocketConnection} = await import('../../lib/websocket/connection.ts');
-	const saved = WebsocketConnection.closeTimeout;
-	// Only the reset can close the client within the wait below.
-	WebsocketConnection.closeTimeout = 120_000;
-	t.teardown(() => {
-		WebsocketConnection.closeTimeout = saved;
-	});
 	const server = h2cServer();
 	const connections: WebsocketConnection[] = [];
 	addWebsocketHandler(server, '/ws', null, null, echo(connections));
 	const port = await listenHttp2(t, server);
 	const session = await clientSession(t, `http://127.0.0.1:${port}`);
-	const client = await websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session});
+	// Only the reset can close the client within the wait below, not its close timeout.
+	const client = await websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session, closeTimeout: 120_000});
 	(connections[0]!.getIoStream() as ServerHttp2Stream).close(http2.constants.NGHTTP2_NO_ERROR);
 	const info = await withTimeout(client.closed, 20_000, 'client closed');
 	t.is(info.code, 0);

@@ -13,8 +13,8 @@ import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts'
 import {encodeFrame} from '../../lib/websocket/frame.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {Message as MessageClass, type Message} from '../../lib/websocket/message.ts';
-import {waitForSignal, withTimeout} from '../helpers/signals.ts';
-import {handshakeRequest, listen, parseRaw, rawExchange, readUntil, selfSignedCertificate} from './fixtures.ts';
+import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
+import {handshakeRequest, listen, outcome, parseRaw, rawExchange, readUntil, selfSignedCertificate} from './fixtures.ts';
 
 interface Accepted {
 	server: Server;
@@ -173,6 +173,7 @@ test('handler options set the connection\'s limits and keepalive', async t => {
 		maxTotalMessageSize: 20,
 		keepaliveInterval: 60,
 		keepalivePongTimeout: 5,
+		closeTimeout: 750,
 	};
 	const {port, next} = await serve(t, (server, record) => {
 		addWebsocketHandler(server, '/ws', null, null, record('ws'), options);
@@ -183,6 +184,7 @@ test('handler options set the connection\'s limits and keepalive', async t => {
 	t.is(connection.getMaxTotalMessageSize(), 20);
 	t.is(connection.getKeepaliveInterval(), 60);
 	t.is(connection.getKeepalivePongTimeout(), 5);
+	t.is(connection.getProperty('close-timeout'), 750);
 	await closeClient(client);
 });
 
@@ -605,10 +607,58 @@ test('invalid limits in the options throw at once, naming the option', t => {
 		[{maxTotalMessageSize: 1.5}, /^Expected `maxTotalMessageSize` to be a uint64/],
 		[{keepaliveInterval: 2 ** 32}, /^Expected `keepaliveInterval` to be a uint in \[0, 4294967295\]/],
 		[{keepalivePongTimeout: '5' as unknown as number}, /^Expected `keepalivePongTimeout` to be a uint/],
+		[{closeTimeout: 0}, /^Expected `closeTimeout` to be a uint in \[1, 4294967295\], got `0`$/],
 	];
 	for (const [options, message] of cases) {
 		t.throws(() => addWebsocketHandler(server, '/ws', null, null, () => {}, options), {instanceOf: TypeError, message});
 	}
 
 	t.is(server.listenerCount('upgrade'), 0);
+});
+
+test('server: a handler removed while its check hook is running does not get the connection', async t => {
+	// libsoup's complete_websocket_upgrade looks the handler up again before stealing the
+	// connection; websoup keeps the entry captured before `await check()`, so a removed (or
+	// replaced) handler's callback still receives a connection after remove().
+	const server = createServer();
+	const received: WebsocketConnection[] = [];
+	let release!: () => void;
+	const gate = new Promise<void>(resolve => {
+		release = resolve;
+	});
+	let entered = false;
+	const handler = addWebsocketHandler(
+		server,
+		'/ws',
+		null,
+		null,
+		(_server, _msg, _path, connection) => {
+			received.push(connection);
+		},
+		{
+			async check() {
+				entered = true;
+				await gate;
+			},
+		},
+	);
+	const port = await listen(t, server);
+	t.teardown(() => {
+		release();
+		for (const connection of received) {
+			connection.getIoStream().destroy();
+		}
+	});
+
+	const attempt = outcome(websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {handshakeTimeout: 5000}));
+	await until(() => entered, 5000, 'the check hook');
+	handler.remove();
+	release();
+	const result = await attempt;
+	if (!(result instanceof Error)) {
+		result.getIoStream().destroy();
+	}
+
+	t.is(received.length, 0, 'the removed handler\'s callback was called');
+	t.true(result instanceof WebsocketError, 'the client was given a WebSocket by a removed handler');
 });

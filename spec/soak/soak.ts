@@ -53,7 +53,7 @@ const kinds: readonly Kind[] = ['tcp', 'tcp+deflate', 'http', 'http+deflate'];
 const HIGH_WATER = 512 * 1024;
 const LIMIT = 512 * 1024;
 /** How long a pair may take to emit `closed` on both ends after its close() calls. */
-const CLOSE_WAIT_MS = WebsocketConnection.closeTimeout + 5000;
+const CLOSE_WAIT_MS = (WebsocketConnection.findProperty('close-timeout')!.defaultValue as number) + 5000;
 const closeCodes = [1000, 1001, 4000, 4321, 3000];
 
 /** Messages shorter than this carry no header: the receiver checks them against the number it expects next. */

@@ -1,9 +1,12 @@
 // Type tests, checked by `tsc --noEmit` in `npm test` and never run: each @ts-expect-error must stay an error.
 
 import type {ParamSpec} from '../../lib/gobject/index.ts';
+import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
+import {WebsocketState} from '../../lib/websocket/constants.ts';
 import {Color, Widget} from '../helpers/widget.ts';
 
 declare const widget: Widget;
+declare const connection: WebsocketConnection;
 
 // Handler parameters are inferred: the emitter first, then the signal's arguments.
 widget.connect('message', (self, type, data) => {
@@ -19,7 +22,7 @@ widget.connect('notify::keepalive-interval', (_self, pspec) => {
 	void spec;
 });
 widget.connect('notify', () => {});
-widget.connectAfter('closing', self => self.emit('plain'));
+widget.connectAfter('closing', self => self.fire('plain'));
 
 // @ts-expect-error a misspelt signal name
 widget.connect('mesage', () => {});
@@ -32,17 +35,21 @@ widget.connect('message', (_self, _type: string) => {});
 // @ts-expect-error a handler wanting more arguments than the signal has
 widget.connect('closing', (_self, _extra: number) => {});
 
-// emit arguments are checked.
-widget.emit('message', 1, new Uint8Array());
-widget.emit('closing');
+// emit arguments are checked (Widget.fire has emit's signature; emit itself is protected).
+widget.fire('message', 1, new Uint8Array());
+widget.fire('closing');
 // @ts-expect-error missing argument
-widget.emit('message', 1);
+widget.fire('message', 1);
 // @ts-expect-error wrong argument type
-widget.emit('cleanup', 'x');
+widget.fire('cleanup', 'x');
 // @ts-expect-error too many arguments
-widget.emit('closing', 1);
+widget.fire('closing', 1);
 // @ts-expect-error unknown signal
-widget.emit('nope');
+widget.fire('nope');
+// @ts-expect-error emit is protected: code outside the class cannot fake a signal
+widget.emit('closing');
+// @ts-expect-error nor a connection's `closed`
+connection.emit('closed');
 // @ts-expect-error stopEmission checks the name too
 widget.stopEmission('clossing');
 
@@ -80,3 +87,30 @@ void new Widget({bogus: 1});
 void new Widget({state: Color.RED});
 // @ts-expect-error wrong type
 void new Widget({keepaliveInterval: '5'});
+
+// camelCase accessors, typed from the property table (declaration merging), not hand-written.
+const viaAccessor: number = widget.keepaliveInterval;
+const maxSize: number = widget.maxSize;
+const target: URL | null = widget.target;
+const tags: readonly string[] = widget.tags;
+const widgetState: Color = widget.state;
+void [viaAccessor, maxSize, target, tags, widgetState];
+widget.level = 3;
+widget.maxSize = 10;
+// @ts-expect-error a value of the wrong type
+widget.level = '3';
+// @ts-expect-error null only where the property is nullable
+widget.ratio = null;
+// @ts-expect-error a read-only property's accessor is readonly
+widget.state = Color.RED;
+// @ts-expect-error a misspelt accessor
+void widget.keepaliveIntervall;
+const connectionState: WebsocketState = connection.state;
+const closeTimeout: number = connection.closeTimeout;
+const uri: URL | null = connection.uri;
+void [connectionState, closeTimeout, uri];
+connection.keepaliveInterval = 30;
+// @ts-expect-error state is read-only
+connection.state = WebsocketState.CLOSED;
+// @ts-expect-error keepalive-interval is a number
+connection.keepaliveInterval = '30';

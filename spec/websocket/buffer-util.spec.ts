@@ -1,7 +1,7 @@
-// Tests of buffer-util: word-at-a-time masking against a byte-loop reference, native and TypeScript paths.
+// Tests of buffer-util: word-at-a-time masking against a byte-loop reference, native and TypeScript paths; toBuffer.
 
 import test from 'ava';
-import {mask, maskTs, nativeMasking, unmask, unmaskTs} from '../../lib/websocket/buffer-util.ts';
+import {mask, maskTs, nativeMasking, toBuffer, unmask, unmaskTs} from '../../lib/websocket/buffer-util.ts';
 import {prng} from '../helpers/random.ts';
 
 
@@ -121,4 +121,25 @@ test('mask rejects a key that is not 4 bytes and ranges outside the buffers', t 
 	t.throws(() => {
 		mask(source, Buffer.alloc(4), Buffer.alloc(16), 0, 9);
 	}, {instanceOf: RangeError});
+});
+
+test('toBuffer: a view over the same bytes for a Buffer, any ArrayBuffer view and an ArrayBuffer; TypeError naming the argument otherwise', t => {
+	const buffer = Buffer.from('hello');
+	t.is(toBuffer(buffer, 'data'), buffer);
+	const backing = new ArrayBuffer(8);
+	const view = new Uint16Array(backing, 2, 2);
+	const fromView = toBuffer(view, 'data');
+	t.is(fromView.buffer, backing);
+	t.is(fromView.byteOffset, 2);
+	t.is(fromView.length, 4);
+	const fromDataView = toBuffer(new DataView(backing, 1, 3), 'data');
+	t.is(fromDataView.byteOffset, 1);
+	t.is(fromDataView.length, 3);
+	const whole = toBuffer(backing, 'data');
+	t.is(whole.buffer, backing);
+	t.is(whole.length, 8);
+	t.throws(() => toBuffer('text', 'payload'), {
+		instanceOf: TypeError,
+		message: 'Expected `payload` to be a Uint8Array, ArrayBuffer or ArrayBuffer view, got `string`',
+	});
 });

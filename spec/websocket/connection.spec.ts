@@ -27,6 +27,7 @@ test('properties: defaults and flags as libsoup declares them', t => {
 	t.is(conn.maxTotalMessageSize, 0);
 	t.is(conn.maxIncomingFragments, 4096);
 	t.is(conn.maxBufferedAmount, 0); // a client's default; a server's is 1 MiB
+	t.is(conn.getProperty('close-timeout'), 5000); // libsoup's fixed 5 s
 	t.is(conn.getCloseCode(), 0);
 	t.is(conn.getCloseData(), null);
 	t.deepEqual(
@@ -45,8 +46,13 @@ test('properties: defaults and flags as libsoup declares them', t => {
 			'max-total-message-size',
 			'max-incoming-fragments',
 			'max-buffered-amount',
+			'close-timeout',
+			'idle-timeout',
+			'latency',
 		],
 	);
+	t.is(conn.idleTimeout, 0);
+	t.is(conn.latency, 0);
 	a.destroy();
 });
 

@@ -60,3 +60,34 @@ test('keepalive-interval and keepalive-pong-timeout of 3,000,000 s: no ping, no 
 	t.is(connection.getState(), 1);
 	connection.setKeepaliveInterval(0);
 });
+
+test('IdleTimer: fires once the delay passed since the last touch, not since it was made', async t => {
+	const {IdleTimer} = await import('../../lib/websocket/timer.ts');
+	let fired = 0;
+	const started = performance.now();
+	let lastTouch = started;
+	const timer = new IdleTimer(() => fired++, 200);
+	// Touch for 400 ms (every turn of the event loop), then stop.
+	await until(() => {
+		if (performance.now() - started < 400) {
+			timer.touch();
+			lastTouch = performance.now();
+		}
+
+		return fired === 1;
+	}, 5000, 'the idle timer');
+	t.true(performance.now() - lastTouch >= 199);
+	t.false(timer.pending);
+	t.is(fired, 1);
+});
+
+test('IdleTimer: clear() stops it', async t => {
+	const {IdleTimer} = await import('../../lib/websocket/timer.ts');
+	let fired = 0;
+	const timer = new IdleTimer(() => fired++, 30);
+	timer.clear();
+	t.false(timer.pending);
+	const control = new IdleTimer(() => {}, 60);
+	await until(() => !control.pending, 5000, 'the control timer');
+	t.is(fired, 0);
+});

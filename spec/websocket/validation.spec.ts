@@ -1,8 +1,8 @@
-// Tests of validation: received close codes, UTF-8 (whole and streaming, fail-fast), tokens.
+// Tests of validation: received and sent close codes, UTF-8 (whole and streaming, fail-fast), tokens.
 
 import {isUtf8} from 'node:buffer';
 import test from 'ava';
-import {Utf8Validator, isToken, isValidReceivedCloseCode, isValidUtf8} from '../../lib/websocket/validation.ts';
+import {Utf8Validator, isToken, isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8} from '../../lib/websocket/validation.ts';
 import {prng} from '../helpers/random.ts';
 
 
@@ -266,4 +266,24 @@ test('isToken accepts RFC 7230 token characters only', t => {
 	for (const notToken of ['', 'a b', 'a,b', 'a;b', 'a=b', '"a"', 'a/b', 'é', 'a\tb', '(a)', '[a]', '{a}', 'a:b', 'a\u0000']) {
 		t.false(isToken(notToken), JSON.stringify(notToken));
 	}
+});
+
+test('close codes a side may send: the receivable ones, 1010 from a client only, 1011–1014 from a server only, 1005 = empty', t => {
+	for (let code = -1; code <= 5001; code++) {
+		const client = isValidSentCloseCode(code, 'client');
+		const server = isValidSentCloseCode(code, 'server');
+		if (code === 1005) {
+			t.true(client && server);
+		} else if (code === 1010) {
+			t.true(client && !server);
+		} else if (code >= 1011 && code <= 1014) {
+			t.true(!client && server, String(code));
+		} else {
+			t.is(client, isValidReceivedCloseCode(code), String(code));
+			t.is(server, isValidReceivedCloseCode(code), String(code));
+		}
+	}
+
+	t.false(isValidSentCloseCode(1000.5, 'client'));
+	t.false(isValidSentCloseCode(Number.NaN, 'server'));
 });

@@ -8,7 +8,7 @@ import {zlibLimiter} from './limiter.ts';
 
 /** RFC 7692 §7.2.1: the bytes a sync flush ends with, removed before sending and put back before inflating. */
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const RSV1 = 0x40;
+const RSV1 = 0x40; // RFC 7692 §6: the "Per-Message Compressed" bit, within RSV_MASK
 const EMPTY = Buffer.alloc(0);
 
 interface Parameters {

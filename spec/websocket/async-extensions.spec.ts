@@ -1,8 +1,9 @@
-// Edge cases of the connection: crossing closes with a full send queue, order behind an asynchronous inflate, backpressure with extensions.
+// Frames in order behind asynchronous extensions (the incoming backlog, the outgoing pipeline): failures,
+// limits, the peer's Close and the end of the stream behind a pending inflate or deflate; backpressure with them.
 
 import {randomBytes} from 'node:crypto';
 import zlib from 'node:zlib';
-import test from 'ava';
+import test, {type ExecutionContext} from 'ava';
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketConnectionType} from '../../lib/websocket/constants.ts';
 import {WebsocketExtension, type FrameInfo} from '../../lib/websocket/extensions/extension.ts';
@@ -10,7 +11,7 @@ import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.
 import {zlibLimiter} from '../../lib/websocket/extensions/limiter.ts';
 import {encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
 import {WebsocketFramer} from '../../lib/websocket/framer.ts';
-import {both, connectionPair, rawPeer} from '../helpers/modes.ts';
+import {both, connectionPair, modes, rawPeer, type Mode} from '../helpers/modes.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
 
 function deflate(type: WebsocketConnectionType): WebsocketExtensionDeflate {
@@ -37,38 +38,6 @@ function record(connection: WebsocketConnection): string[] {
 	return events;
 }
 
-// --- Simultaneous close while the send queue waits for 'drain' --------------------------------
-
-both('simultaneous close while frames wait for drain: queued data and our Close still go out', async (t, mode) => {
-	const {client, server} = await connectionPair(t, mode);
-	const clientEvents = record(client);
-	let received = 0;
-	server.connect('message', () => received++);
-	// Wait until both are reading.
-	client.sendText('hello');
-	await until(() => received === 1);
-	// The server reads nothing for now, so past WRITE_BUFFER_LIMIT (1 MiB) frames wait in the client's queue.
-	const serverStream = server.getIoStream();
-	serverStream.pause();
-	const chunk = Buffer.alloc(64 * 1024, 1);
-	let count = 0;
-	while (count < 1024 && client.bufferedAmount <= client.getIoStream().writableLength) {
-		client.sendBinary(chunk);
-		count++;
-	}
-
-	t.true(client.bufferedAmount > client.getIoStream().writableLength, 'frames wait in the connection\'s queue');
-	client.close(1000, 'client bye');
-	server.close(1000, 'server bye'); // the peers' Close frames cross
-	await until(() => client.getCloseCode() === 1000, 5000, 'the server\'s Close at the client');
-	serverStream.resume();
-	await withTimeout(Promise.all([client.closed, server.closed]), 8000, 'both closed');
-	t.is(received, count + 1, 'every message sent before close() arrives');
-	t.is(server.getCloseCode(), 1000, 'the server gets the client\'s Close');
-	t.is(server.getCloseData(), 'client bye');
-	t.deepEqual(clientEvents.filter(event => event.startsWith('error')), [], 'no error on a clean close');
-});
-
 // --- An outgoing extension that fails while a Close waits behind its frame ----------------------
 
 /** Passes frames through, but fails (asynchronously) the outgoing message "fail". */
@@ -87,13 +56,8 @@ class FailingExtension extends WebsocketExtension {
 	}
 }
 
-test.serial('an outgoing extension failing while the Close waits behind its frame: the Close still goes out', async t => {
-	const saved = WebsocketConnection.closeTimeout;
-	WebsocketConnection.closeTimeout = 4000;
-	t.teardown(() => {
-		WebsocketConnection.closeTimeout = saved;
-	});
-	const {connection, received} = await rawPeer(t, 'tcp', WebsocketConnectionType.SERVER, {extensions: [new FailingExtension()]});
+test('an outgoing extension failing while the Close waits behind its frame: the Close still goes out', async t => {
+	const {connection, received} = await rawPeer(t, 'tcp', WebsocketConnectionType.SERVER, {extensions: [new FailingExtension()], closeTimeout: 4000});
 	connection.connect('error', () => {});
 	connection.sendText('fail'); // held by the extension
 	connection.close(1000, 'bye'); // queued behind it
@@ -198,7 +162,7 @@ both('for await pauses a lagging consumer\'s stream with permessage-deflate too'
 
 // --- bufferedAmount when the connection closes during an outgoing deflate ----------------------
 
-both('bufferedAmount is 0 after closed, even when a deflate finishes after the stream closed', async (t, mode) => {
+async function bufferedAmountAfterLateDeflate(t: ExecutionContext, mode: Mode): Promise<void> {
 	const {connection} = await rawPeer(t, mode, WebsocketConnectionType.CLIENT, {
 		extensions: [deflate(WebsocketConnectionType.CLIENT)],
 	});
@@ -206,7 +170,7 @@ both('bufferedAmount is 0 after closed, even when a deflate finishes after the s
 	t.true(connection.bufferedAmount >= 200_000);
 	connection.getIoStream().destroy(); // the connection goes away while the message is being compressed
 	await withTimeout(connection.closed, 5000, 'closed');
-	await until(() => zlibLimiter.running === 0 && zlibLimiter.pending === 0, 5000, 'the deflate to finish');
+	await until(() => zlibLimiter.running === 0 && zlibLimiter.pending === 0, 20_000, 'the deflate to finish');
 	for (let i = 0; i < 5; i++) {
 		await new Promise(resolve => {
 			setImmediate(resolve);
@@ -214,7 +178,13 @@ both('bufferedAmount is 0 after closed, even when a deflate finishes after the s
 	}
 
 	t.is(connection.bufferedAmount, 0);
-});
+}
+
+// Serial: the zlib limiter is process-wide, and concurrent tests of this file keep it busy.
+for (const mode of modes) {
+	test.serial(`bufferedAmount is 0 after closed, even when a deflate finishes after the stream closed [${mode}]`, async t =>
+		bufferedAmountAfterLateDeflate(t, mode));
+}
 
 // --- Event order: a frame decoded before a protocol error is delivered before the error ----------
 

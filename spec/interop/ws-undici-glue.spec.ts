@@ -12,7 +12,7 @@ import {addWebsocketHandler} from '../../lib/node/server.ts';
 import {WebsocketDataType} from '../../lib/websocket/constants.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {waitForSignal, withTimeout} from '../helpers/signals.ts';
-import {listen, patternBytes, selfSignedCertificate} from './fixtures.ts';
+import {listen, patternBytes, selfSignedCertificate} from '../node/fixtures.ts';
 
 type Scheme = 'ws' | 'wss';
 type Closer = 'client' | 'server';

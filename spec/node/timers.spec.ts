@@ -1,0 +1,79 @@
+// Lifecycle timers (keepalive, pong timeout, idle timeout, ping(), close, shutdown, reconnect) never keep a process alive once everything is closed, and never fire after `closed`.
+
+import {spawn} from 'node:child_process';
+import test from 'ava';
+import {LongTimer} from '../../lib/websocket/timer.ts';
+import {root} from '../helpers/cli.ts';
+import {gluePair} from '../helpers/handler.ts';
+import {until, withTimeout} from '../helpers/signals.ts';
+
+test('a process that closed everything ends by itself, no Timeout left, with hour-long timers set on every connection', async t => {
+	const child = spawn(process.execPath, ['--import', 'tsx', 'spec/helpers/lifecycle-child.ts'], {cwd: root, env: {...process.env, NODE_DEBUG: ''}});
+	let stdout = '';
+	let stderr = '';
+	child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+		stdout += chunk;
+	});
+	child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+		stderr += chunk;
+	});
+	t.teardown(() => {
+		if (child.exitCode === null && child.signalCode === null) {
+			child.kill('SIGKILL');
+		}
+	});
+	const [code] = (await withTimeout(
+		new Promise(resolve => {
+			child.once('close', (...args) => resolve(args));
+		}),
+		30_000,
+		`the child to exit by itself; stdout ${stdout}; stderr ${stderr}`,
+	)) as [number | null, NodeJS.Signals | null];
+	t.is(code, 0, stderr);
+	const report = JSON.parse(stdout) as {result: unknown; resources: string[]};
+	t.deepEqual(report.result, {clean: 1, dirty: 0, terminated: 0});
+	t.false(report.resources.includes('Timeout'), report.resources.join(', '));
+});
+
+test('after closed, no timer fires: no signal, no notify, no warning (idle, keepalive, pong timeout, a ping in flight)', async t => {
+	const {client, server} = await gluePair(t, {keepaliveInterval: 1, keepalivePongTimeout: 1, idleTimeout: 1});
+	client.setKeepaliveInterval(1);
+	client.setKeepalivePongTimeout(1);
+	client.setIdleTimeout(1);
+	// In flight when the close starts (the server answers it before its Close).
+	const inFlight = client.ping('in flight');
+	let afterClosed = 0;
+	const warnings: Error[] = [];
+	const onWarning = (warning: Error): void => {
+		warnings.push(warning);
+	};
+
+	process.on('warning', onWarning);
+	t.teardown(() => process.off('warning', onWarning));
+	for (const connection of [client, server]) {
+		let closed = false;
+		for (const signal of ['message', 'error', 'closing', 'closed', 'pong', 'notify'] as const) {
+			connection.connect(signal, () => {
+				if (closed) {
+					afterClosed++;
+				}
+			});
+		}
+
+		// Connected last: the first `closed` is not counted, anything after it is.
+		connection.connect('closed', () => {
+			closed = true;
+		});
+	}
+
+	client.close(1000);
+	await withTimeout(Promise.all([client.closed, server.closed]), 10_000, 'both closed');
+	t.true((await inFlight) > 0);
+	const closedAt = afterClosed;
+	// Longer than every timer that was set (1 s each, and the close timeout for good measure).
+	const control = new LongTimer(() => {}, Math.max(2500, Math.min(client.closeTimeout, 6000)));
+	await until(() => !control.pending, 15_000, 'the control timer');
+	t.is(closedAt, 0);
+	t.is(afterClosed, 0);
+	t.deepEqual(warnings, []);
+});

@@ -1,0 +1,58 @@
+// PingTracker: which pings a Pong answers, their round trips, forgetting unanswered keepalive pings.
+
+import test from 'ava';
+import {PingTracker, type PingSettle} from '../../lib/websocket/ping-tracker.ts';
+
+function settle(log: string[], name: string): PingSettle {
+	return {
+		resolve(ms) {
+			log.push(`${name} ${ms >= 0 ? 'resolved' : 'negative'}`);
+		},
+		reject(error) {
+			log.push(`${name} rejected ${error.message}`);
+		},
+	};
+}
+
+test('a pong answers the first ping with its payload and every one before it', t => {
+	const log: string[] = [];
+	const tracker = new PingTracker();
+	tracker.add(Buffer.from('a'), settle(log, 'a'), null);
+	tracker.add(Buffer.from('k'), null, null);
+	tracker.add(Buffer.from('b'), settle(log, 'b'), null);
+	tracker.add(Buffer.from('c'), settle(log, 'c'), null);
+	t.is(tracker.answer(Buffer.from('nope')), -1);
+	t.true(tracker.answer(Buffer.from('b')) >= 0);
+	t.deepEqual(log, ['a resolved', 'b resolved']);
+	t.is(tracker.size, 1);
+	tracker.rejectAll(new Error('gone'));
+	t.deepEqual(log, ['a resolved', 'b resolved', 'c rejected gone']);
+	t.is(tracker.size, 0);
+	t.is(tracker.answer(Buffer.from('c')), -1);
+});
+
+test('bytes are compared exactly (latin1 keys), and remove() forgets one ping', t => {
+	const log: string[] = [];
+	const tracker = new PingTracker();
+	const one = settle(log, 'one');
+	tracker.add(Buffer.from([0xff, 0x00]), one, null);
+	t.is(tracker.answer(Buffer.from([0xff])), -1);
+	t.true(tracker.remove(one));
+	t.false(tracker.remove(one));
+	t.is(tracker.answer(Buffer.from([0xff, 0x00])), -1);
+	t.deepEqual(log, []);
+});
+
+test('a peer that never answers keepalive pings cannot grow the list past 16; ping() entries are kept', t => {
+	const log: string[] = [];
+	const tracker = new PingTracker();
+	tracker.add(Buffer.from('user'), settle(log, 'user'), null);
+	for (let i = 0; i < 1000; i++) {
+		tracker.add(Buffer.from(`k${i}`), null, null);
+	}
+
+	t.is(tracker.size, 16);
+	t.is(tracker.answer(Buffer.from('k0')), -1, 'the oldest keepalive pings are forgotten');
+	t.true(tracker.answer(Buffer.from('k999')) >= 0);
+	t.deepEqual(log, ['user resolved']);
+});
