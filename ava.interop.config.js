@@ -3,6 +3,7 @@
 // and runs the other specs of spec/interop/ (against ws and undici, installed by npm).
 export default {
 	files: [
+		'spec/interop/chat-workers.spec.ts',
 		'spec/interop/chromium.spec.ts',
 		'spec/interop/demo-page.spec.ts',
 		'spec/interop/libsoup.spec.ts',

@@ -17,6 +17,7 @@ import {Child, hasTaskset, killAll} from './child.ts';
 import {http2Rows, type Http2Results} from './http2.ts';
 import {buildLoadgen, runLoadgen, startEchoServer, type EchoServer, type LoadgenResult} from './loadgen.ts';
 import {buildLibrary} from './settings.ts';
+import {formatTable, runTopicsBench} from './topics.ts';
 
 const quick = process.argv.includes('--quick');
 const outIndex = process.argv.indexOf('--out');
@@ -612,6 +613,10 @@ try {
 	killAll();
 }
 
+// Topics (bench/topics.ts): WebsocketHub fan-out vs a ws for…send loop, deflate subscribers, latency through Redis.
+const topics = await runTopicsBench(quick, libraryEnv);
+notes.push(...topics.notes);
+
 // The bench itself keeps about two processes busy; much more means other work shared the cores.
 const loadAfter = os.loadavg()[0]!;
 if (Math.max(loadBefore, loadAfter) > cpus + 0.5) {
@@ -632,6 +637,7 @@ if (http2Table.length > 0) {
 	console.log(`${textTable(http2Table)}\n`);
 }
 
+console.log(`${formatTable(topics.table)}\n`);
 const helpers = [...helpersSeen].map(([name, value]) => `${name}: ${value}`).join('; ');
 const heapOf = (column: string): string => format(median(samples.get('memory-heap')?.get(column) ?? [Number.NaN]), 'bytes');
 const heapLine = `JS heap per idle connection (median): websoup ${heapOf(WEBSOUP)} B, ws ${heapOf(WS)} B`;
@@ -665,6 +671,12 @@ if (outDir !== null) {
 					'',
 				]
 			: []),
+		'## Topics',
+		'',
+		'bench/topics.ts: `WebsocketHub.publishText` vs a ws server\'s `for (const c of wss.clients) c.send(text)`, each in a fresh server process, its subscribers raw loopback connections in another that count every byte (a missing byte stops the bench); one publish per turn of the event loop, and bursts of ten per turn. permessage-deflate subscribers: the hub\'s one uncompressed frame vs a `sendText` loop (each connection compresses with its own context), 64 different messages in turn, server CPU and bytes on the wire per delivery. Latency: a timestamp published by a hub in one process, through `RedisBroker` and redis-server on loopback, to a ws client of a hub in another process. See [scaling.md](scaling.md).',
+		'',
+		markdownTable(topics.table),
+		'',
 		...(notes.length > 0 ? ['## Notes', '', ...notes.map(note => `- ${note}`), ''] : []),
 		'## Columns',
 		'',

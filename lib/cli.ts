@@ -16,6 +16,9 @@ import type {WebsocketCloseInfo, WebsocketConnection} from './websocket/connecti
 import {WebsocketError} from './websocket/errors.ts';
 import {Message} from './websocket/message.ts';
 import {isToken} from './websocket/validation.ts';
+import {RedisBroker} from './topics/redis-broker.ts';
+import {WebsocketHub} from './topics/hub.ts';
+import {isServeWorker, STOP_MESSAGE, superviseWorkers} from './serve-workers.ts';
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage error (as most Unix tools). */
 const ExitCode = {
@@ -87,6 +90,10 @@ Options:
                          else 408 (default ${DEFAULT_REQUEST_HEAD_TIMEOUT}; 0: no limit)
   --tls-cert <file>      PEM certificate: serve https and wss (needs --tls-key)
   --tls-key <file>       PEM private key for --tls-cert
+  --workers <n>          run n worker processes (node:cluster) on the same port (default 1)
+  --redis <url>          chat: pass messages through Redis (redis://host:port), so the
+                         clients of every worker and every machine chat together;
+                         needs the @redis/client package (npm install @redis/client)
   -h, --help             show this help
 `;
 
@@ -124,9 +131,15 @@ Options:
   -h, --help             show this help
 `;
 
+/** In a `serve --workers` worker, every line says which worker wrote it. */
+const linePrefix = isServeWorker() ? `worker ${process.pid}: ` : '';
+
+/** The topic of `serve --mode chat`. */
+const CHAT_TOPIC = 'chat';
+
 /** Writes a line to stdout. */
 function out(line: string): void {
-	process.stdout.write(`${line}\n`);
+	process.stdout.write(`${linePrefix}${line}\n`);
 }
 
 /** Writes a line to stderr. */
@@ -221,6 +234,8 @@ interface ServeOptions {
 	/** Milliseconds for the request head; `undefined` leaves createBoundedServer's default. */
 	handshakeTimeout: number | undefined;
 	tls: {cert: Buffer; key: Buffer} | null;
+	workers: number;
+	redis: string | null;
 }
 
 function readPem(file: string, option: string): Buffer {
@@ -247,6 +262,8 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 			'handshake-timeout': {type: 'string'},
 			'tls-cert': {type: 'string'},
 			'tls-key': {type: 'string'},
+			workers: {type: 'string', default: '1'},
+			redis: {type: 'string'},
 			help: {type: 'boolean', short: 'h', default: false},
 		},
 		allowPositionals: false,
@@ -294,7 +311,23 @@ function parseServeOptions(args: string[]): ServeOptions | null {
 				? undefined
 				: parseInteger(values['handshake-timeout'], 'handshake-timeout', 0, 2_147_483_647),
 		tls: null,
+		workers: parseInteger(values.workers, 'workers', 1, 256),
+		redis: values.redis ?? null,
 	};
+	if (options.redis !== null) {
+		if (!/^rediss?:\/\/[^/]/.test(options.redis) || !URL.canParse(options.redis)) {
+			throw new UsageError(`--redis expects a redis:// or rediss:// URL, got "${options.redis}"`);
+		}
+
+		if (options.mode !== 'chat') {
+			throw new UsageError('--redis is for --mode chat (echo needs no other process)');
+		}
+	}
+
+	if (options.mode === 'chat' && options.workers > 1 && options.redis === null) {
+		throw new UsageError('--mode chat with --workers needs --redis: each worker has its own clients');
+	}
+
 	if (certFile !== undefined && keyFile !== undefined) {
 		options.tls = {cert: readPem(certFile, '--tls-cert'), key: readPem(keyFile, '--tls-key')};
 	}
@@ -343,6 +376,53 @@ async function serve(args: string[]): Promise<ExitCode> {
 		return ExitCode.OK;
 	}
 
+	const scheme = options.tls === null ? 'http' : 'https';
+	const describe = (host: string, port: number): string => {
+		const shownHost = host.includes(':') ? `[${host}]` : host;
+		const extra = `${options.workers > 1 ? `, ${options.workers} workers` : ''}${options.redis === null ? '' : `, redis ${options.redis}`}`;
+		return `listening on ${scheme}://${shownHost}:${port}/ (mode ${options.mode}, websocket at ${WS_PATH}${extra})`;
+	};
+
+	if (options.workers > 1 && !isServeWorker()) {
+		return (await superviseWorkers(options.workers, out, port => describe(options.host, port))) as ExitCode;
+	}
+
+	// A worker listens for the primary from the start: asked to stop (or left alone by a primary
+	// that died) before it serves, it just exits; afterwards it shuts down gracefully.
+	let onStopRequest: (() => void) | null = null;
+	if (isServeWorker()) {
+		const stopRequested = (): void => {
+			if (onStopRequest === null) {
+				exit(ExitCode.OK);
+			} else {
+				onStopRequest();
+			}
+		};
+
+		process.on('message', message => {
+			if (message === STOP_MESSAGE) {
+				stopRequested();
+			}
+		});
+		process.on('disconnect', stopRequested);
+	}
+
+	// Chat goes through a hub: each message is encoded once for every client; with --redis, for
+	// the clients of every process connected to the same Redis.
+	let broker: RedisBroker | null = null;
+	if (options.redis !== null) {
+		try {
+			broker = await RedisBroker.connect(options.redis);
+		} catch (error) {
+			throw new RuntimeError(firstLine(error).replace(/^RedisBroker: /, ''));
+		}
+	}
+
+	const hub = options.mode === 'chat' ? new WebsocketHub({broker}) : null;
+	hub?.connect('broker-error', (_hub, error) => {
+		out(`broker-error ${JSON.stringify(firstLine(error))}`);
+	});
+
 	const page = demoPage({mode: options.mode, protocols: options.protocols, path: WS_PATH});
 	const connections = new Set<WebsocketConnection>();
 	let stopping = false;
@@ -370,14 +450,6 @@ async function serve(args: string[]): Promise<ExitCode> {
 	});
 	// Malformed requests get Node's own answers (400, 431 for an oversized head, 408 for a slow one).
 	// The same bound covers the time from 'upgrade' to the 101 (no check hook here, so it is short).
-
-	const broadcast = (type: WebsocketDataType, data: Buffer): void => {
-		for (const peer of connections) {
-			if (peer.state === WebsocketState.OPEN) {
-				peer.sendMessage(type, data);
-			}
-		}
-	};
 
 	const handlerOptions: WebsocketHandlerOptions = {};
 	if (options.handshakeTimeout !== undefined) {
@@ -409,10 +481,21 @@ async function serve(args: string[]): Promise<ExitCode> {
 			}
 
 			connections.add(connection);
-			out(`open ${name} protocol=${connection.getProtocol() ?? '-'}`);
-			connection.connect('message', (_self, type, data) => {
-				if (options.mode === 'chat') {
-					broadcast(type, data);
+			const opened = (): void => {
+				out(`open ${name} protocol=${connection.getProtocol() ?? '-'}`);
+			};
+
+			if (hub === null) {
+				opened();
+			} else {
+				// Logged once the broker has the subscription: from then on it gets what any process publishes.
+				hub.subscribe(connection, CHAT_TOPIC);
+				void hub.ready.then(opened);
+			}
+
+			connection.connect('message', (_self, type: WebsocketDataType, data) => {
+				if (hub !== null) {
+					hub.publish(CHAT_TOPIC, type, data);
 				} else if (connection.state === WebsocketState.OPEN) {
 					connection.sendMessage(type, data);
 				}
@@ -430,12 +513,18 @@ async function serve(args: string[]): Promise<ExitCode> {
 	);
 
 	const address = await listen(server, options.port, options.host);
-	const scheme = options.tls === null ? 'http' : 'https';
-	const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
-	out(`listening on ${scheme}://${shownHost}:${address.port}/ (mode ${options.mode}, websocket at ${WS_PATH})`);
+	if (!isServeWorker()) {
+		// With --workers the primary says it, once every worker listens.
+		out(describe(address.address, address.port));
+	}
 
 	return new Promise<ExitCode>(resolve => {
-		const stop = (signal: NodeJS.Signals): void => {
+		const stop = (signal: NodeJS.Signals, fromPrimary = false): void => {
+			if (stopping && fromPrimary) {
+				// A Ctrl-C reaches the workers and the primary alike: the primary's request is the same one.
+				return;
+			}
+
 			if (stopping) {
 				err(`websoup: ${signal} again, exiting without waiting`);
 				for (const connection of connections) {
@@ -453,18 +542,28 @@ async function serve(args: string[]): Promise<ExitCode> {
 			// New handshakes (on connections already open to the server) get 503 from here on.
 			void handler
 				.close({code: CloseCode.GOING_AWAY, reason: 'going away', timeout: SHUTDOWN_TIMEOUT_MS})
-				.then(result => {
+				.then(async result => {
 					out(
 						`stopped: ${result.clean} closed cleanly, ${result.dirty} without a close handshake, ` +
 							`${result.terminated} terminated after ${SHUTDOWN_TIMEOUT_MS} ms`,
 					);
 					handler.remove();
+					hub?.dispose();
+					await broker?.close();
 					resolve(ExitCode.OK);
 				});
 		};
 
-		process.on('SIGINT', stop);
-		process.on('SIGTERM', stop);
+		// Not `stop` itself: a signal listener's second argument is the signal's number.
+		const onSignal = (signal: NodeJS.Signals): void => {
+			stop(signal);
+		};
+
+		process.on('SIGINT', onSignal);
+		process.on('SIGTERM', onSignal);
+		onStopRequest = () => {
+			stop('SIGTERM', true);
+		};
 	});
 }
 

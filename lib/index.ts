@@ -112,3 +112,13 @@ export {
 	type WebsocketHandlerCloseOptions,
 	type WebsocketHandlerCloseResult,
 } from './node/shutdown.ts';
+export {
+	DEFAULT_MAX_BACKPRESSURE,
+	WebsocketHub,
+	type BackpressurePolicy,
+	type PublishOptions,
+	type WebsocketHubProperties,
+	type WebsocketHubSignals,
+} from './topics/hub.ts';
+export {InProcessBroker, TopicBroker, type TopicReceiver} from './topics/broker.ts';
+export {REDIS_CLIENT_PACKAGE, RedisBroker, type RedisBrokerOptions} from './topics/redis-broker.ts';

@@ -47,6 +47,12 @@ const KEEPALIVE_PREFIX = 'websoup-keepalive-';
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * For lib/topics only (not exported from the package): the method that queues a data frame encoded
+ * once for many server connections; see {@link WebsocketConnection}'s `[kSendEncodedFrame]`.
+ */
+export const kSendEncodedFrame = Symbol('websoup.sendEncodedFrame');
+
 /** The back-link from a stream to the connection running on it, for the shared stream listeners. */
 const kConnection = Symbol('websoup.connection');
 type ConnectedStream = Duplex & {[kConnection]?: WebsocketConnection};
@@ -777,6 +783,21 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		if (this.#canSend('sendMessage')) {
 			this.#sendData(type, payload);
 		}
+	}
+
+	/**
+	 * Queues a complete data frame encoded elsewhere (unmasked, no reserved bits: a hub encodes it
+	 * once and gives the same buffers to every subscriber) exactly as a send call queues its own:
+	 * behind frames an extension still holds, counted in `bufferedAmount`, dropped once closing.
+	 * Returns `false`, quietly, unless the state is OPEN or for a client (which must mask).
+	 */
+	[kSendEncodedFrame](frame: Buffer[]): boolean {
+		if (this.#type !== WebsocketConnectionType.SERVER || this.getState() !== WebsocketState.OPEN) {
+			return false;
+		}
+
+		this.#enqueue(frame, QueueFlags.NORMAL);
+		return true;
 	}
 
 	/**
