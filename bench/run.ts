@@ -14,6 +14,7 @@ import os from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {Child, hasTaskset, killAll} from './child.ts';
+import {http2Rows, type Http2Results} from './http2.ts';
 import {buildLoadgen, runLoadgen, startEchoServer, type EchoServer, type LoadgenResult} from './loadgen.ts';
 import {buildLibrary} from './settings.ts';
 import {formatTable, runTopicsBench} from './topics.ts';
@@ -565,6 +566,7 @@ for (const impl of IMPLS) {
 console.log(`websoup vs ws — ${quick ? 'quick' : 'full'} run, ${settings.rounds} rounds; ${machine}; generator: ${loadgen.path === null ? 'JS (bench/load.ts)' : `C (${loadgen.zlib ? 'with' : 'without'} zlib)`}`);
 const loadBefore = os.loadavg()[0]!;
 jsGenerator = await Child.start('generator', 'load.ts', {core: GENERATOR_CORE});
+let http2Table: string[][] = [];
 let echoServer: EchoServer | undefined;
 try {
 	let peer: ClientPeer;
@@ -595,6 +597,16 @@ try {
 	if (loadgen.path === null) {
 		await jsGenerator.request('reflectStop');
 	}
+
+	// WebSocket over HTTP/2 against HTTP/1.1 (bench/http2.ts), in its own process, same run.
+	process.stdout.write('HTTP/2 vs HTTP/1.1 … ');
+	const http2Output = execFileSync(
+		process.execPath,
+		['--import', 'tsx', fileURLToPath(new URL('http2.ts', import.meta.url)), '--json', ...(quick ? ['--quick'] : [])],
+		{env: {...process.env, ...libraryEnv}, encoding: 'utf8', timeout: 300_000},
+	);
+	http2Table = http2Rows(JSON.parse(http2Output.trim().split('\n').pop()!) as Http2Results);
+	process.stdout.write('done\n');
 } finally {
 	await echoServer?.stop();
 	await jsGenerator.stop();
@@ -621,6 +633,10 @@ if (invalidCells.length > 0) {
 const table = rows();
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 console.log(`\n${textTable(table)}\n`);
+if (http2Table.length > 0) {
+	console.log(`${textTable(http2Table)}\n`);
+}
+
 console.log(`${formatTable(topics.table)}\n`);
 const helpers = [...helpersSeen].map(([name, value]) => `${name}: ${value}`).join('; ');
 const heapOf = (column: string): string => format(median(samples.get('memory-heap')?.get(column) ?? [Number.NaN]), 'bytes');
@@ -645,6 +661,16 @@ if (outDir !== null) {
 		'',
 		markdownTable(table),
 		'',
+		...(http2Table.length > 0
+			? [
+					'## WebSocket over HTTP/2 (RFC 8441) and HTTP/1.1',
+					'',
+					'bench/http2.ts, same run: a websoup client and a websoup server in one process over cleartext loopback (h2c with prior knowledge, and an `http.Server`), one connection echoing 32 B text at depth 16 and 1 MiB binary at depth 1; medians over the rounds. It compares the two transports, not servers.',
+					'',
+					markdownTable(http2Table),
+					'',
+				]
+			: []),
 		'## Topics',
 		'',
 		'bench/topics.ts: `WebsocketHub.publishText` vs a ws server\'s `for (const c of wss.clients) c.send(text)`, each in a fresh server process, its subscribers raw loopback connections in another that count every byte (a missing byte stops the bench); one publish per turn of the event loop, and bursts of ten per turn. permessage-deflate subscribers: the hub\'s one uncompressed frame vs a `sendText` loop (each connection compresses with its own context), 64 different messages in turn, server CPU and bytes on the wire per delivery. Latency: a timestamp published by a hub in one process, through `RedisBroker` and redis-server on loopback, to a ws client of a hub in another process. See [scaling.md](scaling.md).',

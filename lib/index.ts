@@ -62,6 +62,12 @@ export {findHeadEnd, formatRequestHead, formatResponseHead, parseResponseHead, w
 export {MessageHeaders} from './http/headers.ts';
 export {Message, type HttpVersion} from './http/message.ts';
 export {messageFromIncomingMessage, type IncomingMessageOptions} from './node/incoming-message.ts';
+export {
+	http2ResponseHeaders,
+	messageFromHttp2Headers,
+	respondHttp2Stream,
+	type Http2HeadersOptions,
+} from './node/http2-message.ts';
 export {parseExtensions, type ExtensionOffer} from './websocket/extensions/manager.ts';
 export {WebsocketExtensionDeflate} from './websocket/extensions/deflate.ts';
 export {
@@ -71,12 +77,14 @@ export {
 	type RequestHeadersInit,
 	type WebsocketConnectOptions,
 } from './node/client.ts';
+export type {WebsocketHttp2Option} from './node/http2-client.ts';
 export {
 	addWebsocketHandler,
 	DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
 	type WebsocketHandler,
 	type WebsocketHandlerOptions,
 	type WebsocketHttpServer,
+	type WebsocketServer,
 	type WebsocketServerCallback,
 } from './node/server.ts';
 export {

@@ -7,8 +7,11 @@ import {isToken} from '../websocket/validation.ts';
 import {MessageHeaders, assertString, reasonPhrasePattern} from './headers.ts';
 import {statusReasonPhrase} from './status.ts';
 
-/** The HTTP versions a WebSocket handshake can travel over (RFC 6455 §4.1 asks for 1.1 or higher). */
-export type HttpVersion = '1.0' | '1.1';
+/**
+ * The HTTP versions a WebSocket handshake can travel over: RFC 6455 §4.1 asks for 1.1 or higher;
+ * `'2'` is RFC 8441's extended CONNECT on an HTTP/2 stream.
+ */
+export type HttpVersion = '1.0' | '1.1' | '2';
 
 /** Schemes a {@link Message} accepts: the WebSocket ones and the HTTP ones they stand for. */
 export const messageSchemes = new Set(['ws:', 'wss:', 'http:', 'https:']);
@@ -29,6 +32,11 @@ export class Message {
 	 * {@link Message.getRemoteHost} returns.
 	 */
 	remoteAddress: string | null = null;
+	/**
+	 * The `:protocol` pseudo-header of an HTTP/2 extended CONNECT (RFC 8441 §4), `'websocket'` for a
+	 * WebSocket; `null` for any other request. Only meaningful when {@link Message.httpVersion} is `'2'`.
+	 */
+	connectProtocol: string | null = null;
 
 	#method = 'GET';
 	#uri: URL;
@@ -93,18 +101,20 @@ export class Message {
 	}
 
 	/**
-	 * The HTTP version of the request line.
+	 * The HTTP version of the request: `'1.0'` or `'1.1'` for a request line, `'2'` for a request on
+	 * an HTTP/2 stream, which makes the handshake helpers use RFC 8441's form (extended CONNECT,
+	 * no key or accept, 200 instead of 101).
 	 *
 	 * @defaultValue `'1.1'`
-	 * @throws {TypeError} on assignment of anything but `'1.0'` or `'1.1'`.
+	 * @throws {TypeError} on assignment of anything but `'1.0'`, `'1.1'` or `'2'`.
 	 */
 	get httpVersion(): HttpVersion {
 		return this.#httpVersion;
 	}
 
 	set httpVersion(version: HttpVersion) {
-		if (version !== '1.0' && version !== '1.1') {
-			throw new TypeError(`Expected \`httpVersion\` to be '1.0' or '1.1', got ${describe(version)}`);
+		if (version !== '1.0' && version !== '1.1' && version !== '2') {
+			throw new TypeError(`Expected \`httpVersion\` to be '1.0', '1.1' or '2', got ${describe(version)}`);
 		}
 
 		this.#httpVersion = version;

@@ -8,6 +8,8 @@ import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts
 import {clientPrepareHandshake} from '../websocket/handshake.ts';
 import {validateConnectionOptions} from './connection-options.ts';
 import {connectOverHttp1} from './http1-client.ts';
+import {connectOverHttp2, validateHttp2Option, type WebsocketHttp2Option} from './http2-client.ts';
+
 
 /** The default of {@link WebsocketConnectOptions.handshakeTimeout}: 30 s. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
@@ -52,6 +54,17 @@ export interface WebsocketConnectOptions {
 	closeTimeout?: number | undefined;
 	/** The connection's `idle-timeout` in seconds (no data frame for so long closes with 1001); default 0 (off). */
 	idleTimeout?: number | undefined;
+	/**
+	 * WebSocket over HTTP/2 (RFC 8441): `true` opens a stream of a new HTTP/2 session (TLS for
+	 * `wss:`, prior knowledge for `ws:`), closed with the WebSocket; a `ClientHttp2Session` opens a
+	 * stream of that session, which the WebSocket never closes (many WebSockets may share it);
+	 * `'auto'` uses HTTP/2 when the `wss:` server picks `h2` by ALPN and allows extended CONNECT, and
+	 * HTTP/1.1 otherwise. Either way the stream is opened only once the server's SETTINGS show
+	 * `ENABLE_CONNECT_PROTOCOL`. See docs/http2.md.
+	 *
+	 * @defaultValue false
+	 */
+	http2?: WebsocketHttp2Option | undefined;
 }
 
 /** Messages in use by a handshake: libsoup fails a message that is already queued. */
@@ -139,9 +152,17 @@ export async function websocketConnect(
 		throw new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${String(options.signal)}\``);
 	}
 
+	validateHttp2Option(options.http2);
 	const supported = options.extensions ?? null;
 	if (options.headers !== undefined) {
 		appendHeaders(msg, options.headers);
+	}
+
+	if (options.http2 !== undefined && options.http2 !== false) {
+		// The headers are on the message now: the HTTP/1.1 fallback must not append them again.
+		return connectOverHttp2(msg, origin, protocols, supported, timeout, options, async left =>
+			websocketConnect(msg, origin, protocols, {...options, headers: undefined, http2: false, handshakeTimeout: left}),
+		);
 	}
 
 	// libsoup forces HTTP/1.1: there is no WebSocket over HTTP/1.0 (RFC 6455 §4.1).

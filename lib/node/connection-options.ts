@@ -32,3 +32,19 @@ export function validateConnectionOptions(options: ConnectionLimitOptions): void
 		}
 	}
 }
+
+/**
+ * The limits `options` gives, and only those, as connection properties in camelCase, for the
+ * constructor: a limit left out keeps the connection's own default.
+ */
+export function givenConnectionLimits(options: ConnectionLimitOptions): {-readonly [K in keyof typeof connectionOptions]?: number} {
+	const limits: {-readonly [K in keyof typeof connectionOptions]?: number} = {};
+	for (const option of Object.keys(connectionOptions) as (keyof typeof connectionOptions)[]) {
+		const value = options[option];
+		if (value !== undefined) {
+			limits[option] = value;
+		}
+	}
+
+	return limits;
+}

@@ -1,6 +1,7 @@
 // Node glue, server side: libsoup's soup_server_add_websocket_handler for any http or https server.
 
 import type {IncomingMessage, Server as HttpServer, ServerResponse} from 'node:http';
+import type {Http2SecureServer, Http2Server} from 'node:http2';
 import type {Server as HttpsServer} from 'node:https';
 import type {Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
@@ -20,6 +21,7 @@ import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {writeResponseHead} from '../http/head.ts';
 import {Message} from '../http/message.ts';
 import {messageFromIncomingMessage} from './incoming-message.ts';
+import {answerHttp2Request, assertExtendedConnect, attachHttp2, isHttp2Request, isHttp2Server} from './http2-server.ts';
 import {HandlerShutdown, type WebsocketHandlerCloseOptions, type WebsocketHandlerCloseResult} from './shutdown.ts';
 
 
@@ -33,13 +35,20 @@ const FLUSH_TIMEOUT_MS = 5000;
 export type WebsocketHttpServer = HttpServer | HttpsServer;
 
 /**
+ * A server {@link addWebsocketHandler} takes: HTTP or HTTPS, or HTTP/2 (`http2.createServer()`,
+ * `createSecureServer()`, with `settings: {enableConnectProtocol: true}`), where WebSockets ride
+ * streams (RFC 8441).
+ */
+export type WebsocketServer = WebsocketHttpServer | Http2Server | Http2SecureServer;
+
+/**
  * What {@link addWebsocketHandler} calls with each new connection (libsoup 3's
  * `SoupServerWebsocketCallback`): the server, the request message (headers, URI, the 101 response
  * that was sent, and the connection it came on: `getLocalAddress()`, `getRemoteAddress()`,
  * `getRemoteHost()`, `getSocket()`, as SoupServerMessage), the request's path, and the connection.
  * Keep the connection: websoup holds no reference to it.
  */
-export type WebsocketServerCallback<S extends WebsocketHttpServer = WebsocketHttpServer> = (
+export type WebsocketServerCallback<S extends WebsocketServer = WebsocketHttpServer> = (
 	server: S,
 	msg: Message,
 	path: string,
@@ -47,7 +56,7 @@ export type WebsocketServerCallback<S extends WebsocketHttpServer = WebsocketHtt
 ) => void;
 
 /** The extensions a handler accepts: SoupServer offers permessage-deflate unless told otherwise. */
-function serverExtensions(options: WebsocketHandlerOptions): readonly WebsocketExtensionClass[] | null {
+export function serverExtensions(options: WebsocketHandlerOptions): readonly WebsocketExtensionClass[] | null {
 	return options.extensions === undefined ? [WebsocketExtensionDeflate] : options.extensions;
 }
 
@@ -116,7 +125,8 @@ export interface WebsocketHandler {
 	close(options?: WebsocketHandlerCloseOptions): Promise<WebsocketHandlerCloseResult>;
 }
 
-interface HandlerEntry {
+/** A handler as the registry keeps it (shared with the HTTP/2 glue). */
+export interface HandlerEntry {
 	readonly path: string | null;
 	readonly origin: string | null;
 	readonly protocols: readonly string[] | null;
@@ -126,12 +136,15 @@ interface HandlerEntry {
 	readonly shutdown: HandlerShutdown;
 }
 
-interface Registry {
+/** A server's handlers and websoup's listeners on it (shared with the HTTP/2 glue). */
+export interface Registry {
 	/** Handlers with a path, longest path first (libsoup's SoupPathMap order). */
 	handlers: HandlerEntry[];
 	defaultHandler: HandlerEntry | null;
 	readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 	readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+	/** On an HTTP/2 server: removes the stream listeners. */
+	detachHttp2?: (() => void) | undefined;
 }
 
 /** The part of a server's interface the glue uses; http.Server and https.Server both have it. */
@@ -171,7 +184,7 @@ function validateTimeout(value: unknown): number {
  * path that is a prefix of the request's path, compared as plain strings, else the default handler.
  * So `/chat` handles `/chat`, `/chat/room` and also `/chatroom`, exactly as in libsoup.
  */
-function lookup(registry: Registry, path: string): HandlerEntry | null {
+export function lookup(registry: Registry, path: string): HandlerEntry | null {
 	for (const entry of registry.handlers) {
 		if (path.startsWith(entry.path!)) {
 			return entry;
@@ -181,7 +194,7 @@ function lookup(registry: Registry, path: string): HandlerEntry | null {
 	return registry.defaultHandler;
 }
 
-function appendHeaders(
+export function appendHeaders(
 	msg: Message,
 	headers: Readonly<Record<string, string | readonly string[]>> | Iterable<readonly [string, string]>,
 ): void {
@@ -252,7 +265,7 @@ function hasRequestBody(msg: Message): boolean {
 }
 
 /** What the check hook left: `null` to go on with the handshake, or the message to send as the refusal. */
-async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | null> {
+export async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | null> {
 	const {check} = entry.options;
 	if (check === undefined) {
 		return null;
@@ -286,7 +299,7 @@ async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | nu
 }
 
 async function handleUpgrade(
-	server: WebsocketHttpServer,
+	server: WebsocketServer,
 	registry: Registry,
 	req: IncomingMessage,
 	socket: Duplex,
@@ -434,7 +447,7 @@ async function handleUpgrade(
 	socket.removeListener('error', onError);
 	entry.shutdown.add(connection);
 	try {
-		(entry.callback as WebsocketServerCallback)(server, msg, path, connection);
+		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
 	} catch (error) {
 		process.emitWarning(
 			`websocket handler callback threw: ${error instanceof Error ? error.message : String(error)}`,
@@ -445,9 +458,14 @@ async function handleUpgrade(
 }
 
 /** Answers a plain request at a WebSocket path when nothing else on the server would answer it. */
-function handlePlainRequest(server: WebsocketHttpServer, registry: Registry, req: IncomingMessage, res: ServerResponse): void {
+function handlePlainRequest(server: WebsocketServer, registry: Registry, req: IncomingMessage, res: ServerResponse): void {
 	if ((server as unknown as Listenable).listenerCount('request') > 1) {
 		// The application's own request handler answers it.
+		return;
+	}
+
+	if (isHttp2Request(req)) {
+		answerHttp2Request(registry, req);
 		return;
 	}
 
@@ -498,6 +516,12 @@ function handlePlainRequest(server: WebsocketHttpServer, registry: Registry, req
  * none besides websoup's, they are answered so none hangs: 400 "WebSocket handshake expected" at a
  * handled path, 404 elsewhere.
  *
+ * An `http2` server (`http2.createServer()` or `createSecureServer()`, made with `settings:
+ * {enableConnectProtocol: true}`) gets its WebSockets as RFC 8441 extended CONNECT streams: the
+ * same hook and checks in RFC 8441's form, `:status 200`, a connection on the stream; with
+ * `allowHTTP1`, HTTP/1.1 upgrades on the same port too. Node's compatibility API is kept from
+ * answering those streams 405. See docs/http2.md.
+ *
  * @param server - The server; one listener per event is shared by all its handlers.
  * @param path - The path, starting with "/", or `null` for the default handler.
  * @param origin - The `Origin` to require (ASCII case-insensitive), or `null` for any.
@@ -505,9 +529,9 @@ function handlePlainRequest(server: WebsocketHttpServer, registry: Registry, req
  * @param callback - Receives `(server, msg, path, connection)` for each accepted handshake.
  * @param options - Extensions, limits, keepalive, handshake timeout, check hook, extra 101 headers.
  * @returns The handler, with `remove()`.
- * @throws {TypeError} for an invalid argument.
+ * @throws {TypeError} for an invalid argument, or an `http2` server without `enableConnectProtocol`.
  */
-export function addWebsocketHandler<S extends WebsocketHttpServer>(
+export function addWebsocketHandler<S extends WebsocketServer>(
 	server: S,
 	path: string | null,
 	origin: string | null,
@@ -530,6 +554,10 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 
 	if (protocols !== null && (!Array.isArray(protocols) || protocols.some(item => typeof item !== 'string'))) {
 		throw new TypeError(`Expected \`protocols\` to be an array of strings or null, got ${describe(protocols)}`);
+	}
+
+	if (isHttp2Server(server)) {
+		assertExtendedConnect(server);
 	}
 
 	validateConnectionOptions(options);
@@ -564,6 +592,9 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 		registries.set(server, registry);
 		target.on('upgrade', registry.onUpgrade);
 		target.on('request', registry.onRequest);
+		if (isHttp2Server(server)) {
+			created.detachHttp2 = attachHttp2(server, created);
+		}
 	}
 
 	const active = registry;
@@ -589,6 +620,7 @@ export function addWebsocketHandler<S extends WebsocketHttpServer>(
 				registries.delete(server);
 				target.removeListener('upgrade', active.onUpgrade);
 				target.removeListener('request', active.onRequest);
+				active.detachHttp2?.();
 			}
 		},
 		close(closeOptions) {

@@ -59,6 +59,7 @@ const reasonDetails = {
 	WS_ERR_ABORTED: 'Aborted',
 	WS_ERR_UNEXPECTED_RESPONSE: 'HandshakeRejected',
 	WS_ERR_CONNECTION_CLOSED: 'NoHandshake',
+	WS_ERR_NO_EXTENDED_CONNECT: 'NoHandshake',
 	// Framing.
 	WS_ERR_UNEXPECTED_MASK: 'ProtocolViolation',
 	WS_ERR_EXPECTED_MASK: 'UnmaskedClientFrame',

@@ -1,4 +1,4 @@
-// The opening handshake (RFC 6455 §4) on Message objects: libsoup 3's four helpers, same checks, order and errors.
+// The opening handshake (RFC 6455 §4, and RFC 8441 §5 on HTTP/2) on Message objects: libsoup 3's four helpers, same checks, order and errors.
 
 import {createHash, randomBytes} from 'node:crypto';
 import {describe} from '../gobject/param-spec.ts';
@@ -80,6 +80,11 @@ export function computeAcceptKey(key: string): string {
  * joined with `", "` are not empty (so `[""]` sends none), and `Sec-WebSocket-Extensions` from the
  * supported classes (removed when there are none). Other headers and the body are untouched.
  *
+ * When `msg.httpVersion` is `'2'` the request takes RFC 8441's form instead: `method` becomes
+ * `CONNECT` and {@link Message.connectProtocol} `'websocket'` (the `:protocol` pseudo-header), and
+ * `Upgrade`, `Connection` and `Sec-WebSocket-Key` are removed (§5: the request "MUST NOT contain"
+ * them); version, origin, protocols and extensions are set as for HTTP/1.1.
+ *
  * @param msg - The request.
  * @param origin - The `Origin` to send, or `null`.
  * @param protocols - The subprotocols to offer, in order of preference, or `null`.
@@ -97,9 +102,20 @@ export function clientPrepareHandshake(
 	validateExtensions(supportedExtensions);
 
 	const headers = msg.requestHeaders;
-	headers.replace('Upgrade', 'websocket');
-	headers.append('Connection', 'Upgrade');
-	headers.replace('Sec-WebSocket-Key', randomBytes(16).toString('base64'));
+	if (msg.httpVersion === '2') {
+		// RFC 8441 §4: the extended CONNECT method, with ":protocol" naming the protocol; §5: "The
+		// request MUST NOT contain "Connection", "Upgrade", "Sec-WebSocket-Key" […] header fields."
+		msg.method = 'CONNECT';
+		msg.connectProtocol = 'websocket';
+		headers.remove('Upgrade');
+		headers.remove('Connection');
+		headers.remove('Sec-WebSocket-Key');
+	} else {
+		headers.replace('Upgrade', 'websocket');
+		headers.append('Connection', 'Upgrade');
+		headers.replace('Sec-WebSocket-Key', randomBytes(16).toString('base64'));
+	}
+
 	headers.replace('Sec-WebSocket-Version', '13');
 	if (origin !== null) {
 		headers.replace('Origin', origin);
@@ -142,6 +158,10 @@ function notWebsocket(message: string): WebsocketError {
  * 6. `Sec-WebSocket-Accept` not matching the key (compared case-insensitively, as libsoup
  *    does) → `BAD_HANDSHAKE` "Server returned incorrect “Sec-WebSocket-Accept” key".
  *
+ * For an HTTP/2 request (`msg.httpVersion` `'2'`, RFC 8441 §5) the success status is 200 instead
+ * of 101 (so step 2 reads "other than 200"), and steps 3 and 6 do not apply: there is no
+ * `Upgrade`, `Connection`, key or accept on a stream.
+ *
  * @param msg - The request, prepared by {@link clientPrepareHandshake}, with its response.
  * @param supportedExtensions - The extension classes the client supports, or `null`.
  * @returns The accepted extensions, configured for the client, in response order.
@@ -159,11 +179,13 @@ export function clientVerifyHandshake(
 		throw badHandshake('WS_ERR_HANDSHAKE_REJECTED', 'Server rejected WebSocket handshake');
 	}
 
-	if (msg.statusCode !== 101) {
+	// RFC 8441 §5: "If the server agrees to the WebSocket connection, it MUST respond with a 200 (OK) status code."
+	const http2 = msg.httpVersion === '2';
+	if (msg.statusCode !== (http2 ? 200 : 101)) {
 		throw notWebsocket('Server ignored WebSocket handshake');
 	}
 
-	if (!response.headerEquals('Upgrade', 'websocket') || !response.headerContains('Connection', 'upgrade')) {
+	if (!http2 && (!response.headerEquals('Upgrade', 'websocket') || !response.headerContains('Connection', 'upgrade'))) {
 		throw notWebsocket('Server ignored WebSocket handshake');
 	}
 
@@ -177,6 +199,10 @@ export function clientVerifyHandshake(
 		extensionsValue === null
 			? []
 			: negotiateClientExtensions(extensionsValue, request.getList('Sec-WebSocket-Extensions'), supportedExtensions);
+
+	if (http2) {
+		return extensions;
+	}
 
 	const key = request.getOne('Sec-WebSocket-Key');
 	const accept = response.getOne('Sec-WebSocket-Accept');
@@ -233,16 +259,25 @@ function checkHandshake(
 	instantiate: boolean,
 ): {protocol: string | null; extensions: WebsocketExtension[]} {
 	const request = msg.requestHeaders;
+	const http2 = msg.httpVersion === '2';
 
-	// 1. RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request" (methods are case-sensitive).
-	if (msg.method !== 'GET') {
-		throw notWebsocket('WebSocket handshake expected');
-	}
+	if (http2) {
+		// 1–2. RFC 8441 §5: "A server […] that receives a CONNECT request with a :protocol
+		// pseudo-header field equal to "websocket" MUST process the request as a WebSocket handshake."
+		if (msg.method !== 'CONNECT' || msg.connectProtocol !== 'websocket') {
+			throw notWebsocket('WebSocket handshake expected');
+		}
+	} else {
+		// 1. RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request" (methods are case-sensitive).
+		if (msg.method !== 'GET') {
+			throw notWebsocket('WebSocket handshake expected');
+		}
 
-	// 2. "An |Upgrade| header field containing the value "websocket"" and "A |Connection| header
-	// field that includes the token "Upgrade"", both ASCII case-insensitive.
-	if (!request.headerEquals('Upgrade', 'websocket') || !request.headerContains('Connection', 'upgrade')) {
-		throw notWebsocket('WebSocket handshake expected');
+		// 2. "An |Upgrade| header field containing the value "websocket"" and "A |Connection| header
+		// field that includes the token "Upgrade"", both ASCII case-insensitive.
+		if (!request.headerEquals('Upgrade', 'websocket') || !request.headerContains('Connection', 'upgrade')) {
+			throw notWebsocket('WebSocket handshake expected');
+		}
 	}
 
 	// 3. "A |Sec-WebSocket-Version| header field, with a value of 13."
@@ -255,10 +290,12 @@ function checkHandshake(
 	}
 
 	// 4. "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is 16
-	// bytes in length."
-	const key = request.getOne('Sec-WebSocket-Key');
-	if (key === null || !keyPattern.test(key)) {
-		throw badHandshake('WS_ERR_INVALID_KEY', 'Invalid WebSocket key');
+	// bytes in length." RFC 8441 §5: over HTTP/2 there is no key.
+	if (!http2) {
+		const key = request.getOne('Sec-WebSocket-Key');
+		if (key === null || !keyPattern.test(key)) {
+			throw badHandshake('WS_ERR_INVALID_KEY', 'Invalid WebSocket key');
+		}
 	}
 
 	// 5. The expected origin, compared ASCII case-insensitively as g_ascii_strcasecmp does.
@@ -294,6 +331,10 @@ function checkHandshake(
  *    "Unsupported WebSocket subprotocol";
  * 7. acceptable `Sec-WebSocket-Extensions` ({@link negotiateServerExtensions}) → else `BAD_HANDSHAKE`.
  *
+ * For an HTTP/2 request (`msg.httpVersion` `'2'`), steps 1–2 become RFC 8441 §5's: method
+ * `CONNECT` with {@link Message.connectProtocol} `'websocket'`, else `NOT_WEBSOCKET` "WebSocket
+ * handshake expected"; step 4 does not apply (no key on a stream).
+ *
  * @param msg - The request.
  * @param origin - The origin to require, or `null` to accept any.
  * @param protocols - The protocols the server supports, or `null`.
@@ -326,7 +367,11 @@ function escapeHtml(text: string): string {
  * @param why - The reason shown in a 400's body, or `null` for libsoup's 403.
  */
 export function fillRefusal(msg: Message, why: string | null): void {
-	msg.responseHeaders.append('Connection', 'close');
+	// RFC 9113 §8.2.2: HTTP/2 has no connection-specific header fields; refusing a stream never closes the session.
+	if (msg.httpVersion !== '2') {
+		msg.responseHeaders.append('Connection', 'close');
+	}
+
 	if (why === null) {
 		msg.setStatus(403);
 		msg.setResponse(
@@ -349,6 +394,11 @@ export function fillRefusal(msg: Message, why: string | null): void {
  * On success: status 101, `Upgrade: websocket`, `Connection: Upgrade` (appended),
  * `Sec-WebSocket-Accept`, `Sec-WebSocket-Protocol` when one was chosen and
  * `Sec-WebSocket-Extensions` for the accepted extensions, in request order.
+ *
+ * Over HTTP/2 (`msg.httpVersion` `'2'`, RFC 8441 §5) success is status 200 with
+ * `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` only: no `Upgrade`, `Connection` nor
+ * accept, except that a request carrying a valid `Sec-WebSocket-Key` anyway (undici 7 sends one and
+ * checks the answer) gets its `Sec-WebSocket-Accept`; a refusal has no `Connection: close`.
  *
  * On failure: `Connection: close` (appended), `Content-Type: text/html` and an HTML body; status
  * 403 for `BAD_ORIGIN` (body "Received invalid WebSocket request", titled "403 Forbidden" where
@@ -386,10 +436,19 @@ export function serverProcessHandshake(
 	}
 
 	const key = msg.requestHeaders.getOne('Sec-WebSocket-Key') ?? '';
-	msg.setStatus(101);
-	response.replace('Upgrade', 'websocket');
-	response.append('Connection', 'Upgrade');
-	response.append('Sec-WebSocket-Accept', computeAcceptKey(key));
+	if (msg.httpVersion === '2') {
+		// RFC 8441 §5: "it MUST respond with a 200 (OK) status code."
+		msg.setStatus(200);
+		if (keyPattern.test(key)) {
+			response.replace('Sec-WebSocket-Accept', computeAcceptKey(key));
+		}
+	} else {
+		msg.setStatus(101);
+		response.replace('Upgrade', 'websocket');
+		response.append('Connection', 'Upgrade');
+		response.append('Sec-WebSocket-Accept', computeAcceptKey(key));
+	}
+
 	if (negotiated.protocol !== null) {
 		response.replace('Sec-WebSocket-Protocol', negotiated.protocol);
 	}

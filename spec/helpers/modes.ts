@@ -1,4 +1,5 @@
-// Transports for connection specs: an in-memory Duplex pair ('direct') or real loopback TCP sockets ('tcp').
+// Transports for connection specs: an in-memory Duplex pair ('direct'), real loopback TCP sockets ('tcp'), or
+// the two ends of an HTTP/2 stream over loopback TCP ('http2', RFC 8441's transport).
 
 import net from 'node:net';
 import type {Duplex} from 'node:stream';
@@ -7,9 +8,10 @@ import {WebsocketConnection, type WebsocketConnectionProperties} from '../../lib
 import {WebsocketConnectionType} from '../../lib/websocket/constants.ts';
 import type {ConstructProperties} from '../../lib/gobject/index.ts';
 import {duplexPair} from './duplex-pair.ts';
+import {http2StreamPair} from './http2.ts';
 
-export type Mode = 'direct' | 'tcp';
-export const modes: readonly Mode[] = ['direct', 'tcp'];
+export type Mode = 'direct' | 'tcp' | 'http2';
+export const modes: readonly Mode[] = ['direct', 'tcp', 'http2'];
 
 /** Two connected streams over the given transport, destroyed at teardown. */
 export async function streamPair(t: ExecutionContext, mode: Mode): Promise<[Duplex, Duplex]> {
@@ -20,6 +22,10 @@ export async function streamPair(t: ExecutionContext, mode: Mode): Promise<[Dupl
 			pair[1].destroy();
 		});
 		return pair;
+	}
+
+	if (mode === 'http2') {
+		return http2StreamPair(t);
 	}
 
 	const server = net.createServer({allowHalfOpen: true});

@@ -25,10 +25,10 @@ export interface RunningBrowser {
 	readonly version: string;
 }
 
-/** Launches Chromium from /usr/bin/chromium; a missing browser fails (it is not a skip). */
-export async function launchChromium(): Promise<RunningBrowser> {
+/** Launches Chromium from /usr/bin/chromium, with `extraArgs` after the machine's; a missing browser fails (it is not a skip). */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<RunningBrowser> {
 	const server = await withTimeout(
-		chromium.launchServer({executablePath: CHROMIUM, args: [...CHROMIUM_ARGS], timeout: 30_000}),
+		chromium.launchServer({executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs], timeout: 30_000}),
 		40_000,
 		'Chromium to start',
 	);
