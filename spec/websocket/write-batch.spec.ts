@@ -153,3 +153,56 @@ test('the batch: one owner at a time; a full slab is replaced, never overwritten
 	t.true(beginBatch(b));
 	endBatch();
 });
+
+test('a client writes its first reply of a chunk at once, before the chunk\'s other messages are handled; the rest leave together', async t => {
+	const {connection, raw} = await rawPeer(t, 'direct', WebsocketConnectionType.CLIENT);
+	const stream = connection.getIoStream();
+	const events: string[] = [];
+	// What reaches the stream's underlying write, and when (a corked stream writes only at uncork).
+	const write = stream._write.bind(stream);
+	stream._write = (chunk, encoding, callback) => {
+		events.push(`write ${decodeMasked(chunk as Buffer).join(',')}`);
+		write(chunk, encoding, callback);
+	};
+
+	const writev = stream._writev?.bind(stream);
+	if (writev !== undefined) {
+		stream._writev = (chunks, callback) => {
+			events.push(`write ${chunks.flatMap(({chunk}) => decodeMasked(chunk as Buffer)).join(',')}`);
+			writev(chunks, callback);
+		};
+	}
+
+	const handled = new Promise<void>(resolve => {
+		connection.connect('message', (self, _type, data) => {
+			const text = Buffer.from(data).toString();
+			events.push(`message ${text}`);
+			self.sendText(`re ${text}`);
+			if (text === '3') {
+				resolve();
+			}
+		});
+	});
+	// Three unmasked server frames in one chunk.
+	raw.write(Buffer.concat(['1', '2', '3'].flatMap(text => encodeFrame(Opcode.TEXT, Buffer.from(text)))));
+	await withTimeout(handled, 10_000, 'three messages');
+	await withTimeout(new Promise<void>(resolve => setImmediate(resolve)), 1000, 'a turn');
+	t.deepEqual(events, ['message 1', 'write re 1', 'message 2', 'message 3', 'write re 2,re 3']);
+	connection.close(1000);
+});
+
+/** The payloads of the masked frames in `bytes` (what a client wrote). */
+function decodeMasked(bytes: Buffer): string[] {
+	const payloads: string[] = [];
+	const decoder = new FrameDecoder(
+		{
+			onFrame: (_fin, _rsv, _opcode, payload) => payloads.push(payload.toString()),
+			onError(error) {
+				throw error;
+			},
+		},
+		{role: 'server', maxPayloadSize: 0},
+	);
+	decoder.push(bytes);
+	return payloads;
+}
