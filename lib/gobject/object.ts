@@ -58,6 +58,11 @@ interface GObjectClass {
 /** One signal's handlers on one object: none, the lone handler, or the handlers in order. */
 type HandlerSlot = HandlerRecord | readonly HandlerRecord[] | undefined;
 
+/** Whether a slot holds several handlers. `Array.isArray`, not `instanceof`: it keeps emit at its speed. */
+function isList(slot: HandlerSlot): slot is readonly HandlerRecord[] {
+	return Array.isArray(slot);
+}
+
 const classInfos = new WeakMap<object, ClassInfo>();
 let nextHandlerId = 1;
 /** GLib has no bound; websoup stops an emission restarted this many times by NO_RECURSE re-emissions. */
@@ -304,7 +309,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		record.connected = false;
 		const handlers = this.#handlers!;
 		const slot = handlers[record.signal.index]!;
-		if (slot instanceof HandlerRecord) {
+		if (!isList(slot)) {
 			handlers[record.signal.index] = undefined;
 		} else {
 			const rest = slot.filter(other => other !== record);
@@ -385,7 +390,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 			if (info.classHandler === undefined) {
 				return;
 			}
-		} else if (handlers instanceof HandlerRecord && info.hot) {
+		} else if (!isList(handlers) && info.hot) {
 			// The hot path: one handler and no class handler, so no stage can follow the handler and
 			// the emission needs no record; `#hotSignals` only lets stopEmission() find it.
 			const record = handlers;
@@ -473,7 +478,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		args: readonly unknown[],
 	): void {
 		const {detail} = emission;
-		if (slot instanceof HandlerRecord) {
+		if (!isList(slot)) {
 			if (slot.after === after && slot.connected && slot.blocked === 0 && (slot.detail === null || slot.detail === detail)) {
 				this.#apply(slot.fn, name, args);
 			}
@@ -538,14 +543,14 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		const record = new HandlerRecord(nextHandlerId++, info, detail, handler as (...args: never[]) => void, after);
 		const handlers = (this.#handlers ??= new Array<HandlerSlot>(this.#info.signalCount).fill(undefined));
 		const slot = handlers[info.index];
-		handlers[info.index] = slot === undefined ? record : slot instanceof HandlerRecord ? [slot, record] : [...slot, record];
+		handlers[info.index] = slot === undefined ? record : isList(slot) ? [...slot, record] : [slot, record];
 		return record.id;
 	}
 
 	/** The connected handler with this id: a scan, as objects have few handlers and no map is kept per object. */
 	#find(id: HandlerId): HandlerRecord | undefined {
 		for (const slot of this.#handlers ?? []) {
-			if (slot instanceof HandlerRecord) {
+			if (slot !== undefined && !isList(slot)) {
 				if (slot.id === id) {
 					return slot;
 				}
