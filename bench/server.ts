@@ -6,6 +6,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import type {AddressInfo} from 'node:net';
+import {Session} from 'node:inspector';
+import {writeFileSync} from 'node:fs';
 import {writeHeapSnapshot} from 'node:v8';
 import type {WebsocketConnection} from '../lib/websocket/connection.ts';
 import {cpuMs, serve} from './child.ts';
@@ -151,6 +153,20 @@ if (ownPort === undefined) {
 	});
 }
 
+let profiler: Session | undefined;
+
+async function post(method: string): Promise<unknown> {
+	return new Promise((resolve, reject) => {
+		profiler!.post(method, (error, result) => {
+			if (error) {
+				reject(error);
+			} else {
+				resolve(result);
+			}
+		});
+	});
+}
+
 function collect(): void {
 	const gc = (globalThis as {gc?: () => void}).gc;
 	gc?.();
@@ -167,6 +183,20 @@ serve({
 		collect();
 		const usage = process.memoryUsage();
 		return {rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, open: openCount()};
+	},
+	/** A CPU profile of what runs from now until `profileStop` (one phase of a longer run). */
+	async profileStart() {
+		profiler ??= new Session();
+		profiler.connect();
+		await post('Profiler.enable');
+		await post('Profiler.start');
+		return {};
+	},
+	async profileStop(request) {
+		const {profile} = (await post('Profiler.stop')) as {profile: unknown};
+		profiler?.disconnect();
+		writeFileSync(request['path'] as string, JSON.stringify(profile));
+		return {};
 	},
 	/** A heap snapshot (for bench/profile.ts memory … DIR): where the bytes of idle connections live. */
 	snapshot(request) {

@@ -1,0 +1,50 @@
+// Runs echo figures one after another in one server process, as bench/run.ts does, and can profile
+// one phase of it: `node --import tsx bench/sequence.ts websoup|ws small,16k,large[,pstart,large,pstopFILE][,pauseMS]`
+// (`pstart` … `pstopFILE`: a CPU profile of what runs between them, written to FILE; `pauseMS`: wait).
+// It shows what a figure measured after others in the same process loses against a fresh process
+// (docs/performance.md: the 16 KiB and 1 MiB echoes after the 32 B one).
+
+import {Child, killAll} from './child.ts';
+import {buildLoadgen, runLoadgen} from './loadgen.ts';
+import {buildLibrary} from './settings.ts';
+
+const lib = process.argv[2] === 'ws' ? 'ws' : 'websoup';
+const steps = (process.argv[3] ?? 'small,16k,large').split(',');
+const loads: Record<string, {args: string[]; size: number}> = {
+	small: {args: ['--conns', '50', '--depth', '16', '--size', '32'], size: 32},
+	'16k': {args: ['--conns', '10', '--depth', '8', '--size', '16384'], size: 16_384},
+	large: {args: ['--conns', '2', '--depth', '2', '--size', '1048576'], size: 1_048_576},
+};
+
+process.on('exit', killAll);
+const loadgen = buildLoadgen();
+if (loadgen.path === null) {
+	throw new Error(String(loadgen.note));
+}
+
+const server = await Child.start('server', 'server.ts', {core: 0, args: [lib], env: {BENCH_LIB: buildLibrary()}, nodeOptions: ['--expose-gc']});
+try {
+	const {port} = await server.request('info');
+	for (const step of steps) {
+		await server.request('waitOpen', {count: 0});
+		if (step === 'pstart') {
+			await server.request('profileStart');
+		} else if (step.startsWith('pstop')) {
+			await server.request('profileStop', {path: step.slice(5)});
+		} else if (step.startsWith('pause')) {
+			await new Promise(resolve => setTimeout(resolve, Number(step.slice(5))));
+		} else {
+			const load = loads[step];
+			if (load === undefined) {
+				throw new TypeError(`Expected small, 16k, large, pstart, pstopFILE or pauseMS, got ${step}`);
+			}
+
+			const result = await runLoadgen(loadgen.path, ['echo', ...load.args, '--opcode', '2', '--port', String(port), '--warmup', '500', '--duration', '1500'], 1, () => {}, 60_000);
+			const mem = await server.request('mem');
+			const rate = load.size >= 1024 ? `${((result.count * load.size) / result.seconds / 1e6).toFixed(0)} MB/s` : `${(result.count / result.seconds).toFixed(0)} msg/s`;
+			console.log(`${lib} ${step}: ${rate}, generator CPU ${(result.cpu * 100).toFixed(0)}%, heap after ${(mem.heapUsed / 1e6).toFixed(1)} MB`);
+		}
+	}
+} finally {
+	await server.stop();
+}
