@@ -17,8 +17,8 @@ import {Message} from '../http/message.ts';
 import {mapStreamEnd} from './http2-stream.ts';
 import {
 	appendHeaders,
+	checkInTime,
 	lookup,
-	runCheck,
 	serverExtensions,
 	type HandlerEntry,
 	type Registry,
@@ -195,35 +195,17 @@ async function handleStream(
 
 	let refusal: Message | null = null;
 	if (entry.options.check !== undefined) {
-		let timedOut = false;
-		let timer: NodeJS.Timeout | undefined;
-		if (entry.timeout > 0) {
-			timer = setTimeout(() => {
-				timedOut = true;
-				debug('handshake timeout');
-				refuseWithStatus(stream, msg.uri, 503);
-			}, entry.timeout);
-		}
-
-		try {
-			refusal = await runCheck(entry, msg);
-		} finally {
-			clearTimeout(timer);
-		}
-
-		if (timedOut || stream.destroyed) {
+		const checked = await checkInTime(registry, entry, path, msg, () => refuseWithStatus(stream, msg.uri, 503), () => stream.destroyed);
+		if (checked === undefined) {
 			return;
 		}
 
-		if (refusal === null && entry.shutdown.closing) {
-			refuseHttp2Stream(stream, entry.shutdown.refusal(msg.uri));
+		if (typeof checked === 'number') {
+			refuseWithStatus(stream, msg.uri, checked);
 			return;
 		}
 
-		if (refusal === null && lookup(registry, path) !== entry) {
-			refuseWithStatus(stream, msg.uri, 404);
-			return;
-		}
+		refusal = checked;
 	}
 
 	if (refusal !== null) {

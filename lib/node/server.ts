@@ -265,7 +265,7 @@ function hasRequestBody(msg: Message): boolean {
 }
 
 /** What the check hook left: `null` to go on with the handshake, or the message to send as the refusal. */
-export async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | null> {
+async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | null> {
 	const {check} = entry.options;
 	if (check === undefined) {
 		return null;
@@ -296,6 +296,54 @@ export async function runCheck(entry: HandlerEntry, msg: Message): Promise<Messa
 	}
 
 	return msg;
+}
+
+/**
+ * Runs the check hook within the handler's handshake timeout (`onTimeout` answers 503 when it
+ * passes), then looks again as libsoup does before it takes the connection: a handler shutting down
+ * refuses, one removed or replaced while the hook ran answers 404. Shared with the HTTP/2 glue.
+ *
+ * @returns `undefined` when there is nothing left to answer (the timeout did, or `gone()`), `null`
+ *   to go on with the handshake, the message to refuse with, or the status to refuse with.
+ */
+export async function checkInTime(
+	registry: Registry,
+	entry: HandlerEntry,
+	path: string,
+	msg: Message,
+	onTimeout: () => void,
+	gone: () => boolean,
+): Promise<Message | number | null | undefined> {
+	let timedOut = false;
+	let timer: NodeJS.Timeout | undefined;
+	if (entry.timeout > 0) {
+		timer = setTimeout(() => {
+			timedOut = true;
+			debug('handshake timeout');
+			onTimeout();
+		}, entry.timeout);
+	}
+
+	let refusal: Message | null;
+	try {
+		refusal = await runCheck(entry, msg);
+	} finally {
+		clearTimeout(timer);
+	}
+
+	if (timedOut || gone()) {
+		return undefined;
+	}
+
+	if (refusal !== null) {
+		return refusal;
+	}
+
+	if (entry.shutdown.closing) {
+		return entry.shutdown.refusal(msg.uri);
+	}
+
+	return lookup(registry, path) === entry ? null : 404;
 }
 
 async function handleUpgrade(
@@ -355,39 +403,17 @@ async function handleUpgrade(
 	// Without a check hook the handshake completes in this turn: no timer, no await.
 	let refusal: Message | null = null;
 	if (entry.options.check !== undefined) {
-		let timedOut = false;
-		let timer: NodeJS.Timeout | undefined;
-		if (entry.timeout > 0) {
-			timer = setTimeout(() => {
-				timedOut = true;
-				debug('handshake timeout');
-				sendStatus(socket, 503);
-			}, entry.timeout);
-		}
-
-		try {
-			refusal = await runCheck(entry, msg);
-		} finally {
-			clearTimeout(timer);
-		}
-
-		if (timedOut || socket.destroyed) {
+		const checked = await checkInTime(registry, entry, path, msg, () => sendStatus(socket, 503), () => socket.destroyed);
+		if (checked === undefined) {
 			return;
 		}
 
-		// libsoup finds the handler again before it takes the connection: one removed or replaced
-		// while the hook ran gets nothing.
-		if (refusal === null && entry.shutdown.closing) {
-			sendRefusal(socket, entry.shutdown.refusal(msg.uri));
+		if (typeof checked === 'number') {
+			sendStatus(socket, checked);
 			return;
 		}
 
-		if (refusal === null && lookup(registry, path) !== entry) {
-			const gone = new Message(msg.uri);
-			gone.setStatus(404);
-			sendRefusal(socket, gone);
-			return;
-		}
+		refusal = checked;
 	}
 
 	if (refusal !== null) {
