@@ -12,6 +12,8 @@ const lib = process.argv[2] === 'ws' ? 'ws' : 'websoup';
 const steps = (process.argv[3] ?? 'small,16k,large').split(',');
 const loads: Record<string, {args: string[]; size: number}> = {
 	small: {args: ['--conns', '50', '--depth', '16', '--size', '32'], size: 32},
+	small2: {args: ['--conns', '2', '--depth', '16', '--size', '32'], size: 32},
+	many: {args: ['--conns', '50', '--depth', '1', '--size', '1024'], size: 1024},
 	'16k': {args: ['--conns', '10', '--depth', '8', '--size', '16384'], size: 16_384},
 	large: {args: ['--conns', '2', '--depth', '2', '--size', '1048576'], size: 1_048_576},
 };
@@ -36,7 +38,7 @@ try {
 		} else {
 			const load = loads[step];
 			if (load === undefined) {
-				throw new TypeError(`Expected small, 16k, large, pstart, pstopFILE or pauseMS, got ${step}`);
+				throw new TypeError(`Expected small, small2, many, 16k, large, pstart, pstopFILE or pauseMS, got ${step}`);
 			}
 
 			const result = await runLoadgen(loadgen.path, ['echo', ...load.args, '--opcode', '2', '--port', String(port), '--warmup', '500', '--duration', '1500'], 1, () => {}, 60_000);
