@@ -33,6 +33,8 @@ try {
 			await server.request('profileStart');
 		} else if (step.startsWith('pstop')) {
 			await server.request('profileStop', {path: step.slice(5)});
+		} else if (step.startsWith('snap')) {
+			await server.request('snapshot', {path: step.slice(4)}, 120_000);
 		} else if (step.startsWith('pause')) {
 			await new Promise(resolve => setTimeout(resolve, Number(step.slice(5))));
 		} else {

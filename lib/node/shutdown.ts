@@ -61,12 +61,13 @@ function wholeNumber(value: unknown, name: string, max: number): number {
 }
 
 /**
- * The open connections of one handler and its shutdown. Connections are kept in a set; closed ones
- * are swept out as it grows by a quarter (amortised O(1) per connection, no signal handler per
- * connection; at most a quarter as many closed connections as open ones are held meanwhile).
+ * The open connections of one handler and its shutdown. Connections are kept in a set through
+ * weak references, so a closed connection the application has let go of is collected at once
+ * (an open one stays alive through its socket); the references of closed connections are swept out
+ * as the set grows by a quarter (amortised O(1) per connection, no signal handler per connection).
  */
 export class HandlerShutdown {
-	readonly #open = new Set<WebsocketConnection>();
+	readonly #open = new Set<WeakRef<WebsocketConnection>>();
 	#sweepAt = MIN_SWEEP_SIZE;
 	#result: Promise<WebsocketHandlerCloseResult> | null = null;
 	#retryAfter = DEFAULT_RETRY_AFTER;
@@ -84,7 +85,7 @@ export class HandlerShutdown {
 
 	/** Keeps a connection the handler accepted. */
 	add(connection: WebsocketConnection): void {
-		this.#open.add(connection);
+		this.#open.add(new WeakRef(connection));
 		if (this.#open.size >= this.#sweepAt) {
 			this.#sweep();
 			this.#sweepAt = this.#open.size + Math.max(MIN_SWEEP_SIZE, this.#open.size >> 2);
@@ -136,7 +137,14 @@ export class HandlerShutdown {
 
 	async #run(code: number, reason: string | null, timeout: number): Promise<WebsocketHandlerCloseResult> {
 		this.#sweep();
-		const open = [...this.#open];
+		const open: WebsocketConnection[] = [];
+		for (const ref of this.#open) {
+			const connection = ref.deref();
+			if (connection !== undefined) {
+				open.push(connection);
+			}
+		}
+
 		this.#open.clear();
 		debug('shutdown: closing %d connections with %d', open.length, code);
 		const result: WebsocketHandlerCloseResult = {clean: 0, dirty: 0, terminated: 0};
@@ -180,9 +188,10 @@ export class HandlerShutdown {
 	}
 
 	#sweep(): void {
-		for (const connection of this.#open) {
-			if (connection.state === WebsocketState.CLOSED) {
-				this.#open.delete(connection);
+		for (const ref of this.#open) {
+			const connection = ref.deref();
+			if (connection === undefined || connection.state === WebsocketState.CLOSED) {
+				this.#open.delete(ref);
 			}
 		}
 	}

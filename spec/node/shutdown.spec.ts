@@ -2,7 +2,10 @@
 
 import {randomBytes} from 'node:crypto';
 import {once} from 'node:events';
-import type {Socket} from 'node:net';
+import {createServer} from 'node:http';
+import type {AddressInfo, Socket} from 'node:net';
+import {setFlagsFromString} from 'node:v8';
+import {runInNewContext} from 'node:vm';
 import test from 'ava';
 import {WebSocket} from 'ws';
 import {websocketConnect} from '../../lib/node/client.ts';
@@ -12,7 +15,7 @@ import {CloseCode, WebsocketState} from '../../lib/websocket/constants.ts';
 import {WebsocketError} from '../../lib/websocket/errors.ts';
 import {Message} from '../../lib/http/message.ts';
 import {client, handlerServer} from '../helpers/handler.ts';
-import {withTimeout} from '../helpers/signals.ts';
+import {until, withTimeout} from '../helpers/signals.ts';
 import {readHead, tcpConnect, upgradeRequest, wsClosed} from '../helpers/ws-peer.ts';
 
 /** A client that completes the handshake by hand and then never reads: it never answers a Close. */
@@ -205,4 +208,39 @@ test('close(): connections that closed before it are not counted (the handler le
 	await host.nth(150);
 	t.deepEqual(await withTimeout(host.handler.close(), 10_000, 'shutdown'), {clean: 1, dirty: 0, terminated: 0});
 	t.is(staying.getCloseCode(), CloseCode.GOING_AWAY);
+});
+
+test('the handler lets go of the connections that closed: none is kept alive for a later shutdown', async t => {
+	setFlagsFromString('--expose-gc');
+	const gc = runInNewContext('gc') as () => void;
+	const server = createServer();
+	const refs: Array<WeakRef<WebsocketConnection>> = [];
+	let closed = 0;
+	addWebsocketHandler(server, '/ws', null, null, (_server, _msg, _path, connection) => {
+		// The application lets go of each connection once it closes: only weak references here.
+		refs.push(new WeakRef(connection));
+		connection.connect('closed', () => {
+			closed++;
+		});
+	});
+	server.listen(0, '127.0.0.1');
+	await withTimeout(once(server, 'listening'), 5000, 'listening');
+	t.teardown(() => {
+		server.close();
+	});
+	const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
+	const count = 20;
+	const clients = await Promise.all(Array.from({length: count}, async () => openWs(t, url)));
+	for (const ws of clients) {
+		ws.close(1000);
+	}
+
+	await until(() => closed === count, 10_000, 'every server connection closed');
+	// Bounded: a few rounds of collection, each after the turn that finished the closes.
+	for (let round = 0; round < 10 && refs.some(ref => ref.deref() !== undefined); round++) {
+		await new Promise(resolve => setImmediate(resolve));
+		gc();
+	}
+
+	t.is(refs.filter(ref => ref.deref() !== undefined).length, 0);
 });
