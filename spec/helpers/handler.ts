@@ -62,18 +62,22 @@ export async function handlerServer(t: ExecutionContext, options: WebsocketHandl
 		url: `ws://127.0.0.1:${actual}/ws`,
 		accepted,
 		async nth(n, timeout = 5000) {
-			const deadline = Date.now() + timeout;
-			while (accepted.length <= n) {
-				if (Date.now() > deadline) {
-					throw new Error(`timed out after ${timeout} ms waiting for connection ${n}`);
-				}
+			// Woken by each accepted connection (the callback above), until the n-th is there.
+			await withTimeout(
+				new Promise<void>(resolve => {
+					const check = (): void => {
+						if (accepted.length > n) {
+							resolve();
+						} else {
+							waiters.push(check);
+						}
+					};
 
-				await new Promise<void>(resolve => {
-					waiters.push(resolve);
-					setTimeout(resolve, 50).unref();
-				});
-			}
-
+					check();
+				}),
+				timeout,
+				`connection ${n}`,
+			);
 			return accepted[n]!;
 		},
 	};

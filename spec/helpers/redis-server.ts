@@ -92,7 +92,8 @@ export class RedisServer {
 	/** Stops the server and starts a new one on the same port: every client loses its connection and subscriptions. */
 	async restart(): Promise<void> {
 		await this.stop();
-		// The port may linger a moment in the kernel after the old process: try again for a while.
+		// The old process has exited (stop() waited for it), so its port is free; should the bind still
+		// fail, try again: each attempt waits for the new process to be ready or to exit.
 		let lastError: unknown;
 		for (let attempt = 0; attempt < 20; attempt++) {
 			try {
@@ -100,9 +101,6 @@ export class RedisServer {
 				return;
 			} catch (error) {
 				lastError = error;
-				await new Promise(resolve => {
-					setTimeout(resolve, 100);
-				});
 			}
 		}
 

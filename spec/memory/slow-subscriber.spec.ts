@@ -8,7 +8,7 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocket} from 'ws';
-import {withTimeout} from '../helpers/signals.ts';
+import {until, withTimeout} from '../helpers/signals.ts';
 import type {HubChildConfig, PublishReport} from './hub-child.ts';
 
 const childScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hub-child.ts');
@@ -116,7 +116,7 @@ async function fastPeer(t: ExecutionContext, port: number): Promise<{sequences: 
 
 async function run(t: ExecutionContext, policy: 'drop' | 'close'): Promise<{report: PublishReport; fast: number[][]}> {
 	const child = await startChild(t, {policy, maxBackpressure: MAX_BACKPRESSURE});
-	const fast = [];
+	const fast: Array<Awaited<ReturnType<typeof fastPeer>>> = [];
 	for (let index = 0; index < FAST; index++) {
 		fast.push(await fastPeer(t, child.port));
 	}
@@ -127,12 +127,7 @@ async function run(t: ExecutionContext, policy: 'drop' | 'close'): Promise<{repo
 
 	const report = await child.request<PublishReport>({type: 'publish', count: COUNT, size: SIZE}, 'report');
 	// Every message is in the fast clients' sockets by now; wait for them to be read.
-	const deadline = Date.now() + 60_000;
-	while (fast.some(peer => peer.sequences.length < COUNT) && Date.now() < deadline) {
-		await new Promise(resolve => {
-			setTimeout(resolve, 20);
-		});
-	}
+	await until(() => fast.every(peer => peer.sequences.length >= COUNT), 60_000, 'every message at the fast clients');
 
 	return {report, fast: fast.map(peer => peer.sequences)};
 }
