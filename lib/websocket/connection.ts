@@ -1821,7 +1821,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			}
 
 			writeFrameInto(batchSlab(), offset, opcode, payload, this.#maskKey());
-			if (firstFrame() && this.#type === WebsocketConnectionType.CLIENT) {
+			if (this.#type === WebsocketConnectionType.CLIENT && firstFrame()) {
 				// A client's first reply of the chunk leaves now: one connection is usually all the
 				// peer has to work on, so it starts on this frame while the others are made, rather
 				// than idling until the chunk ends (a server has its other connections for that).

@@ -80,17 +80,7 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
 	}
 
 	const length = payload.length;
-	let lengthSize = 0;
-	let length7 = length;
-	if (length >= 65_536) {
-		lengthSize = 8;
-		length7 = PAYLOAD_LENGTH_64;
-	} else if (length >= PAYLOAD_LENGTH_16) {
-		lengthSize = 2;
-		length7 = PAYLOAD_LENGTH_16;
-	}
-
-	const headerSize = 2 + lengthSize + (maskKey === null ? 0 : 4);
+	const headerSize = encodedFrameSize(length, maskKey !== null) - length;
 	const inline = maskKey !== null || length <= COPY_THRESHOLD;
 	let frame: Buffer;
 	if (maskKey !== null && length >= 192) {
@@ -103,18 +93,8 @@ export function encodeFrame(opcode: number, payload: Buffer, options: FrameHeade
 		frame = Buffer.allocUnsafe(inline ? headerSize + length : headerSize);
 	}
 
-	frame[0] = (fin ? FIN_BIT : 0) | rsv | opcode;
-	frame[1] = (maskKey === null ? 0 : MASK_BIT) | length7;
-	if (lengthSize === 2) {
-		frame.writeUInt16BE(length, 2);
-	} else if (lengthSize === 8) {
-		// Buffers are far below 2^53 bytes; split into two 32-bit halves.
-		frame.writeUInt32BE(Math.floor(length / 0x1_00_00_00_00), 2);
-		frame.writeUInt32BE(length >>> 0, 6);
-	}
-
+	writeHeader(frame, 0, (fin ? FIN_BIT : 0) | rsv | opcode, length, maskKey);
 	if (maskKey !== null) {
-		maskKey.copy(frame, headerSize - 4);
 		mask(payload, maskKey, frame, headerSize, length);
 		return [frame];
 	}
@@ -150,34 +130,49 @@ export function encodedFrameSize(length: number, masked: boolean): number {
  * @returns The offset just past the frame.
  */
 export function writeFrameInto(target: Buffer, offset: number, opcode: number, payload: Buffer, maskKey: Buffer | null): number {
-	const length = payload.length;
+	const at = writeHeader(target, offset, FIN_BIT | opcode, payload.length, maskKey);
+	if (maskKey === null) {
+		payload.copy(target, at);
+	} else {
+		mask(payload, maskKey, target, at, payload.length);
+	}
+
+	return at + payload.length;
+}
+
+/**
+ * Writes a frame header at `offset`: the first byte as given, the shortest length encoding (7 bits
+ * below 126, 16 bits below 65536, 64 bits otherwise), then the masking key if there is one.
+ *
+ * @returns The offset of the payload.
+ */
+function writeHeader(target: Buffer, offset: number, first: number, length: number, maskKey: Buffer | null): number {
+	const maskBit = maskKey === null ? 0 : MASK_BIT;
 	let at = offset + 2;
-	target[offset] = FIN_BIT | opcode;
+	target[offset] = first;
 	if (length < PAYLOAD_LENGTH_16) {
-		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | length;
+		target[offset + 1] = maskBit | length;
 	} else if (length < 65_536) {
-		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | PAYLOAD_LENGTH_16;
+		target[offset + 1] = maskBit | PAYLOAD_LENGTH_16;
 		target.writeUInt16BE(length, at);
 		at += 2;
 	} else {
-		target[offset + 1] = (maskKey === null ? 0 : MASK_BIT) | PAYLOAD_LENGTH_64;
+		target[offset + 1] = maskBit | PAYLOAD_LENGTH_64;
+		// Buffers are far below 2^53 bytes; split into two 32-bit halves.
 		target.writeUInt32BE(Math.floor(length / 0x1_00_00_00_00), at);
 		target.writeUInt32BE(length >>> 0, at + 4);
 		at += 8;
 	}
 
-	if (maskKey === null) {
-		payload.copy(target, at);
-	} else {
+	if (maskKey !== null) {
 		target[at] = maskKey[0]!;
 		target[at + 1] = maskKey[1]!;
 		target[at + 2] = maskKey[2]!;
 		target[at + 3] = maskKey[3]!;
 		at += 4;
-		mask(payload, maskKey, target, at, length);
 	}
 
-	return at + length;
+	return at;
 }
 
 /** Random bytes taken 4 at a time by {@link generateMaskKey}. */
