@@ -4,7 +4,7 @@ import {describe} from '../gobject/param-spec.ts';
 import {toBuffer} from '../websocket/buffer-util.ts';
 import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import {isToken} from '../websocket/validation.ts';
-import {MessageHeaders, fieldValuePattern, isOws, reasonPhrasePattern, trimOws} from './headers.ts';
+import {MessageHeaders, asciiEqualsIgnoreCase, fieldValuePattern, isOws, reasonPhrasePattern, trimOws} from './headers.ts';
 import type {Message} from './message.ts';
 
 /** The largest response head {@link parseResponseHead} and {@link findHeadEnd} accept, blank line included. */
@@ -98,14 +98,11 @@ export function formatResponseHead(msg: Message): string {
 	const framed = !hasNoBody(code);
 	const dropFraming = framed || code !== 304;
 	let head = `HTTP/1.1 ${code} ${msg.reasonPhrase}\r\n`;
-	for (const [name, value] of msg.responseHeaders) {
-		const key = name.toLowerCase();
-		if (dropFraming && (key === 'content-length' || key === 'transfer-encoding')) {
-			continue;
+	msg.responseHeaders.forEach((name, value) => {
+		if (!(dropFraming && (asciiEqualsIgnoreCase(name, 'content-length') || asciiEqualsIgnoreCase(name, 'transfer-encoding')))) {
+			head += `${name}: ${value}\r\n`;
 		}
-
-		head += `${name}: ${value}\r\n`;
-	}
+	});
 
 	if (framed) {
 		head += `Content-Length: ${msg.responseBody?.length ?? 0}\r\n`;
@@ -124,10 +121,19 @@ export function formatResponseHead(msg: Message): string {
  * @throws {RangeError} when no status has been set.
  */
 export function writeResponseHead(socket: {write(data: string | Buffer): unknown}, msg: Message): void {
-	const head = Buffer.from(formatResponseHead(msg), 'latin1');
+	const text = formatResponseHead(msg);
 	const body = hasNoBody(msg.statusCode) ? null : msg.responseBody;
+	if ((body === null || body.length === 0) && asciiPattern.test(text)) {
+		// An ASCII head (a 101, nearly always) is its own UTF-8: written as the string, with no Buffer made for it.
+		socket.write(text);
+		return;
+	}
+
+	const head = Buffer.from(text, 'latin1');
 	socket.write(body === null || body.length === 0 ? head : Buffer.concat([head, body]));
 }
+
+const asciiPattern = /^[\x00-\x7f]*$/;
 
 /**
  * Finds the end of an HTTP head in the bytes received so far, to split the head from what
