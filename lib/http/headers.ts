@@ -135,6 +135,88 @@ export function splitHeaderList(value: string, delimiter: ',' | ';' = ','): stri
 	return elements;
 }
 
+/**
+ * Whether one of the elements {@link splitHeaderList} would find in `value` (split on commas
+ * outside quoted strings, trimmed of OWS, empty ones dropped) is `token`: the same elements,
+ * compared where they stand, with no list or substring made.
+ */
+function listContains(value: string, token: string, caseSensitive: boolean): boolean {
+	if (token.length === 0) {
+		// splitHeaderList drops empty elements.
+		return false;
+	}
+
+	let start = 0;
+	let quoted = false;
+	for (let i = 0; ; i++) {
+		const end = i >= value.length;
+		if (!end) {
+			const char = value.charCodeAt(i);
+			if (quoted) {
+				if (char === 0x5c) {
+					i++;
+				} else if (char === 0x22) {
+					quoted = false;
+				}
+
+				continue;
+			}
+
+			if (char === 0x22) {
+				quoted = true;
+				continue;
+			}
+
+			if (char !== 0x2c) {
+				continue;
+			}
+		}
+
+		// An element ends here: at a comma outside quotes, or at the end of the value.
+		let from = start;
+		let to = end ? value.length : i;
+		while (from < to && isOws(value.charCodeAt(from))) {
+			from++;
+		}
+
+		while (to > from && isOws(value.charCodeAt(to - 1))) {
+			to--;
+		}
+
+		if (to - from === token.length && elementEquals(value, from, token, caseSensitive)) {
+			return true;
+		}
+
+		if (end) {
+			return false;
+		}
+
+		start = i + 1;
+	}
+}
+
+function elementEquals(value: string, from: number, token: string, caseSensitive: boolean): boolean {
+	for (let j = 0; j < token.length; j++) {
+		let x = value.charCodeAt(from + j);
+		let y = token.charCodeAt(j);
+		if (!caseSensitive) {
+			if (x >= 0x41 && x <= 0x5a) {
+				x += 0x20;
+			}
+
+			if (y >= 0x41 && y <= 0x5a) {
+				y += 0x20;
+			}
+		}
+
+		if (x !== y) {
+			return false;
+		}
+	}
+
+	return true;
+}
+
 interface HeaderEntry {
 	/** The name as it was given, kept for output. */
 	readonly name: string;
@@ -209,8 +291,10 @@ export class MessageHeaders implements Iterable<[string, string]> {
 	 */
 	remove(name: string): void {
 		assertString(name, 'name');
-		const key = name.toLowerCase();
-		this.#entries = this.#entries.filter(entry => entry.key !== key);
+		if (this.#indexOf(name) !== -1) {
+			const key = name.toLowerCase();
+			this.#entries = this.#entries.filter(entry => entry.key !== key);
+		}
 	}
 
 	/** Removes every header. */
@@ -225,8 +309,7 @@ export class MessageHeaders implements Iterable<[string, string]> {
 	 */
 	has(name: string): boolean {
 		assertString(name, 'name');
-		const key = name.toLowerCase();
-		return this.#entries.some(entry => entry.key === key);
+		return this.#indexOf(name) !== -1;
 	}
 
 	/**
@@ -254,15 +337,32 @@ export class MessageHeaders implements Iterable<[string, string]> {
 	 */
 	getList(name: string): string | null {
 		assertString(name, 'name');
-		const key = name.toLowerCase();
+		const entries = this.#entries;
 		let result: string | null = null;
-		for (const entry of this.#entries) {
-			if (entry.key === key) {
+		for (let i = this.#indexOf(name); i < entries.length && i !== -1; i++) {
+			const entry = entries[i]!;
+			if (entry.key.length === name.length && asciiEqualsIgnoreCase(entry.key, name)) {
 				result = result === null ? entry.value : `${result}, ${entry.value}`;
 			}
 		}
 
 		return result;
+	}
+
+	/**
+	 * The index of the first line named `name` (compared as libsoup does, ASCII case-insensitively),
+	 * or -1: the lookups compare in place, with no lower-cased copy of `name` made for each.
+	 */
+	#indexOf(name: string): number {
+		const entries = this.#entries;
+		for (let i = 0; i < entries.length; i++) {
+			const key = entries[i]!.key;
+			if (key.length === name.length && asciiEqualsIgnoreCase(key, name)) {
+				return i;
+			}
+		}
+
+		return -1;
 	}
 
 	/**
@@ -276,7 +376,7 @@ export class MessageHeaders implements Iterable<[string, string]> {
 	headerContains(name: string, token: string): boolean {
 		assertString(token, 'token');
 		const value = this.getList(name);
-		return value !== null && splitHeaderList(value).some(element => asciiEqualsIgnoreCase(element, token));
+		return value !== null && listContains(value, token, false);
 	}
 
 	/**
@@ -289,7 +389,7 @@ export class MessageHeaders implements Iterable<[string, string]> {
 	headerContainsCaseSensitive(name: string, token: string): boolean {
 		assertString(token, 'token');
 		const value = this.getList(name);
-		return value !== null && splitHeaderList(value).includes(token);
+		return value !== null && listContains(value, token, true);
 	}
 
 	/**

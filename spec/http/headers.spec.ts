@@ -1,7 +1,8 @@
 // Tests for lib/http/headers.ts: MessageHeaders (libsoup's SoupMessageHeaders) and the header-list helpers.
 
 import test from 'ava';
-import {MessageHeaders, splitHeaderList} from '../../lib/http/headers.ts';
+import {MessageHeaders, asciiEqualsIgnoreCase, splitHeaderList} from '../../lib/http/headers.ts';
+import {prng} from '../helpers/random.ts';
 
 test('headers: names are case-insensitive and keep the spelling they were given', t => {
 	const headers = new MessageHeaders();
@@ -95,6 +96,33 @@ test('headers: headerContains reads repeated headers as one list', t => {
 		['Connection', 'Upgrade'],
 	]);
 	t.true(headers.headerContains('Connection', 'upgrade'));
+});
+
+test('headers: headerContains and headerContainsCaseSensitive find exactly the elements splitHeaderList gives (quotes, escapes, OWS, empty elements; 5,000 random lists)', t => {
+	// headerContains compares the elements where they stand: it must agree with the list splitHeaderList makes.
+	const random = prng(0x5eed);
+	const alphabet = ['a', 'A', 'b', ',', ',', ' ', '\t', '"', '\\', 'up', 'UP'];
+	let found = 0;
+	for (let round = 0; round < 5000; round++) {
+		let value = '';
+		for (let length = Math.floor(random() * 12); length > 0; length--) {
+			value += alphabet[Math.floor(random() * alphabet.length)];
+		}
+
+		const headers = new MessageHeaders([['X-List', value]]);
+		const elements = splitHeaderList(value);
+		const tokens = [...elements, '', 'a', 'A', 'up', 'a b', '"a"', value, value.trim()];
+		for (const token of tokens) {
+			const insensitive = elements.some(element => asciiEqualsIgnoreCase(element, token));
+			const sensitive = elements.includes(token);
+			t.is(headers.headerContains('X-List', token), insensitive, `${JSON.stringify(value)} contains ${JSON.stringify(token)}`);
+			t.is(headers.headerContainsCaseSensitive('X-List', token), sensitive, `${JSON.stringify(value)} contains exactly ${JSON.stringify(token)}`);
+			found += insensitive ? 1 : 0;
+		}
+	}
+
+	// The lists are not all empty: most rounds find something.
+	t.true(found > 2500);
 });
 
 test('headers: headerContainsCaseSensitive compares exactly', t => {
