@@ -114,7 +114,8 @@ export function formatResponseHead(msg: Message): string {
 /**
  * Writes the response to a raw socket, as a custom server does from an `'upgrade'` listener:
  * the head from {@link formatResponseHead} and, for a status that may have one, the body, in a
- * single write.
+ * single write: a Buffer (the head as Latin-1, then the body), or, for a head of ASCII alone and
+ * no body (a 101, nearly always), the head as a string, whose UTF-8 is the same bytes.
  *
  * @param socket - Anything with a `write` method, usually the `net.Socket` of the upgrade.
  * @param msg - The message, after {@link serverProcessHandshake}.

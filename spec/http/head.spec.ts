@@ -80,6 +80,12 @@ test('writeResponseHead: head and body in one write, header values as Latin-1', 
 	msg.setStatus(101);
 	writeResponseHead(socket, msg);
 	t.deepEqual(writes, [Buffer.from('HTTP/1.1 101 Switching Protocols\r\nX-Latin: é\r\nContent-Type: text/html\r\n\r\n', 'latin1')]);
+
+	// An ASCII head goes out as the string itself: its UTF-8 is the same bytes, and no Buffer is made.
+	writes.length = 0;
+	msg.responseHeaders.remove('X-Latin');
+	writeResponseHead(socket, msg);
+	t.deepEqual(writes, ['HTTP/1.1 101 Switching Protocols\r\nContent-Type: text/html\r\n\r\n']);
 });
 
 // parseResponseHead and findHeadEnd
