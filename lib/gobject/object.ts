@@ -36,6 +36,8 @@ interface ClassInfo {
 	readonly propertyList: readonly ParamSpec[];
 	/** Each spec's index in `propertyList`, where objects keep its value. */
 	readonly indexOf: Map<ParamSpec, number>;
+	/** Both spellings of each name → the index of its spec: one lookup where the constructor needs both. */
+	readonly slots: Map<string, number>;
 	/** The default of each property, by index: a new object's values start as a copy. */
 	readonly defaults: readonly unknown[];
 	readonly signals: Map<string, SignalInfo>;
@@ -77,6 +79,24 @@ function defaultReporter(error: unknown, instance: object, signal: string): void
 }
 
 let reporter: ErrorReporter = defaultReporter;
+
+/** Marks construct properties whose names and values were checked when they were made; see {@link checkedConstructProperties}. */
+const kChecked = Symbol('gobject.checkedProperties');
+
+/**
+ * Internal (not exported from the package): marks `properties` as checked already, so the
+ * constructor it is given to stores its values without looking them up and validating them again.
+ * For glue that builds a construct-properties object out of values it has validated itself (the
+ * server's handshake: limits checked when the handler was added, a stream, a URL, strings,
+ * negotiated extensions), so that a handshake does not pay for the checks of each. Every name must
+ * be a writable property of the class, given once, and every value valid for it: nothing checks.
+ *
+ * @returns `properties` itself.
+ */
+export function checkedConstructProperties<P extends object>(properties: P): P {
+	(properties as {[kChecked]?: true})[kChecked] = true;
+	return properties;
+}
 
 /**
  * The base class: declared, typed properties with `notify::<name>` signals, and declared
@@ -142,21 +162,30 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 				throw new TypeError(`Expected \`properties\` to be an object, got ${describe(properties)}`);
 			}
 
-			for (const name of Object.keys(properties)) {
-				const spec = this.#findProperty(name);
-				if (!spec.writable) {
-					throw new TypeError(`${info.name}: property '${spec.name}' is not writable`);
+			const given = properties as Record<string, unknown>;
+			if ((given as {[kChecked]?: true})[kChecked] === true) {
+				// Names and values vouched for by the code that made them (checkedConstructProperties):
+				// each is stored, nothing is looked at twice.
+				for (const name of Object.keys(given)) {
+					values[info.slots.get(name)!] = given[name];
 				}
+			} else {
+				for (const name of Object.keys(given)) {
+					const spec = this.#findProperty(name);
+					if (!(spec.flags & ParamFlags.WRITABLE)) {
+						throw new TypeError(`${info.name}: property '${spec.name}' is not writable`);
+					}
 
-				// A property can only be given twice under its two spellings.
-				const other = name === spec.name ? spec.camelName : spec.name;
-				if (other !== name && Object.hasOwn(properties, other)) {
-					throw new TypeError(`${info.name}: property '${spec.name}' is given twice`);
+					// A property can only be given twice under its two spellings.
+					const other = name === spec.name ? spec.camelName : spec.name;
+					if (other !== name && Object.hasOwn(given, other)) {
+						throw new TypeError(`${info.name}: property '${spec.name}' is given twice`);
+					}
+
+					const value = given[name];
+					this.#validate(spec, value);
+					values[info.slots.get(name)!] = value;
 				}
-
-				const value = (properties as Record<string, unknown>)[name];
-				this.#validate(spec, value);
-				values[info.indexOf.get(spec)!] = value;
 			}
 		}
 
@@ -695,6 +724,7 @@ function classInfo(ctor: GObjectClass): ClassInfo {
 		properties,
 		propertyList,
 		indexOf: new Map(propertyList.map((spec, index) => [spec, index])),
+		slots: new Map([...properties].map(([name, spec]) => [name, propertyList.indexOf(spec)])),
 		defaults: propertyList.map(spec => spec.defaultValue),
 		signals,
 		signalCount: signals.size,

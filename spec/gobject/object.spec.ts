@@ -1,5 +1,6 @@
 import test from 'ava';
 import {GObject, ParamFlags, ParamSpec, UINT64_MAX_SAFE, UINT_MAX} from '../../lib/gobject/index.ts';
+import {checkedConstructProperties} from '../../lib/gobject/object.ts';
 import {Color, Widget} from '../helpers/widget.ts';
 
 function notifications(widget: Widget): string[] {
@@ -24,6 +25,19 @@ test('construct: takes properties in either spelling', t => {
 	t.is(widget.label, 'a');
 	t.is(widget.getProperty('maxSize'), 5);
 	t.is(widget.getProperty('color'), Color.BLUE);
+});
+
+test('construct: properties marked checked by the glue that made them are stored as given, in either spelling; the same values unmarked are checked', t => {
+	const widget = new Widget(checkedConstructProperties({'keepalive-interval': 30, label: 'a', maxSize: 5, color: Color.BLUE}));
+	t.is(widget.keepaliveInterval, 30);
+	t.is(widget.label, 'a');
+	t.is(widget.getProperty('max-size'), 5);
+	t.is(widget.getProperty('color'), Color.BLUE);
+	// Defaults stay for what was not given.
+	t.is(widget.getProperty('ratio'), 0.5);
+	// The mark is on that object only: an object like it is validated as ever.
+	t.throws(() => new Widget({'keepalive-interval': -1}), {instanceOf: TypeError, message: /invalid value `-1` for property 'keepalive-interval'/});
+	t.deepEqual(Object.keys(checkedConstructProperties({label: 'b'})), ['label']);
 });
 
 test('construct: rejects unknown, read-only, duplicated and invalid properties with a TypeError naming them', t => {
