@@ -3,12 +3,7 @@
 import type {IncomingMessage} from 'node:http';
 import type {Http2SecureServer, Http2Server, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream} from 'node:http2';
 import type {Duplex} from 'node:stream';
-import {
-	DEFAULT_MAX_BUFFERED_AMOUNT,
-	DEFAULT_MAX_INCOMING_FRAGMENTS,
-	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-	WebsocketConnectionType,
-} from '../websocket/constants.ts';
+import {WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
@@ -19,10 +14,8 @@ import {
 	appendHeaders,
 	checkInTime,
 	lookup,
-	serverExtensions,
 	type HandlerEntry,
 	type Registry,
-	type WebsocketHandlerOptions,
 	type WebsocketServer,
 	type WebsocketServerCallback,
 } from './server.ts';
@@ -135,32 +128,6 @@ function refuseWithStatus(stream: ServerHttp2Stream, uri: URL, status: number): 
 	refuseHttp2Stream(stream, msg);
 }
 
-/**
- * The connection limits of a server-side connection: the handler's options, else SoupServer's
- * defaults, as server.ts's upgrade path spells them out inline.
- */
-function serverLimits(options: WebsocketHandlerOptions): {
-	maxIncomingPayloadSize: number;
-	maxTotalMessageSize: number;
-	keepaliveInterval: number;
-	keepalivePongTimeout: number;
-	maxIncomingFragments: number;
-	maxBufferedAmount: number;
-	closeTimeout?: number;
-	idleTimeout: number;
-} {
-	return {
-		maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-		maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-		keepaliveInterval: options.keepaliveInterval ?? 0,
-		keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
-		maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
-		maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
-		...(options.closeTimeout === undefined ? {} : {closeTimeout: options.closeTimeout}),
-		idleTimeout: options.idleTimeout ?? 0,
-	};
-}
-
 async function handleStream(
 	server: AnyHttp2Server,
 	registry: Registry,
@@ -213,7 +180,7 @@ async function handleStream(
 		return;
 	}
 
-	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
+	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, entry.extensions);
 	if (!result.accepted) {
 		debug('handshake refused: %s', result.error.message);
 		refuseHttp2Stream(stream, msg, result.error);
@@ -238,7 +205,7 @@ async function handleStream(
 			protocol: result.protocol,
 			// None negotiated: the property's default, one array shared by every such connection.
 			...(result.extensions.length > 0 ? {extensions: result.extensions} : undefined),
-			...serverLimits(entry.options),
+			...entry.limits,
 		});
 	} catch (error) {
 		stream.destroy();
@@ -278,7 +245,7 @@ export function answerHttp2Request(registry: Registry, req: IncomingMessage): vo
 	}
 
 	// Not an extended CONNECT, so this fills a 400 "WebSocket handshake expected".
-	serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
+	serverProcessHandshake(msg, entry.origin, entry.protocols, entry.extensions);
 	if (msg.statusCode === 200) {
 		msg.setStatus(400);
 	}

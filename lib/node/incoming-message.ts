@@ -104,11 +104,13 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 	const target = req.url ?? '/';
 
 	const raw = req.rawHeaders;
-	const hosts: string[] = [];
+	let host: string | undefined;
+	let hostCount = 0;
 	for (let i = 0; i + 1 < raw.length; i += 2) {
 		const name = raw[i]!;
 		if (name.length === 4 && asciiEqualsIgnoreCase(name, 'host')) {
-			hosts.push(raw[i + 1]!);
+			host ??= raw[i + 1]!;
+			hostCount++;
 		}
 	}
 
@@ -118,11 +120,10 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 		pathAndQuery = target;
 		// RFC 7230 §5.4: a server MUST respond with 400 to an HTTP/1.1 request without Host, with
 		// more than one Host, or with an invalid one.
-		if (hosts.length > 1) {
+		if (hostCount > 1) {
 			throw invalidHttp('Invalid HTTP request: more than one Host header');
 		}
 
-		const host = hosts[0];
 		if (host === undefined) {
 			if (req.httpVersion !== '1.0') {
 				throw invalidHttp('Invalid HTTP request: no Host header');

@@ -11,11 +11,12 @@ import {
 	DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
 	WebsocketConnectionType,
 } from '../websocket/constants.ts';
+import {checkedConstructProperties} from '../gobject/object.ts';
 import {describe} from '../gobject/param-spec.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {validateConnectionOptions} from './connection-options.ts';
-import type {WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
+import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {writeResponseHead} from '../http/head.ts';
@@ -134,6 +135,42 @@ export interface HandlerEntry {
 	readonly options: WebsocketHandlerOptions;
 	readonly timeout: number;
 	readonly shutdown: HandlerShutdown;
+	/** {@link serverExtensions} of the options, found once. */
+	readonly extensions: readonly WebsocketExtensionClass[] | null;
+	/** The limits of every connection the handler makes, found once. */
+	readonly limits: ServerConnectionLimits;
+}
+
+/** The limits of a server-side connection: every one given, so each handshake's properties have one shape. */
+export interface ServerConnectionLimits {
+	readonly maxIncomingPayloadSize: number;
+	readonly maxTotalMessageSize: number;
+	readonly keepaliveInterval: number;
+	readonly keepalivePongTimeout: number;
+	readonly maxIncomingFragments: number;
+	readonly maxBufferedAmount: number;
+	readonly closeTimeout: number;
+	readonly idleTimeout: number;
+}
+
+/** The `extensions` property's default: one frozen empty list, shared by every connection that negotiated none. */
+const NO_EXTENSIONS = WebsocketConnection.findProperty('extensions')!.defaultValue as readonly WebsocketExtension[];
+
+/**
+ * The connection limits of a handler: its options, else SoupServer's defaults (`max-total-message-size`
+ * 128 KiB where a bare connection has 0), else the connection's own defaults. Shared with the HTTP/2 glue.
+ */
+export function serverConnectionLimits(options: WebsocketHandlerOptions): ServerConnectionLimits {
+	return {
+		maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+		maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
+		keepaliveInterval: options.keepaliveInterval ?? 0,
+		keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
+		maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
+		maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
+		closeTimeout: options.closeTimeout ?? (WebsocketConnection.findProperty('close-timeout')!.defaultValue as number),
+		idleTimeout: options.idleTimeout ?? 0,
+	};
 }
 
 /** A server's handlers and websoup's listeners on it (shared with the HTTP/2 glue). */
@@ -231,6 +268,10 @@ function closeAfterFlush(socket: Duplex): void {
 
 /** Sends `msg`'s response (a refused handshake) with `Connection: close`, then closes the socket. */
 function sendRefusal(socket: Duplex, msg: Message, error: Error | null = null): void {
+	if (!socket.listeners('error').includes(onHandshakeSocketError)) {
+		socket.on('error', onHandshakeSocketError);
+	}
+
 	publishHandshakeRefused('server', msg, error);
 	if (!msg.responseHeaders.headerContains('Connection', 'close')) {
 		msg.responseHeaders.append('Connection', 'close');
@@ -346,20 +387,27 @@ export async function checkInTime(
 	return lookup(registry, path) === entry ? null : 404;
 }
 
-async function handleUpgrade(
+/**
+ * Until the connection takes over, an error (ECONNRESET) on an upgraded socket must not go
+ * unhandled: Node's HTTP server has removed its own listeners from it. One function for every
+ * socket, added only where the socket waits (a check hook, a refusal's flush).
+ */
+function onHandshakeSocketError(error: Error): void {
+	debug('socket error during the handshake: %s', error.message);
+}
+
+/**
+ * An upgrade request: refused, left to another listener, or made a connection. Without a check
+ * hook all of it happens in this turn (no promise, no timer); errors surface only after it, on the
+ * connection's listeners, so none is added to the socket on the way.
+ */
+function handleUpgrade(
 	server: WebsocketServer,
 	registry: Registry,
 	req: IncomingMessage,
 	socket: Duplex,
 	head: Buffer,
-): Promise<void> {
-	// Node's HTTP server has removed its own listeners from an upgraded socket; until the
-	// connection takes over, an error (ECONNRESET) must not go unhandled.
-	const onError = (error: Error): void => {
-		debug('socket error during the handshake: %s', error.message);
-	};
-	socket.on('error', onError);
-
+): void {
 	let msg: Message;
 	try {
 		msg = messageFromIncomingMessage(req);
@@ -374,7 +422,6 @@ async function handleUpgrade(
 	if (entry === null) {
 		if ((server as unknown as Listenable).listenerCount('upgrade') > 1) {
 			// Another 'upgrade' listener on this server may own the path; leave the socket to it.
-			socket.removeListener('error', onError);
 			return;
 		}
 
@@ -400,39 +447,68 @@ async function handleUpgrade(
 		return;
 	}
 
-	// Without a check hook the handshake completes in this turn: no timer, no await.
-	let refusal: Message | null = null;
-	if (entry.options.check !== undefined) {
-		const checked = await checkInTime(registry, entry, path, msg, () => sendStatus(socket, 503), () => socket.destroyed);
-		if (checked === undefined) {
-			return;
-		}
-
-		if (typeof checked === 'number') {
-			sendStatus(socket, checked);
-			return;
-		}
-
-		refusal = checked;
-	}
-
-	if (refusal !== null) {
-		sendRefusal(socket, refusal);
+	if (entry.options.check === undefined) {
+		accept(server, entry, msg, path, socket, head);
 		return;
 	}
 
-	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
+	socket.on('error', onHandshakeSocketError);
+	checkThenAccept(server, registry, entry, msg, path, socket, head).catch((error: unknown) => {
+		debug('upgrade failed: %s', error instanceof Error ? error.message : String(error));
+		if (!socket.destroyed) {
+			socket.destroy();
+		}
+	});
+}
+
+/** The check hook, within the handshake timeout, then the handshake. */
+async function checkThenAccept(
+	server: WebsocketServer,
+	registry: Registry,
+	entry: HandlerEntry,
+	msg: Message,
+	path: string,
+	socket: Duplex,
+	head: Buffer,
+): Promise<void> {
+	const checked = await checkInTime(registry, entry, path, msg, () => sendStatus(socket, 503), () => socket.destroyed);
+	if (checked === undefined) {
+		return;
+	}
+
+	if (typeof checked === 'number') {
+		sendStatus(socket, checked);
+		return;
+	}
+
+	if (checked !== null) {
+		sendRefusal(socket, checked);
+		return;
+	}
+
+	if (accept(server, entry, msg, path, socket, head)) {
+		socket.removeListener('error', onHandshakeSocketError);
+	}
+}
+
+/**
+ * The handshake's checks (a failure is refused), then the 101 and the connection handed to the
+ * callback.
+ *
+ * @returns Whether a connection was made (it has its own error listener on the socket then).
+ */
+function accept(server: WebsocketServer, entry: HandlerEntry, msg: Message, path: string, socket: Duplex, head: Buffer): boolean {
+	const result = serverProcessHandshake(msg, entry.origin, entry.protocols, entry.extensions);
 	if (!result.accepted) {
 		debug('handshake refused: %s', result.error.message);
 		sendRefusal(socket, msg, result.error);
-		return;
+		return false;
 	}
 
 	if (entry.options.responseHeaders !== undefined) {
 		appendHeaders(msg, entry.options.responseHeaders);
 	}
 
-	const {options} = entry;
 	const netSocket = socket as Socket;
 	// The HTTP server's idle timeout does not apply to a WebSocket: keepalive is the connection's job.
 	netSocket.setTimeout?.(0);
@@ -445,32 +521,34 @@ async function handleUpgrade(
 		socket.unshift(head);
 	}
 
+	const {limits} = entry;
 	let connection: WebsocketConnection;
 	try {
-		connection = new WebsocketConnection({
+		// Every property given, in one order: one shape for every handshake's object.
+		// Values checked already: the limits when the handler was added, the rest made here.
+		connection = new WebsocketConnection(checkedConstructProperties({
 			ioStream: socket,
 			connectionType: WebsocketConnectionType.SERVER,
 			uri: msg.uri,
 			origin: msg.requestHeaders.getOne('Origin'),
 			protocol: result.protocol,
 			// None negotiated: the property's default, one array shared by every such connection.
-			...(result.extensions.length > 0 ? {extensions: result.extensions} : undefined),
-			maxIncomingPayloadSize: options.maxIncomingPayloadSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-			maxTotalMessageSize: options.maxTotalMessageSize ?? DEFAULT_MAX_INCOMING_PAYLOAD_SIZE,
-			keepaliveInterval: options.keepaliveInterval ?? 0,
-			keepalivePongTimeout: options.keepalivePongTimeout ?? 0,
-			maxIncomingFragments: options.maxIncomingFragments ?? DEFAULT_MAX_INCOMING_FRAGMENTS,
-			maxBufferedAmount: options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT,
-			...(options.closeTimeout === undefined ? {} : {closeTimeout: options.closeTimeout}),
-			idleTimeout: options.idleTimeout ?? 0,
-		});
+			extensions: result.extensions.length > 0 ? result.extensions : NO_EXTENSIONS,
+			maxIncomingPayloadSize: limits.maxIncomingPayloadSize,
+			maxTotalMessageSize: limits.maxTotalMessageSize,
+			keepaliveInterval: limits.keepaliveInterval,
+			keepalivePongTimeout: limits.keepalivePongTimeout,
+			maxIncomingFragments: limits.maxIncomingFragments,
+			maxBufferedAmount: limits.maxBufferedAmount,
+			closeTimeout: limits.closeTimeout,
+			idleTimeout: limits.idleTimeout,
+		}));
 	} catch (error) {
 		// An invalid limit in the options: nothing sensible can run on this socket.
 		socket.destroy();
 		throw error;
 	}
 
-	socket.removeListener('error', onError);
 	entry.shutdown.add(connection);
 	try {
 		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
@@ -481,6 +559,8 @@ async function handleUpgrade(
 		);
 		connection.close(1011);
 	}
+
+	return true;
 }
 
 /** Answers a plain request at a WebSocket path when nothing else on the server would answer it. */
@@ -510,7 +590,7 @@ function handlePlainRequest(server: WebsocketServer, registry: Registry, req: In
 	}
 
 	// Not a handshake (no Upgrade), so this fills a 400 "WebSocket handshake expected", as libsoup answers.
-	serverProcessHandshake(msg, entry.origin, entry.protocols, serverExtensions(entry.options));
+	serverProcessHandshake(msg, entry.origin, entry.protocols, entry.extensions);
 	const status = msg.statusCode === 101 ? 400 : msg.statusCode;
 	res.statusCode = status;
 	for (const [name, value] of msg.responseHeaders) {
@@ -595,6 +675,8 @@ export function addWebsocketHandler<S extends WebsocketServer>(
 		options: {...options},
 		timeout: validateTimeout(options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT),
 		shutdown: new HandlerShutdown(),
+		extensions: serverExtensions(options),
+		limits: serverConnectionLimits(options),
 	};
 
 	let registry = registries.get(server);
@@ -603,12 +685,14 @@ export function addWebsocketHandler<S extends WebsocketServer>(
 			handlers: [],
 			defaultHandler: null,
 			onUpgrade(req, socket, head) {
-				handleUpgrade(server, created, req, socket, head).catch((error: unknown) => {
+				try {
+					handleUpgrade(server, created, req, socket, head);
+				} catch (error) {
 					debug('upgrade failed: %s', error instanceof Error ? error.message : String(error));
 					if (!socket.destroyed) {
 						socket.destroy();
 					}
-				});
+				}
 			},
 			onRequest(req, res) {
 				handlePlainRequest(server, created, req, res);
