@@ -1,0 +1,129 @@
+// CPU per handshake with the server and its clients in one process on one core: what another
+// process's load changes least, for comparing two builds or libraries run one after the other.
+//   node --import tsx bench/handshake-cpu.ts [websoup|ws|socket] [windows]
+// Each handshake is the load generator's: connect, request, 101, a masked Close, the server's Close
+// and FIN, close; 16 at a time, over loopback, on the hardened http.Server of docs/node.md with the
+// handler a user would write (as bench/server.ts). After 2 s of warm-up it prints the µs of CPU per
+// handshake of each 1.5 s window: the clients' share (node:net, the same for every library) is
+// in every figure, so compare differences, and against `socket` (the bare upgrade, no library).
+// Pin it to one core for steadier figures: `taskset -c 0 node --import tsx bench/handshake-cpu.ts`.
+
+import {createHash} from 'node:crypto';
+import http from 'node:http';
+import net, {type AddressInfo} from 'node:net';
+import type {Duplex} from 'node:stream';
+import {setTimeout as sleep} from 'node:timers/promises';
+import type {WebsocketConnection} from '../lib/websocket/connection.ts';
+import {buildLibrary, PAYLOAD_LIMIT} from './settings.ts';
+
+const impl = process.argv[2] ?? 'websoup';
+const windows = Number(process.argv[3] ?? 4);
+const server = http.createServer({headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 * 1024});
+if (impl === 'websoup') {
+	// The compiled build, as users run it (bench/settings.ts).
+	const {addWebsocketHandler} = (await import(buildLibrary())) as typeof import('../lib/index.ts');
+	const open = new Set<WebsocketConnection>();
+	addWebsocketHandler(
+		server,
+		null,
+		null,
+		null,
+		(_server, _msg, _path, connection) => {
+			open.add(connection);
+			connection.connect('message', (self, type, data) => self.sendMessage(type, data));
+			connection.connect('closed', () => open.delete(connection));
+		},
+		{maxIncomingPayloadSize: PAYLOAD_LIMIT, maxTotalMessageSize: PAYLOAD_LIMIT},
+	);
+} else if (impl === 'ws') {
+	const {WebSocketServer} = await import('ws');
+	const wss = new WebSocketServer({server, perMessageDeflate: false, maxPayload: PAYLOAD_LIMIT});
+	wss.on('connection', socket => {
+		socket.on('message', (data, isBinary) => {
+			socket.send(data as Buffer, {binary: isBinary});
+		});
+	});
+} else if (impl === 'socket') {
+	// The floor: bench/server.ts's bare upgraded socket.
+	const open = new Set<Duplex>();
+	const close = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
+	server.on('upgrade', (request, socket) => {
+		const key = String(request.headers['sec-websocket-key']);
+		const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+		open.add(socket);
+		socket.on('close', () => open.delete(socket));
+		socket.on('data', (chunk: Buffer) => {
+			if ((chunk[0]! & 0x0f) === 0x8) {
+				socket.end(close);
+			}
+		});
+		socket.on('end', () => socket.destroy());
+		socket.on('error', () => socket.destroy());
+	});
+} else {
+	throw new TypeError(`Expected websoup, ws or socket, got ${impl}`);
+}
+
+server.listen(0, '127.0.0.1');
+await new Promise(resolve => server.once('listening', resolve));
+const {port} = server.address() as AddressInfo;
+const request = `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+const maskedClose = Buffer.from([0x88, 0x82, 0x12, 0x34, 0x56, 0x78, 0x03 ^ 0x12, 0xe8 ^ 0x34]);
+let done = 0;
+let failed = 0;
+let stopped = false;
+
+/** One handshake after another, until stopped. */
+function client(): void {
+	if (stopped) {
+		return;
+	}
+
+	const socket = net.connect(port, '127.0.0.1');
+	let head = '';
+	socket.setEncoding('latin1');
+	socket.on('connect', () => socket.write(request));
+	socket.on('data', (text: string) => {
+		if (head.endsWith('\r\n\r\n')) {
+			return;
+		}
+
+		head += text;
+		if (head.includes('\r\n\r\n')) {
+			if (head.startsWith('HTTP/1.1 101')) {
+				socket.write(maskedClose);
+			} else {
+				failed++;
+				socket.destroy();
+			}
+		}
+	});
+	socket.on('end', () => socket.end());
+	socket.on('error', () => {
+		failed++;
+	});
+	socket.on('close', () => {
+		done++;
+		client();
+	});
+}
+
+for (let i = 0; i < 16; i++) {
+	client();
+}
+
+await sleep(2000);
+const figures: string[] = [];
+for (let window = 0; window < windows; window++) {
+	const count = done;
+	const cpu = process.cpuUsage();
+	// eslint-disable-next-line no-await-in-loop -- one window after the other
+	await sleep(1500);
+	const used = process.cpuUsage(cpu);
+	figures.push(((used.user + used.system) / (done - count)).toFixed(1));
+}
+
+stopped = true;
+console.log(`handshake-cpu ${impl}: ${figures.join(' ')} µs CPU per handshake (server and clients), failed ${failed}`);
+process.exit(0);
