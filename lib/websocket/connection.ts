@@ -197,6 +197,16 @@ const Flag = {
 	ITERATING: 1 << 14,
 } as const;
 
+/** The state last notified (`notify::state`), a {@link WebsocketState} (1–3), sits in these bits of the flags. */
+const NOTIFIED_STATE_SHIFT = 16;
+const NOTIFIED_STATE_BITS = 0b11 << NOTIFIED_STATE_SHIFT;
+
+/** The `closed` promise, made when first read, and what settles it (until it is settled). */
+interface ClosedPromise {
+	promise: Promise<WebsocketCloseInfo>;
+	resolve: (info: WebsocketCloseInfo) => void;
+}
+
 /** Iterator buffering: pause the stream past this many unread messages, resume below half. */
 const ITERATOR_HIGH_WATER_MARK = 16;
 
@@ -227,19 +237,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	readonly #stream: Duplex;
 	readonly #type: WebsocketConnectionType;
-	readonly #peer: Peer;
-	readonly #extensions: readonly WebsocketExtension[];
 	/** Frames in: decoding, extensions, assembly, UTF-8 and the limits. */
 	readonly #receiver: Receiver;
 	/** Frames out: encoding, extensions, the batch, the queue and 'drain'. */
 	readonly #sender: Sender;
 
-	/** The booleans below, one bit each of {@link Flag} (a field each would cost 8 bytes a connection). */
-	#flags = 0;
-	#notifiedState: WebsocketState = WebsocketState.OPEN;
+	/** The booleans below, one bit each of {@link Flag}, and the state last notified (a field each would cost 8 bytes a connection). */
+	#flags = WebsocketState.OPEN << NOTIFIED_STATE_SHIFT;
 	#error: Error | null = null;
-	#peerCloseCode = 0;
-	#peerCloseData: string | null = null;
+	/** The peer's Close frame, once it arrived (and was valid). */
+	#peerClose: {code: number; reason: string | null} | null = null;
 	#maxBufferedAmount: number;
 
 	// Timers.
@@ -248,14 +255,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Keepalive pings waiting for their pong; made for the first one. */
 	#pongTimers: Map<string, LongTimer> | null = null;
 	#keepaliveCount = 0;
-	/** Closes the connection after idle-timeout without a data frame; set while it is on. */
-	#idleTimer: IdleTimer | undefined;
 	/** Pings waiting for their pong (latency, ping() promises); made for the first one. */
 	#pings: PingTracker | null = null;
 
 	/** Made when `closed` is first read, settled at once if the connection is already closed. */
-	#closedPromise: Promise<WebsocketCloseInfo> | null = null;
-	#resolveClosed: ((info: WebsocketCloseInfo) => void) | null = null;
+	#closed: ClosedPromise | null = null;
 	#closeInfo: WebsocketCloseInfo | null = null;
 
 	// libsoup's flags; `state` is derived from them.
@@ -377,6 +381,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flags = on ? this.#flags | Flag.CLOSE_PENDING : this.#flags & ~Flag.CLOSE_PENDING;
 	}
 
+	get #notifiedState(): WebsocketState {
+		return ((this.#flags & NOTIFIED_STATE_BITS) >> NOTIFIED_STATE_SHIFT) as WebsocketState;
+	}
+
+	set #notifiedState(state: WebsocketState) {
+		this.#flags = (this.#flags & ~NOTIFIED_STATE_BITS) | (state << NOTIFIED_STATE_SHIFT);
+	}
+
 	get #iterating(): boolean {
 		return (this.#flags & Flag.ITERATING) !== 0;
 	}
@@ -416,16 +428,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#stream = stream;
-		this.#peer = this.#type === WebsocketConnectionType.SERVER ? 'client' : 'server';
-		this.#extensions = this.getProperty('extensions');
+		const extensions = this.getProperty('extensions');
 		this.#receiver = new Receiver(this, {
 			role: this.#side(),
-			extensions: this.#extensions,
+			extensions,
 			maxPayloadSize: this.getProperty('max-incoming-payload-size'),
 			maxTotalMessageSize: this.getProperty('max-total-message-size'),
 			maxIncomingFragments: this.getProperty('max-incoming-fragments'),
 		});
-		this.#sender = new Sender(this, stream, this.#type === WebsocketConnectionType.CLIENT, this.#extensions);
+		this.#sender = new Sender(this, stream, this.#type === WebsocketConnectionType.CLIENT, extensions);
 		const given = properties !== undefined && ('maxBufferedAmount' in properties || 'max-buffered-amount' in properties);
 		if (this.#type === WebsocketConnectionType.CLIENT && !given) {
 			// A client reads on, whatever it has to send: its peer, a server, stops reading while
@@ -500,12 +511,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** The peer's close code: 0 if no Close frame arrived, 1005 if it was empty. */
 	getCloseCode(): number {
-		return this.#peerCloseCode;
+		return this.#peerClose?.code ?? 0;
 	}
 
 	/** The peer's close reason, or `null`. Only meaningful once CLOSED. */
 	getCloseData(): string | null {
-		return this.#peerCloseData;
+		return this.#peerClose?.reason ?? null;
 	}
 
 	/** The stream the connection runs on. */
@@ -535,7 +546,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** The negotiated extensions. */
 	getExtensions(): readonly WebsocketExtension[] {
-		return this.#extensions;
+		return this.getProperty('extensions');
 	}
 
 	/** Seconds between keepalive pings, 0 = off. */
@@ -620,17 +631,20 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** Settles once the connection is closed (after `closed` was emitted), with the peer's code and reason. */
 	get closed(): Promise<WebsocketCloseInfo> {
-		if (this.#closedPromise === null) {
+		if (this.#closed === null) {
 			const info = this.#closeInfo;
-			this.#closedPromise =
-				info === null
-					? new Promise(resolve => {
-							this.#resolveClosed = resolve;
-						})
-					: Promise.resolve(info);
+			if (info === null) {
+				let resolve!: (info: WebsocketCloseInfo) => void;
+				const promise = new Promise<WebsocketCloseInfo>(settle => {
+					resolve = settle;
+				});
+				this.#closed = {promise, resolve};
+			} else {
+				this.#closed = {promise: Promise.resolve(info), resolve: ignore};
+			}
 		}
 
-		return this.#closedPromise;
+		return this.#closed.promise;
 	}
 
 	// --- Sending ---------------------------------------------------------------------------------
@@ -1015,7 +1029,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 			default: {
 				// The decoder has already refused reserved opcodes; this is unreachable.
-				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_OPCODE'), false);
+				this.#emitErrorAndClose(protocolError(this.#peer(), 'WS_ERR_INVALID_OPCODE'), false);
 			}
 		}
 	}
@@ -1125,7 +1139,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		let reason: string | null = null;
 		if (payload.length === 1) {
 			// RFC 6455 §5.5.1: the body, if any, MUST start with a 2-byte code.
-			this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_PAYLOAD'), false);
+			this.#emitErrorAndClose(protocolError(this.#peer(), 'WS_ERR_INVALID_CLOSE_PAYLOAD'), false);
 			return;
 		}
 
@@ -1133,7 +1147,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			code = payload.readUInt16BE(0);
 			// RFC 6455 §7.4: 1005, 1006 and 1015 MUST NOT be set in a Close frame; unassigned codes are invalid.
 			if (!isValidReceivedCloseCode(code)) {
-				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_CODE'), false);
+				this.#emitErrorAndClose(protocolError(this.#peer(), 'WS_ERR_INVALID_CLOSE_CODE'), false);
 				return;
 			}
 
@@ -1141,7 +1155,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			// RFC 6455 §5.5.1: the reason is UTF-8 encoded data; §8.1: invalid UTF-8 is invalid data
 			// (1007). libsoup answers 1002 (LIBSOUP.md difference 9).
 			if (!isValidUtf8(data)) {
-				this.#emitErrorAndClose(badDataError(this.#peer, 'WS_ERR_INVALID_CLOSE_REASON'), false);
+				this.#emitErrorAndClose(badDataError(this.#peer(), 'WS_ERR_INVALID_CLOSE_REASON'), false);
 				return;
 			}
 
@@ -1149,8 +1163,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			reason = data.length > 0 ? data.toString('utf8') : null;
 		}
 
-		this.#peerCloseCode = code;
-		this.#peerCloseData = reason;
+		this.#peerClose = {code, reason};
 		// (The receiver reads nothing after a Close frame: RFC 6455 §5.5.1, nothing may follow it.)
 		if (this.#closeSent) {
 			// We started the close: the handshake is complete once our Close is out, which may
@@ -1230,12 +1243,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#updateState();
 		this.emit('closed');
 		this.#closeInfo = {
-			code: this.#peerCloseCode,
-			reason: this.#peerCloseData,
+			code: this.getCloseCode(),
+			reason: this.getCloseData(),
 			wasClean: this.#closeSent && this.#closeReceived && !this.#dirtyClose,
 			error: this.#error,
 		};
-		this.#resolveClosed?.(this.#closeInfo);
+		this.#closed?.resolve(this.#closeInfo);
 		if (closeChannel.hasSubscribers) {
 			const close: WebsocketCloseMessage = {connection: this, ...this.#closeInfo};
 			closeChannel.publish(close);
@@ -1246,6 +1259,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#side(): 'client' | 'server' {
 		return this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client';
+	}
+
+	/** The other side, as errors name it. */
+	#peer(): Peer {
+		return this.#type === WebsocketConnectionType.SERVER ? 'client' : 'server';
 	}
 
 	/** libsoup's close_connection: a local close() or the echo of the peer's Close. */
@@ -1503,22 +1521,20 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#stopIdleTimer();
 		const seconds = this.getProperty('idle-timeout');
 		if (seconds > 0 && !this.#closeSent && !this.#ioClosing) {
-			// The receiver touches it at each data frame.
-			this.#idleTimer = new IdleTimer(() => {
+			// Kept by the receiver, which touches it at each data frame.
+			this.#receiver.idleTimer = new IdleTimer(() => {
 				this.#stopIdleTimer();
 				debug('idle timeout');
 				if (this.getState() === WebsocketState.OPEN) {
 					this.close(CloseCode.GOING_AWAY, 'idle timeout');
 				}
 			}, seconds * 1000);
-			this.#receiver.activity = this.#idleTimer;
 		}
 	}
 
 	#stopIdleTimer(): void {
-		this.#idleTimer?.clear();
-		this.#idleTimer = undefined;
-		this.#receiver.activity = undefined;
+		this.#receiver.idleTimer?.clear();
+		this.#receiver.idleTimer = undefined;
 	}
 
 	#stopKeepalive(): void {

@@ -6,6 +6,7 @@ import {Opcode, type WebsocketDataType} from './constants.ts';
 import {badDataError, extensionError, protocolError, tooBigError, WebsocketError, type Peer} from './errors.ts';
 import type {FrameInfo, WebsocketExtension} from './extensions/extension.ts';
 import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
+import type {IdleTimer} from './timer.ts';
 import {isValidUtf8, Utf8Validator} from './validation.ts';
 
 /** The first buffer of a fragmented message holds at least this much. */
@@ -59,7 +60,27 @@ const Flag = {
 	DISCARD_DATA: 1 << 2,
 	/** Nothing more is processed: the peer's Close arrived, a limit was exceeded, or the stream is closing. */
 	STOPPED: 1 << 3,
+	/** We are the server: the frames come from a client. */
+	SERVER: 1 << 4,
 } as const;
+
+/** The opcode of the message being received (TEXT, BINARY, or 0 between messages) sits in these bits of the flags. */
+const OPCODE_SHIFT = 8;
+const OPCODE_BITS = 0xf << OPCODE_SHIFT;
+
+/**
+ * A message arriving in fragments, copied into one buffer that grows by doubling, so a message of
+ * many small fragments costs about its own size (not a Buffer per fragment). Made at its first
+ * fragment: a connection between messages, or receiving whole ones, holds none.
+ */
+interface Assembly {
+	/** `null` until the first fragment's payload is copied. */
+	buffer: Buffer | null;
+	/** Bytes of the message so far. */
+	size: number;
+	/** Fragments so far, counted while max-incoming-fragments is set. */
+	count: number;
+}
 
 /**
  * Reads frames from the bytes given to {@link push} and turns them into messages for a
@@ -68,7 +89,6 @@ const Flag = {
  */
 export class Receiver implements FrameDecoderHandler {
 	readonly #owner: ReceiverOwner;
-	readonly #peer: Peer;
 	readonly #extensions: readonly WebsocketExtension[];
 	readonly #decoder: FrameDecoder;
 	/** {@link Flag} bits. */
@@ -78,18 +98,11 @@ export class Receiver implements FrameDecoderHandler {
 	maxTotalMessageSize: number;
 	/** Most frames one message may span, 0 = unlimited. */
 	maxIncomingFragments: number;
-	/** Touched at each data frame that is accepted (the connection's idle timer, while one runs). */
-	activity: {touch(): void} | undefined = undefined;
+	/** The connection's idle timer while one runs (the connection arms and clears it): touched at each data frame accepted. */
+	idleTimer: IdleTimer | undefined = undefined;
 
-	// The message being received.
-	#messageOpcode = 0;
-	/**
-	 * The message being assembled from fragments, copied into one buffer that grows by doubling, so
-	 * a message of many small fragments costs about its own size (not a Buffer per fragment).
-	 */
-	#assembly: Buffer | null = null;
-	#fragmentsSize = 0;
-	#fragmentCount = 0;
+	/** The fragmented message being received, or `null`. */
+	#message: Assembly | null = null;
 	/** Validates fragmented text, and text frames as they arrive; made for the first one. */
 	#utf8: Utf8Validator | null = null;
 	/** Bytes of the text frame being received already validated as they arrived; -1 when it is not checked early. */
@@ -99,7 +112,7 @@ export class Receiver implements FrameDecoderHandler {
 
 	constructor(owner: ReceiverOwner, options: ReceiverOptions) {
 		this.#owner = owner;
-		this.#peer = options.role === 'server' ? 'client' : 'server';
+		this.#flags = options.role === 'server' ? Flag.SERVER : 0;
 		this.#extensions = options.extensions;
 		this.maxTotalMessageSize = options.maxTotalMessageSize;
 		this.maxIncomingFragments = options.maxIncomingFragments;
@@ -148,6 +161,20 @@ export class Receiver implements FrameDecoderHandler {
 		this.#flags |= Flag.DISCARD_DATA;
 	}
 
+	/** The opcode of the message being received, 0 between messages. */
+	get #messageOpcode(): number {
+		return (this.#flags & OPCODE_BITS) >> OPCODE_SHIFT;
+	}
+
+	set #messageOpcode(opcode: number) {
+		this.#flags = (this.#flags & ~OPCODE_BITS) | (opcode << OPCODE_SHIFT);
+	}
+
+	/** The side that sent what we read, as errors name it. */
+	#peer(): Peer {
+		return (this.#flags & Flag.SERVER) !== 0 ? 'client' : 'server';
+	}
+
 	// --- FrameDecoderHandler ----------------------------------------------------------------------
 
 	/** @internal A frame from the decoder. */
@@ -194,7 +221,7 @@ export class Receiver implements FrameDecoderHandler {
 			this.#frameValidated = -1;
 			this.#resetMessage();
 			this.#decoder.stop();
-			this.#owner[kReadFailed](badDataError(this.#peer));
+			this.#owner[kReadFailed](badDataError(this.#peer()));
 			return;
 		}
 
@@ -302,7 +329,7 @@ export class Receiver implements FrameDecoderHandler {
 	 */
 	#inflateLimit(): number {
 		if (this.maxTotalMessageSize > 0) {
-			return Math.max(1, this.maxTotalMessageSize - this.#fragmentsSize);
+			return Math.max(1, this.maxTotalMessageSize - (this.#message?.size ?? 0));
 		}
 
 		return this.#decoder.maxPayloadSize;
@@ -325,7 +352,7 @@ export class Receiver implements FrameDecoderHandler {
 
 		// RFC 6455 §5.2: reserved bits MUST be 0 unless an extension defines them (and consumed them).
 		if (rsv !== 0) {
-			this.#owner[kReadFailed](protocolError(this.#peer, 'WS_ERR_INVALID_RSV_BITS'));
+			this.#owner[kReadFailed](protocolError(this.#peer(), 'WS_ERR_INVALID_RSV_BITS'));
 			return;
 		}
 
@@ -344,19 +371,39 @@ export class Receiver implements FrameDecoderHandler {
 		}
 
 		// Data is activity; control frames (keepalive pings and pongs among them) are not.
-		this.activity?.touch();
+		this.idleTimer?.touch();
 
 		const start = opcode !== Opcode.CONTINUATION;
-		const total = this.#fragmentsSize + payload.length;
+		if (fin && start) {
+			// A whole message in one frame: validate and deliver without copying.
+			if (this.maxTotalMessageSize > 0 && payload.length > this.maxTotalMessageSize) {
+				this.#owner[kReadFailed](tooBigError(this.#peer(), 'max-total-message-size', this.maxTotalMessageSize, payload.length));
+				return;
+			}
+
+			if (
+				opcode === Opcode.TEXT &&
+				!(validated < 0 ? isValidUtf8(payload) : this.#utf8!.push(payload.subarray(validated)) && this.#utf8!.end())
+			) {
+				this.#owner[kReadFailed](badDataError(this.#peer()));
+				return;
+			}
+
+			this.#owner[kReceivedMessage](opcode as WebsocketDataType, payload);
+			return;
+		}
+
+		const message = (this.#message ??= {buffer: null, size: 0, count: 0});
+		const total = message.size + payload.length;
 		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
 		if (this.maxTotalMessageSize > 0 && total > this.maxTotalMessageSize) {
-			this.#owner[kReadFailed](tooBigError(this.#peer, 'max-total-message-size', this.maxTotalMessageSize, total));
+			this.#owner[kReadFailed](tooBigError(this.#peer(), 'max-total-message-size', this.maxTotalMessageSize, total));
 			return;
 		}
 
 		// As ws 8.21: the number of fragments is bounded as well, each costing a frame's work.
-		if (!(fin && start) && this.maxIncomingFragments > 0 && ++this.#fragmentCount > this.maxIncomingFragments) {
-			this.#owner[kReadFailed](tooBigError(this.#peer, 'max-incoming-fragments', this.maxIncomingFragments, this.#fragmentCount));
+		if (this.maxIncomingFragments > 0 && ++message.count > this.maxIncomingFragments) {
+			this.#owner[kReadFailed](tooBigError(this.#peer(), 'max-incoming-fragments', this.maxIncomingFragments, message.count));
 			return;
 		}
 
@@ -365,16 +412,6 @@ export class Receiver implements FrameDecoderHandler {
 		}
 
 		const text = this.#messageOpcode === Opcode.TEXT;
-		if (fin && start) {
-			// A whole message in one frame: validate and deliver without copying.
-			if (text && !(validated < 0 ? isValidUtf8(payload) : this.#utf8!.push(payload.subarray(validated)) && this.#utf8!.end())) {
-				this.#owner[kReadFailed](badDataError(this.#peer));
-				return;
-			}
-
-			this.#owner[kReceivedMessage](opcode as WebsocketDataType, payload);
-			return;
-		}
 
 		// Fail fast: a fragment that makes the text invalid fails the message now, not at its end.
 		const utf8 = text ? (this.#utf8 ??= new Utf8Validator()) : null;
@@ -385,52 +422,50 @@ export class Receiver implements FrameDecoderHandler {
 
 			if (!utf8.push(validated < 0 ? payload : payload.subarray(validated))) {
 				this.#resetMessage();
-				this.#owner[kReadFailed](badDataError(this.#peer));
+				this.#owner[kReadFailed](badDataError(this.#peer()));
 				return;
 			}
 		}
 
-		this.#append(payload, total);
+		this.#append(message, payload, total);
 		if (!fin) {
 			return;
 		}
 
 		if (utf8 !== null && !utf8.end()) {
 			this.#resetMessage();
-			this.#owner[kReadFailed](badDataError(this.#peer));
+			this.#owner[kReadFailed](badDataError(this.#peer()));
 			return;
 		}
 
-		const data = this.#assembly!.subarray(0, total);
+		const data = message.buffer!.subarray(0, total);
 		const type = this.#messageOpcode as WebsocketDataType;
 		this.#resetMessage();
 		this.#owner[kReceivedMessage](type, data);
 	}
 
 	/** Copies a fragment's payload after the message so far, growing the buffer by doubling. */
-	#append(payload: Buffer, total: number): void {
-		let assembly = this.#assembly;
-		if (assembly === null || total > assembly.length) {
-			let capacity = Math.max(total, assembly === null ? MIN_ASSEMBLY_CAPACITY : assembly.length * 2);
+	#append(message: Assembly, payload: Buffer, total: number): void {
+		let buffer = message.buffer;
+		if (buffer === null || total > buffer.length) {
+			let capacity = Math.max(total, buffer === null ? MIN_ASSEMBLY_CAPACITY : buffer.length * 2);
 			if (this.maxTotalMessageSize > 0) {
 				// Never more than the limit lets the message grow to (total is within it).
 				capacity = Math.min(capacity, this.maxTotalMessageSize);
 			}
 
 			const grown = Buffer.allocUnsafe(capacity);
-			assembly?.copy(grown, 0, 0, this.#fragmentsSize);
-			assembly = grown;
-			this.#assembly = grown;
+			buffer?.copy(grown, 0, 0, message.size);
+			buffer = grown;
+			message.buffer = grown;
 		}
 
-		payload.copy(assembly, this.#fragmentsSize);
-		this.#fragmentsSize = total;
+		payload.copy(buffer, message.size);
+		message.size = total;
 	}
 
 	#resetMessage(): void {
-		this.#assembly = null;
-		this.#fragmentsSize = 0;
-		this.#fragmentCount = 0;
+		this.#message = null;
 		this.#messageOpcode = 0;
 	}
 }

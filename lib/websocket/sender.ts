@@ -37,6 +37,8 @@ const Flag = {
 	REFUSING: 1 << 1,
 	/** End the stream once the queue is flushed. */
 	END_WHEN_FLUSHED: 1 << 2,
+	/** RFC 6455 §5.3: a client masks every frame it sends; a server never does. */
+	CLIENT: 1 << 3,
 } as const;
 
 /**
@@ -46,21 +48,16 @@ const Flag = {
 export class Sender {
 	readonly #owner: SenderOwner;
 	readonly #stream: Duplex;
-	/** RFC 6455 §5.3: a client masks every frame it sends; a server never does. */
-	readonly #client: boolean;
 	readonly #extensions: readonly WebsocketExtension[];
 	/** Frames waiting to be written; made when the first one has to wait. */
 	#queue: OutgoingQueue | null = null;
-	/** The last Pong waiting in the queue, and how many wait: past a few, a newer Ping replaces its payload. */
-	#queuedPong: OutgoingFrame | null = null;
-	#queuedPongs = 0;
 	/** {@link Flag} bits. */
-	#flags = 0;
+	#flags: number;
 
 	constructor(owner: SenderOwner, stream: Duplex, client: boolean, extensions: readonly WebsocketExtension[]) {
 		this.#owner = owner;
 		this.#stream = stream;
-		this.#client = client;
+		this.#flags = client ? Flag.CLIENT : 0;
 		this.#extensions = extensions;
 	}
 
@@ -83,8 +80,9 @@ export class Sender {
 
 	/** Sends a data message in one frame, through the extensions. */
 	sendData(opcode: number, payload: Buffer): void {
+		const client = (this.#flags & Flag.CLIENT) !== 0;
 		if (payload.length <= BATCH_PAYLOAD_LIMIT && isBatching(this) && this.#extensions.length === 0 && this.#writesNow()) {
-			const size = encodedFrameSize(payload.length, this.#client);
+			const size = encodedFrameSize(payload.length, client);
 			let offset = reserve(size);
 			if (offset < 0) {
 				this.#writeBatch();
@@ -92,7 +90,7 @@ export class Sender {
 			}
 
 			writeFrameInto(batchSlab(), offset, opcode, payload, this.#maskKey());
-			if (this.#client && firstFrame()) {
+			if (client && firstFrame()) {
 				// A client's first reply of the chunk leaves now: one connection is usually all the
 				// peer has to work on, so it starts on this frame while the others are made, rather
 				// than idling until the chunk ends (a server has its other connections for that).
@@ -127,8 +125,7 @@ export class Sender {
 	 */
 	sendPong(payload: Buffer): void {
 		const buffers = encodeFrame(Opcode.PONG, payload, {maskKey: this.#maskKey()});
-		// flush() forgets the Pong once it is written; fill() fails if the queue was cleared.
-		if (this.#queuedPongs >= MAX_QUEUED_PONGS && this.#queuedPong !== null && this.#queue!.fill(this.#queuedPong, buffers)) {
+		if (this.#queue?.coalescePong(buffers, MAX_QUEUED_PONGS) === true) {
 			return;
 		}
 
@@ -169,7 +166,7 @@ export class Sender {
 	}
 
 	#maskKey(): Buffer | null {
-		return this.#client ? generateMaskKey() : null;
+		return (this.#flags & Flag.CLIENT) !== 0 ? generateMaskKey() : null;
 	}
 
 	// --- Batching the replies to one incoming chunk -----------------------------------------------
@@ -226,12 +223,7 @@ export class Sender {
 			return;
 		}
 
-		const frame = (this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
-		if (flags & QueueFlags.PONG) {
-			this.#queuedPongs++;
-			this.#queuedPong = frame;
-		}
-
+		(this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
 		this.flush();
 	}
 
@@ -247,13 +239,6 @@ export class Sender {
 			const next = this.#queue?.shiftReady();
 			if (next === undefined) {
 				break;
-			}
-
-			if (next.flags & QueueFlags.PONG) {
-				this.#queuedPongs--;
-				if (next === this.#queuedPong) {
-					this.#queuedPong = null;
-				}
 			}
 
 			this.#write(next.buffers!, next.flags);
@@ -318,8 +303,6 @@ export class Sender {
 	/** Drops every queued frame. */
 	clear(): void {
 		this.#queue?.clear();
-		this.#queuedPong = null;
-		this.#queuedPongs = 0;
 	}
 
 	/** The stream is closing: frames sent from now on are dropped; those queued may still be flushed. */

@@ -16,6 +16,7 @@ import {
 	type ReceiverOptions,
 	type ReceiverOwner,
 } from '../../lib/websocket/receiver.ts';
+import {IdleTimer} from '../../lib/websocket/timer.ts';
 import {withTimeout} from '../helpers/signals.ts';
 
 const frame = (opcode: number, payload: Buffer | string, options: {fin?: boolean; rsv?: number} = {}): Buffer =>
@@ -209,14 +210,23 @@ test('stop() while an extension works: what waited behind it is dropped, and the
 	t.deepEqual(owner.events, ['held', 'released']);
 });
 
-test('the activity hook is touched by data frames only', t => {
+/** An idle timer that counts its touches. */
+class CountingIdleTimer extends IdleTimer {
+	touches = 0;
+
+	override touch(): void {
+		this.touches++;
+		super.touch();
+	}
+}
+
+test('the idle timer is touched by data frames only', t => {
 	const {receiver: r} = receiver();
-	let touches = 0;
-	r.activity = {
-		touch() {
-			touches++;
-		},
-	};
+	const timer = new CountingIdleTimer(() => {}, 3_600_000);
+	t.teardown(() => {
+		timer.clear();
+	});
+	r.idleTimer = timer;
 	r.push(Buffer.concat([frame(Opcode.PING, 'p'), frame(Opcode.TEXT, 'a', {fin: false}), frame(Opcode.PONG, 'q'), frame(Opcode.CONTINUATION, 'b')]));
-	t.is(touches, 2);
+	t.is(timer.touches, 2);
 });
