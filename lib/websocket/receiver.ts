@@ -54,7 +54,7 @@ type Waiting = [fin: boolean, rsv: number, opcode: number, payload: Buffer] | We
 const Flag = {
 	/** The message's first frame had reserved bits: an extension transforms its continuation frames too (they carry none). */
 	MESSAGE_TRANSFORMED: 1 << 0,
-	/** Our Close is out: text is checked when its frame is complete, so a failure does not stop reading the peer's Close. */
+	/** Our Close is sent (it may still wait in the queue): text is checked when its frame is complete, so a failure does not stop reading the peer's Close. */
 	CLOSE_SENT: 1 << 1,
 	/** The connection failed: data frames are dropped, control frames (the peer's Close) still count. */
 	DISCARD_DATA: 1 << 2,
@@ -151,7 +151,7 @@ export class Receiver implements FrameDecoderHandler {
 		this.#resetMessage();
 	}
 
-	/** Our Close frame is out: text frames are checked when complete from now on. */
+	/** Our Close frame is sent (or queued): text frames are checked when complete from now on. */
 	closeSent(): void {
 		this.#flags |= Flag.CLOSE_SENT;
 	}
@@ -345,7 +345,7 @@ export class Receiver implements FrameDecoderHandler {
 		// The bytes of this frame already validated as they arrived (onPartialPayload).
 		const validated = this.#frameValidated;
 		this.#frameValidated = -1;
-		// libsoup: nothing more is processed once both Close frames have been exchanged.
+		// Stopped: the peer's Close arrived (valid or not), a limit was exceeded, or the stream is closing.
 		if ((this.#flags & Flag.STOPPED) !== 0) {
 			return;
 		}

@@ -155,13 +155,13 @@ export class Sender {
 			this.#queue?.remove(frame);
 			this.#owner[kSendFailed](error);
 			// Frames behind it (a Close among them) may go now.
-			this.flush();
+			this.#flush();
 			return;
 		}
 
 		// The queue may have been dropped meanwhile (the stream closed): then there is nothing to send.
 		if (this.#queue?.fill(frame, encodeFrame(opcode, data, {rsv: info.rsv, maskKey: this.#maskKey()})) === true) {
-			this.flush();
+			this.#flush();
 		}
 	}
 
@@ -173,7 +173,7 @@ export class Sender {
 
 	/**
 	 * The owner is about to decode a chunk: the stream is corked, and the small frames sent until
-	 * {@link endChunk} gather in one batch (write-batch.ts), unless another connection's batch is open.
+	 * {@link endChunk} gather in one batch (write-batch.ts), unless another sender's batch is open.
 	 *
 	 * @returns Whether this sender owns the batch; pass it to {@link endChunk}.
 	 */
@@ -224,7 +224,7 @@ export class Sender {
 		}
 
 		(this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
-		this.flush();
+		this.#flush();
 	}
 
 	/** Whether a frame sent now is written now: new frames are taken, nothing is queued, no 'drain' is awaited. */
@@ -233,7 +233,7 @@ export class Sender {
 	}
 
 	/** Writes the queued frames that are ready, until the stream asks for 'drain'. */
-	flush(): void {
+	#flush(): void {
 		const stream = this.#stream;
 		while ((this.#flags & Flag.WAITING_DRAIN) === 0 && !stream.writableEnded && !stream.destroyed) {
 			const next = this.#queue?.shiftReady();
@@ -285,7 +285,7 @@ export class Sender {
 		// A closure made when needed, not one per connection.
 		this.#stream.once('drain', () => {
 			this.#flags &= ~Flag.WAITING_DRAIN;
-			this.flush();
+			this.#flush();
 		});
 	}
 
@@ -321,6 +321,6 @@ export class Sender {
 	/** Ends our side of the stream once the queued frames are written. */
 	endWhenFlushed(): void {
 		this.#flags |= Flag.END_WHEN_FLUSHED;
-		this.flush();
+		this.#flush();
 	}
 }
