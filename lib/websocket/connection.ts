@@ -18,7 +18,7 @@ import {
 	WebsocketState,
 } from './constants.ts';
 import {closeChannel, debug, errorChannel, openChannel, type WebsocketCloseMessage, type WebsocketErrorMessage, type WebsocketOpenMessage} from './diagnostics.ts';
-import {badDataError, extensionError, pongTimeoutError, protocolError, WebsocketError, WebsocketErrorCode, type Peer} from './errors.ts';
+import {badDataError, closedBeforePongError, extensionError, pongTimeoutError, protocolError, WebsocketError, type Peer} from './errors.ts';
 import {WebsocketExtension} from './extensions/extension.ts';
 import {encodeClosePayload} from './frame.ts';
 import {toBuffer} from './buffer-util.ts';
@@ -1036,7 +1036,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** @internal The receiver refused what it read (the decoder, an extension, UTF-8, a limit). */
 	[kReadFailed](error: WebsocketError): void {
-		this.#failReading(error);
+		this.#fail(error);
 	}
 
 	/** @internal An incoming extension works asynchronously: reading waits. */
@@ -1062,8 +1062,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#updateFlow();
 	}
 
-	/** What was read is refused: a limit closes with 1009, the rest with their code. */
-	#failReading(error: WebsocketError): void {
+	/** A frame was refused (read, or on its way out through an extension): a limit closes with 1009, the rest with their code. */
+	#fail(error: WebsocketError): void {
 		if (error.code === CloseCode.TOO_BIG) {
 			this.#failLimit(error);
 		} else {
@@ -1465,7 +1465,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** @internal An outgoing extension failed on a message. */
 	[kSendFailed](error: unknown): void {
-		this.#failReading(extensionError(error));
+		this.#fail(extensionError(error));
 	}
 
 	// --- Keepalive -------------------------------------------------------------------------------
@@ -1569,6 +1569,3 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 function ignore(): void {}
 
-function closedBeforePongError(): WebsocketError {
-	return new WebsocketError(WebsocketErrorCode.FAILED, 'WS_ERR_CLOSED_BEFORE_PONG', 'The connection closed before the pong arrived');
-}
