@@ -164,3 +164,10 @@ export function pongTimeoutError(seconds: number): WebsocketError {
 		`Did not receive keepalive pong within ${seconds} seconds`,
 	);
 }
+
+/** An extension failed on a frame: its own WebsocketError as it is, anything else as 1002 `WS_ERR_EXTENSION_FAILED`. */
+export function extensionError(error: unknown): WebsocketError {
+	return error instanceof WebsocketError
+		? error
+		: new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', String(error), {cause: error});
+}
