@@ -1,7 +1,10 @@
 // The server side of bench/topics.ts: a websoup hub or a ws server's `for…send` loop publishing to
 // every connection, and a hub on a RedisBroker for the cross-process latency; driven over IPC.
-// Usage (by bench/topics.ts only): node --import tsx bench/topics-server.ts websoup|ws
+// `socket`: the floor, upgraded sockets with no WebSocket library, each publish's frame made once
+// and written to every socket (one write per socket, as any library at one publish per turn).
+// Usage (by bench/topics.ts only): node --import tsx bench/topics-server.ts websoup|ws|socket
 
+import {createHash} from 'node:crypto';
 import http from 'node:http';
 import type {AddressInfo, Socket} from 'node:net';
 import {performance} from 'node:perf_hooks';
@@ -16,6 +19,7 @@ const impl = process.argv[2];
 const library = await loadLibrary();
 const server = http.createServer();
 const connections = new Set<WebsocketConnection>();
+const bare = new Set<Socket>();
 let wss: WebSocketServer | null = null;
 let hub: WebsocketHub = new library.WebsocketHub({maxBackpressure: 0});
 
@@ -24,6 +28,16 @@ if (impl === 'websoup') {
 		connections.add(connection);
 		hub.subscribe(connection, 'bench');
 		connection.connect('closed', () => connections.delete(connection));
+	});
+} else if (impl === 'socket') {
+	server.on('upgrade', (request, socket: Socket) => {
+		const key = String(request.headers['sec-websocket-key']);
+		const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+		bare.add(socket);
+		socket.on('close', () => bare.delete(socket));
+		socket.on('end', () => socket.destroy());
+		socket.on('error', () => socket.destroy());
 	});
 } else {
 	wss = new WebSocketServer({server, perMessageDeflate: false, maxPayload: 1024 * 1024});
@@ -37,10 +51,14 @@ await new Promise<void>(resolve => {
 });
 
 function openCount(): number {
-	return wss === null ? connections.size : wss.clients.size;
+	return impl === 'socket' ? bare.size : wss === null ? connections.size : wss.clients.size;
 }
 
 function sockets(): Socket[] {
+	if (impl === 'socket') {
+		return [...bare];
+	}
+
 	return wss === null
 		? [...connections].map(connection => connection.getIoStream() as Socket)
 		: [...wss.clients].map(client => (client as WebSocket & {_socket: Socket})._socket);
@@ -56,9 +74,11 @@ async function turn(): Promise<void> {
 async function flushed(): Promise<void> {
 	const deadline = Date.now() + 120_000;
 	const pending = (): boolean =>
-		wss === null
-			? [...connections].some(connection => connection.bufferedAmount > 0)
-			: [...wss.clients].some(client => client.bufferedAmount > 0);
+		impl === 'socket'
+			? [...bare].some(socket => socket.writableLength > 0)
+			: wss === null
+				? [...connections].some(connection => connection.bufferedAmount > 0)
+				: [...wss.clients].some(client => client.bufferedAmount > 0);
 	while (pending() && Date.now() < deadline) {
 		await turn();
 	}
@@ -100,7 +120,17 @@ serve({
 		const texts = request['texts'] as string[];
 		return measure(request['count'] as number, (request['perTurn'] as number | undefined) ?? 1, index => {
 			const text = texts[index % texts.length]!;
-			if (wss === null) {
+			if (impl === 'socket') {
+				// FIN+TEXT, a payload under 126 bytes: a 2-byte header.
+				const payload = Buffer.from(text);
+				const frame = Buffer.allocUnsafe(2 + payload.length);
+				frame[0] = 0x81;
+				frame[1] = payload.length;
+				payload.copy(frame, 2);
+				for (const socket of bare) {
+					socket.write(frame);
+				}
+			} else if (wss === null) {
 				hub.publishText('bench', text);
 			} else {
 				for (const client of wss.clients) {

@@ -1,6 +1,7 @@
 // The topics figures of `npm run bench` (also `node --import tsx bench/topics.ts [--quick]` alone):
 // publish 32 B to 10,000 local subscribers, websoup's WebsocketHub vs a ws server's `for…send` loop,
-// alternating A B A B; the fan-out to permessage-deflate subscribers, hub (one uncompressed frame)
+// alternating A B A B, beside the floor (bare upgraded sockets, the frame made once and written to
+// each: what no library on Node can go below at one write per subscriber); the fan-out to permessage-deflate subscribers, hub (one uncompressed frame)
 // vs a `sendText` loop (a compression per subscriber); cross-process latency through Redis.
 // The server runs on one core, the subscribers (raw sockets counting bytes) on the other.
 
@@ -43,7 +44,7 @@ const pin = hasTaskset() && os.cpus().length >= 2;
 const SERVER_CORE = pin ? 0 : undefined;
 const PEERS_CORE = pin ? 1 : undefined;
 
-async function startServer(impl: 'websoup' | 'ws', env: Record<string, string>): Promise<{child: Child; port: number}> {
+async function startServer(impl: 'websoup' | 'ws' | 'socket', env: Record<string, string>): Promise<{child: Child; port: number}> {
 	const child = await Child.start(`topics ${impl}`, 'topics-server.ts', {core: SERVER_CORE, args: [impl], env});
 	const {port} = await child.request('info');
 	return {child, port};
@@ -86,7 +87,7 @@ function smallMessages(): string[] {
 
 /** One fan-out cell: a fresh server, `subscribers` raw connections, `publishes` publishes of 32 B; every byte checked as received. */
 async function fanOut(
-	impl: 'websoup' | 'ws',
+	impl: 'websoup' | 'ws' | 'socket',
 	peers: Child,
 	settings: Settings,
 	env: Record<string, string>,
@@ -176,10 +177,14 @@ export async function runTopicsBench(quick: boolean, env: Record<string, string>
 	try {
 		// One publish per turn of the event loop (a message in, a message out), and bursts of ten
 		// (messages that arrive together, a ticker): the hub's writes of one tick go out together.
-		const cells = [1, 10].map(perTurn => ({perTurn, rates: {websoup: [] as number[], ws: [] as number[]}, cpu: {websoup: [] as number[], ws: [] as number[]}}));
+		const cells = [1, 10].map(perTurn => ({
+			perTurn,
+			rates: {websoup: [] as number[], ws: [] as number[], socket: [] as number[]},
+			cpu: {websoup: [] as number[], ws: [] as number[], socket: [] as number[]},
+		}));
 		for (let round = 1; round <= settings.rounds; round++) {
 			for (const cell of cells) {
-				for (const impl of ['websoup', 'ws'] as const) {
+				for (const impl of ['websoup', 'ws', 'socket'] as const) {
 					process.stdout.write(`topics round ${round}/${settings.rounds}: fan-out ${impl}, ${cell.perTurn} per turn … `);
 					const result = await fanOut(impl, peers, settings, impl === 'websoup' ? env : {}, cell.perTurn);
 					cell.rates[impl].push(result.rate);
@@ -214,11 +219,12 @@ export async function runTopicsBench(quick: boolean, env: Record<string, string>
 				`${cpuUs(cells.loop)} µs / ${bytes(cells.loop)} B (sendText loop, compressed)`,
 				`${number(cells.loop.cpuMs / cells.hub.cpuMs, 1)}× less CPU, ${number(cells.hub.bytes / cells.loop.bytes, 1)}× the bytes`,
 				'–',
+				'–',
 			];
 		};
 
 		const table = [
-			['figure', 'unit', 'websoup', 'ws / other', 'websoup ÷ other', 'target'],
+			['figure', 'unit', 'websoup', 'ws / other', 'websoup ÷ other', 'floor: bare sockets (÷ ws)', 'target'],
 			...cells.flatMap(({perTurn, rates, cpu}) => {
 				const ratio = median(rates.websoup) / median(rates.ws);
 				return [
@@ -228,20 +234,30 @@ export async function runTopicsBench(quick: boolean, env: Record<string, string>
 						range(rates.websoup),
 						`${range(rates.ws)} (ws for…send)`,
 						`${number(ratio, 2)}×`,
+						`${range(rates.socket)} (${number(median(rates.socket) / median(rates.ws), 2)}×)`,
 						`≥ ${FAN_OUT_TARGET}× ${ratio >= FAN_OUT_TARGET ? '✓' : '✗'}`,
 					],
-					['  server CPU per delivery', 'ns', range(cpu.websoup), range(cpu.ws), `${number(median(cpu.ws) / median(cpu.websoup), 2)}× less`, '–'],
+					[
+						'  server CPU per delivery',
+						'ns',
+						range(cpu.websoup),
+						range(cpu.ws),
+						`${number(median(cpu.ws) / median(cpu.websoup), 2)}× less`,
+						`${range(cpu.socket)} (${number(median(cpu.ws) / median(cpu.socket), 2)}× less)`,
+						'–',
+					],
 				];
 			}),
 			deflateRow(`chat JSON (~${number(median(chatMessages().map(text => text.length)))} B)`, chat),
 			deflateRow(`dashboard JSON (~${number(median(dashboardMessages().map(text => text.length)))} B)`, json),
 			latency === null
-				? ['cross-process latency through Redis', 'µs', 'not measured', '–', '–', '–']
+				? ['cross-process latency through Redis', 'µs', 'not measured', '–', '–', '–', '–']
 				: [
 						'cross-process latency through Redis',
 						'µs p50 / p99',
 						`${number(latency.p50)} / ${number(latency.p99)}`,
 						`(${number(latency.count)} messages, 1 per ms)`,
+						'–',
 						'–',
 						'–',
 					],

@@ -1,9 +1,8 @@
 // Node glue, client side over HTTP/1.1: the handshake on Node's http.request() and its 'upgrade' event (libsoup's soup_session_websocket_connect_async).
 
 import {request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions} from 'node:http';
-import {request as httpsRequest} from 'node:https';
 import {connect as netConnect, isIP, type Socket} from 'node:net';
-import {connect as tlsConnect, type ConnectionOptions} from 'node:tls';
+import type {ConnectionOptions} from 'node:tls';
 import {MAX_HEAD_SIZE, hasNoBody, requestHeaderLines, requestTarget} from '../http/head.ts';
 import type {Message} from '../http/message.ts';
 import {WebsocketConnectionType} from '../websocket/constants.ts';
@@ -19,12 +18,22 @@ function isIpHost(host: string): boolean {
 	return isIP(host) !== 0;
 }
 
+/**
+ * What a `wss:` handshake needs of node:tls and node:https, loaded on the first one: an HTTP/1.1
+ * user who never opens `wss:` does not carry their code (docs/performance.md, the 8 MB threshold).
+ */
+type TlsModules = {readonly tlsConnect: typeof import('node:tls').connect; readonly httpsRequest: typeof import('node:https').request};
+
+async function loadTls(): Promise<TlsModules> {
+	const [tls, https] = await Promise.all([import('node:tls'), import('node:https')]);
+	return {tlsConnect: tls.connect, httpsRequest: https.request};
+}
+
 /** The socket of a handshake: TCP with Nagle off, or TLS offering only HTTP/1.1 by ALPN and naming the host (SNI). */
-function openSocket(uri: URL, tlsOptions: ConnectionOptions | undefined): Socket {
-	const secure = uri.protocol === 'wss:' || uri.protocol === 'https:';
+function openSocket(uri: URL, tlsOptions: ConnectionOptions | undefined, secureModules: TlsModules | null): Socket {
 	const host = uri.hostname.startsWith('[') ? uri.hostname.slice(1, -1) : uri.hostname;
-	const port = uri.port === '' ? (secure ? 443 : 80) : Number(uri.port);
-	if (!secure) {
+	const port = uri.port === '' ? (secureModules === null ? 80 : 443) : Number(uri.port);
+	if (secureModules === null) {
 		return netConnect({host, port, noDelay: true});
 	}
 
@@ -33,7 +42,7 @@ function openSocket(uri: URL, tlsOptions: ConnectionOptions | undefined): Socket
 		options.servername = host;
 	}
 
-	const socket = tlsConnect(options);
+	const socket = secureModules.tlsConnect(options);
 	socket.setNoDelay(true);
 	return socket;
 }
@@ -90,6 +99,12 @@ export async function connectOverHttp1(
 	const {signal} = options;
 	const uri = msg.uri;
 	const secure = uri.protocol === 'wss:' || uri.protocol === 'https:';
+	const secureModules = secure ? await loadTls() : null;
+	if (signal?.aborted) {
+		// Aborted while node:tls was loading, before the listener below could hear it.
+		throw abortedError(signal);
+	}
+
 	let socket: Socket | undefined;
 	/** Set by the socket's own 'error': Node's "socket hang up" is then not a clean close. */
 	let socketFailed = false;
@@ -105,14 +120,14 @@ export async function connectOverHttp1(
 		setHost: false,
 		maxHeaderSize: MAX_HEAD_SIZE,
 		createConnection() {
-			socket = openSocket(uri, options.tls);
+			socket = openSocket(uri, options.tls, secureModules);
 			socket.once('error', onSocketError);
 			return socket;
 		},
 	};
 
 	return new Promise<WebsocketConnection>((resolve, reject) => {
-		const req: ClientRequest = (secure ? httpsRequest : httpRequest)(requestOptions);
+		const req: ClientRequest = (secureModules === null ? httpRequest : secureModules.httpsRequest)(requestOptions);
 		/** The refused response whose body is being read, once its head arrived. */
 		let refused: IncomingMessage | undefined;
 		const body: Buffer[] = [];

@@ -1,15 +1,8 @@
 // Node glue, client side over HTTP/2: websocketConnect's extended CONNECT stream (RFC 8441) on node:http2.
 
-import {
-	connect as http2Connect,
-	constants as http2Constants,
-	type ClientHttp2Session,
-	type ClientHttp2Stream,
-	type IncomingHttpHeaders,
-	type OutgoingHttpHeaders,
-} from 'node:http2';
+import type {ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders} from 'node:http2';
 import {isIP} from 'node:net';
-import {connect as tlsConnect, type ConnectionOptions, type TLSSocket} from 'node:tls';
+import type {ConnectionOptions, TLSSocket} from 'node:tls';
 import {WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import {debug} from '../websocket/diagnostics.ts';
@@ -19,7 +12,16 @@ import {clientPrepareHandshake, clientVerifyHandshake} from '../websocket/handsh
 import type {Message} from '../http/message.ts';
 import {MAX_REFUSED_BODY_SIZE, type WebsocketConnectOptions} from './client.ts';
 import {givenConnectionLimits} from './connection-options.ts';
-import {mapStreamEnd} from './http2-stream.ts';
+import {HTTP2_CANCEL, mapStreamEnd} from './http2-stream.ts';
+
+/**
+ * node:http2 and node:tls, loaded by the first WebSocket over HTTP/2: a process that never opens
+ * one does not carry their code (docs/performance.md, the 8 MB threshold).
+ */
+async function loadModules(): Promise<{readonly http2Connect: typeof import('node:http2').connect; readonly tlsConnect: typeof import('node:tls').connect}> {
+	const [http2, tls] = await Promise.all([import('node:http2'), import('node:tls')]);
+	return {http2Connect: http2.connect, tlsConnect: tls.connect};
+}
 
 /**
  * {@link WebsocketConnectOptions.http2}: `true` opens the WebSocket on a new HTTP/2 session,
@@ -147,7 +149,12 @@ function hostOf(uri: URL): string {
 }
 
 /** A TLS connection offering h2 and http/1.1 by ALPN, for `http2: 'auto'`. */
-async function openTls(uri: URL, tls: ConnectionOptions | undefined, bounds: Bounds): Promise<TLSSocket> {
+async function openTls(
+	tlsConnect: typeof import('node:tls').connect,
+	uri: URL,
+	tls: ConnectionOptions | undefined,
+	bounds: Bounds,
+): Promise<TLSSocket> {
 	const host = hostOf(uri);
 	const options: ConnectionOptions = {...tls, ALPNProtocols: ['h2', 'http/1.1'], host, port: uri.port === '' ? 443 : Number(uri.port)};
 	if (options.servername === undefined && isIP(host) === 0) {
@@ -385,7 +392,7 @@ function closeStream(stream: ClientHttp2Stream): void {
 	// Deferred out of the stream's callbacks: nodejs/node#38964 (see http2-stream.ts).
 	setImmediate(() => {
 		if (!stream.closed && !stream.destroyed) {
-			stream.close(http2Constants.NGHTTP2_CANCEL);
+			stream.close(HTTP2_CANCEL);
 		}
 	});
 }
@@ -415,6 +422,7 @@ export async function connectOverHttp2(
 		return fallback(left());
 	}
 
+	const {http2Connect, tlsConnect} = await loadModules();
 	if (options.signal?.aborted) {
 		throw abortedError(options.signal);
 	}
@@ -425,7 +433,7 @@ export async function connectOverHttp2(
 	if (isSession(mode)) {
 		session = mode;
 	} else if (mode === 'auto') {
-		const socket = await openTls(uri, options.tls, bounds);
+		const socket = await openTls(tlsConnect, uri, options.tls, bounds);
 		if (socket.alpnProtocol !== 'h2') {
 			debug('server chose %s by ALPN: WebSocket over HTTP/1.1', String(socket.alpnProtocol));
 			socket.destroy();

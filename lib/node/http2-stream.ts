@@ -1,7 +1,14 @@
 // How a WebSocket's HTTP/2 stream ends (RFC 8441 §6): END_STREAM for TCP's FIN, RST_STREAM for its RST.
 
-import {constants as http2Constants, type Http2Stream} from 'node:http2';
+import type {Http2Stream} from 'node:http2';
 import type {WebsocketConnection} from '../websocket/connection.ts';
+
+// RFC 9113 §7 error codes, as numbers: node:http2's `constants` would load the module (about
+// 0.2 MB of code) into every process that imports websoup, HTTP/2 or not.
+/** RFC 9113 §7 NO_ERROR (0x0): a graceful end. */
+export const HTTP2_NO_ERROR = 0x0;
+/** RFC 9113 §7 CANCEL (0x8): the stream is no longer needed. */
+export const HTTP2_CANCEL = 0x8;
 
 /**
  * Maps the two ways an HTTP/2 stream ends onto what the connection expects of a socket.
@@ -29,7 +36,7 @@ export function mapStreamEnd(connection: WebsocketConnection, stream: Http2Strea
 
 		setImmediate(() => {
 			if (!stream.closed && !stream.destroyed) {
-				stream.close(http2Constants.NGHTTP2_NO_ERROR);
+				stream.close(HTTP2_NO_ERROR);
 			}
 		});
 	});

@@ -18,29 +18,19 @@ import {
 	WebsocketState,
 } from './constants.ts';
 import {closeChannel, debug, errorChannel, openChannel, type WebsocketCloseMessage, type WebsocketErrorMessage, type WebsocketOpenMessage} from './diagnostics.ts';
-import {badDataError, pongTimeoutError, protocolError, tooBigError, WebsocketError, WebsocketErrorCode, type Peer} from './errors.ts';
-import {WebsocketExtension, type FrameInfo} from './extensions/extension.ts';
-import {FrameDecoder, type FrameDecoderHandler} from './frame-decoder.ts';
-import {encodeClosePayload, encodedFrameSize, encodeFrame, generateMaskKey, writeFrameInto} from './frame.ts';
+import {badDataError, closedBeforePongError, extensionError, pongTimeoutError, protocolError, WebsocketError, type Peer} from './errors.ts';
+import {WebsocketExtension} from './extensions/extension.ts';
+import {encodeClosePayload} from './frame.ts';
 import {toBuffer} from './buffer-util.ts';
-import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
+import {QueueFlags} from './outgoing-queue.ts';
 import {PingTracker, type PingSettle} from './ping-tracker.ts';
+import {kReadFailed, kReadHeld, kReadReleased, kReceivedControl, kReceivedMessage, Receiver} from './receiver.ts';
+import {kLastFrameWritten, kQueueFlushed, kSendFailed, Sender} from './sender.ts';
 import {IdleTimer, LongTimer} from './timer.ts';
-import {isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8, Utf8Validator} from './validation.ts';
-import {BATCH_PAYLOAD_LIMIT, batchedBytes, batchSlab, beginBatch, endBatch, firstFrame, isBatching, reserve, takeBatch} from './write-batch.ts';
-
+import {isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8} from './validation.ts';
 
 /** libsoup waits this long for the peer to finish the close handshake before it closes the stream. */
 const CLOSE_TIMEOUT_MS = 5000;
-
-/** Bytes the stream may buffer before frames wait in the connection's queue for 'drain'. */
-const WRITE_BUFFER_LIMIT = 1024 * 1024;
-
-/** The first buffer of a fragmented message holds at least this much. */
-const MIN_ASSEMBLY_CAPACITY = 1024;
-
-/** Pongs that may wait in the queue as they are; past these the last one takes the newest Ping's payload. */
-const MAX_QUEUED_PONGS = 8;
 
 /** Prefix of keepalive ping payloads (libsoup's is `libsoup-keepalive-`). */
 const KEEPALIVE_PREFIX = 'websoup-keepalive-';
@@ -48,20 +38,35 @@ const KEEPALIVE_PREFIX = 'websoup-keepalive-';
 const EMPTY = Buffer.alloc(0);
 
 /**
- * For lib/topics only (not exported from the package): the method that queues a data frame encoded
- * once for many server connections; see {@link WebsocketConnection}'s `[kSendEncodedFrame]`.
+ * @internal For lib/topics only (not exported from the package): the method that queues a data
+ * frame encoded once for many server connections; see {@link WebsocketConnection}'s `[kSendEncodedFrame]`.
  */
 export const kSendEncodedFrame = Symbol('websoup.sendEncodedFrame');
 
-/** The back-link from a stream to the connection running on it, for the shared stream listeners. */
+// The stream's listeners are shared by every connection (no closures per connection): each finds
+// its connection through the stream, and calls it through a symbol, off the public surface.
 const kConnection = Symbol('websoup.connection');
+const kStreamData = Symbol('websoup.streamData');
+const kStreamEnd = Symbol('websoup.streamEnd');
+const kStreamError = Symbol('websoup.streamError');
+const kStreamClose = Symbol('websoup.streamClose');
 type ConnectedStream = Duplex & {[kConnection]?: WebsocketConnection};
-// Assigned in WebsocketConnection's static block, where the private methods they call are in scope.
-let onStreamData: (this: ConnectedStream, chunk: Buffer | string) => void;
-let onStreamEnd: (this: ConnectedStream) => void;
-let onStreamError: (this: ConnectedStream, error: Error) => void;
-let onStreamClose: (this: ConnectedStream) => void;
-let DecoderSink: new (connection: WebsocketConnection) => FrameDecoderHandler;
+
+function onStreamData(this: ConnectedStream, chunk: Buffer | string): void {
+	this[kConnection]![kStreamData](chunk);
+}
+
+function onStreamEnd(this: ConnectedStream): void {
+	this[kConnection]![kStreamEnd]();
+}
+
+function onStreamError(this: ConnectedStream, error: Error): void {
+	this[kConnection]![kStreamError](error);
+}
+
+function onStreamClose(this: ConnectedStream): void {
+	this[kConnection]![kStreamClose]();
+}
 
 function isExtensionList(value: unknown): string | null {
 	return Array.isArray(value) && value.every(item => item instanceof WebsocketExtension)
@@ -183,17 +188,24 @@ const Flag = {
 	CLOSE_STARTED: 1 << 5,
 	ERROR_EMITTED: 1 << 6,
 	WARNED_SEND_AFTER_CLOSE: 1 << 7,
-	MESSAGE_TRANSFORMED: 1 << 8,
-	PAUSED_FOR_ITERATOR: 1 << 9,
-	PAUSED_FOR_WRITES: 1 << 10,
-	WATCHING_DRAIN: 1 << 11,
-	SHUTDOWN_AFTER_FLUSH: 1 << 12,
-	END_PENDING: 1 << 13,
-	CLOSE_PENDING: 1 << 14,
-	END_WHEN_FLUSHED: 1 << 15,
-	WAITING_DRAIN: 1 << 16,
-	ITERATING: 1 << 17,
+	PAUSED_FOR_ITERATOR: 1 << 8,
+	PAUSED_FOR_WRITES: 1 << 9,
+	WATCHING_DRAIN: 1 << 10,
+	SHUTDOWN_AFTER_FLUSH: 1 << 11,
+	END_PENDING: 1 << 12,
+	CLOSE_PENDING: 1 << 13,
+	ITERATING: 1 << 14,
 } as const;
+
+/** The state last notified (`notify::state`), a {@link WebsocketState} (1–3), sits in these bits of the flags. */
+const NOTIFIED_STATE_SHIFT = 16;
+const NOTIFIED_STATE_BITS = 0b11 << NOTIFIED_STATE_SHIFT;
+
+/** The `closed` promise, made when first read, and what settles it (until it is settled). */
+interface ClosedPromise {
+	promise: Promise<WebsocketCloseInfo>;
+	resolve: (info: WebsocketCloseInfo) => void;
+}
 
 /** Iterator buffering: pause the stream past this many unread messages, resume below half. */
 const ITERATOR_HIGH_WATER_MARK = 16;
@@ -225,14 +237,30 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	readonly #stream: Duplex;
 	readonly #type: WebsocketConnectionType;
-	readonly #peer: Peer;
-	readonly #extensions: readonly WebsocketExtension[];
-	readonly #decoder: FrameDecoder;
-	/** Frames waiting to be written; made when the first one has to wait. */
-	#queue: OutgoingQueue | null = null;
+	/** Frames in: decoding, extensions, assembly, UTF-8 and the limits. */
+	readonly #receiver: Receiver;
+	/** Frames out: encoding, extensions, the batch, the queue and 'drain'. */
+	readonly #sender: Sender;
 
-	/** The booleans below, one bit each of {@link Flag} (a field each would cost 8 bytes a connection). */
-	#flags = 0;
+	/** The booleans below, one bit each of {@link Flag}, and the state last notified (a field each would cost 8 bytes a connection). */
+	#flags = WebsocketState.OPEN << NOTIFIED_STATE_SHIFT;
+	#error: Error | null = null;
+	/** The peer's Close frame, once it arrived (and was valid). */
+	#peerClose: {code: number; reason: string | null} | null = null;
+	#maxBufferedAmount: number;
+
+	// Timers.
+	#closeTimer: NodeJS.Timeout | undefined;
+	#keepaliveTimer: LongTimer | undefined;
+	/** Keepalive pings waiting for their pong; made for the first one. */
+	#pongTimers: Map<string, LongTimer> | null = null;
+	#keepaliveCount = 0;
+	/** Pings waiting for their pong (latency, ping() promises); made for the first one. */
+	#pings: PingTracker | null = null;
+
+	/** Made when `closed` is first read, settled at once if the connection is already closed. */
+	#closed: ClosedPromise | null = null;
+	#closeInfo: WebsocketCloseInfo | null = null;
 
 	// libsoup's flags; `state` is derived from them.
 	get #closeSent(): boolean {
@@ -284,7 +312,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flags = on ? this.#flags | Flag.CLOSE_STARTED : this.#flags & ~Flag.CLOSE_STARTED;
 	}
 
-	#notifiedState: WebsocketState = WebsocketState.OPEN;
 	get #errorEmitted(): boolean {
 		return (this.#flags & Flag.ERROR_EMITTED) !== 0;
 	}
@@ -293,7 +320,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flags = on ? this.#flags | Flag.ERROR_EMITTED : this.#flags & ~Flag.ERROR_EMITTED;
 	}
 
-	#error: Error | null = null;
 	get #warnedSendAfterClose(): boolean {
 		return (this.#flags & Flag.WARNED_SEND_AFTER_CLOSE) !== 0;
 	}
@@ -302,38 +328,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flags = on ? this.#flags | Flag.WARNED_SEND_AFTER_CLOSE : this.#flags & ~Flag.WARNED_SEND_AFTER_CLOSE;
 	}
 
-
-	#peerCloseCode = 0;
-	#peerCloseData: string | null = null;
-
-	// Message assembly.
-	#messageOpcode = 0;
-	/**
-	 * The message being assembled from fragments, copied into one buffer that grows by doubling, so
-	 * a message of many small fragments costs about its own size (not a Buffer per fragment).
-	 */
-	#assembly: Buffer | null = null;
-	#fragmentsSize = 0;
-	#fragmentCount = 0;
-	#maxIncomingFragments: number;
-	/** Validates fragmented text, and text frames as they arrive; made for the first one. */
-	#utf8: Utf8Validator | null = null;
-	/** Bytes of the text frame being received already validated as they arrived; -1 when it is not checked early. */
-	#frameValidated = -1;
-	/** The message's first frame had reserved bits: an extension transforms its continuation frames too (they carry none). */
-	get #messageTransformed(): boolean {
-		return (this.#flags & Flag.MESSAGE_TRANSFORMED) !== 0;
-	}
-
-	set #messageTransformed(on: boolean) {
-		this.#flags = on ? this.#flags | Flag.MESSAGE_TRANSFORMED : this.#flags & ~Flag.MESSAGE_TRANSFORMED;
-	}
-
-	#maxTotalMessageSize: number;
-
-	// Incoming frames waiting while an extension works asynchronously.
-	/** Frames (or the decoder's error) waiting, in order, while an extension works asynchronously. */
-	#incomingBacklog: Array<[boolean, number, number, Buffer] | WebsocketError> | null = null;
 	/** Reading is held by a lagging `for await` consumer. */
 	get #pausedForIterator(): boolean {
 		return (this.#flags & Flag.PAUSED_FOR_ITERATOR) !== 0;
@@ -360,10 +354,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flags = on ? this.#flags | Flag.WATCHING_DRAIN : this.#flags & ~Flag.WATCHING_DRAIN;
 	}
 
-	#maxBufferedAmount: number;
-	/** The last Pong waiting in the queue, and how many wait: past a few, a newer Ping replaces its payload. */
-	#queuedPong: OutgoingFrame | null = null;
-	#queuedPongs = 0;
 	/** The peer's Close came while our frames (our Close among them) still wait in the queue. */
 	get #shutdownAfterFlush(): boolean {
 		return (this.#flags & Flag.SHUTDOWN_AFTER_FLUSH) !== 0;
@@ -391,41 +381,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#flags = on ? this.#flags | Flag.CLOSE_PENDING : this.#flags & ~Flag.CLOSE_PENDING;
 	}
 
-	/** The stream is closing: end it once the queue is flushed. */
-	get #endWhenFlushed(): boolean {
-		return (this.#flags & Flag.END_WHEN_FLUSHED) !== 0;
+	get #notifiedState(): WebsocketState {
+		return ((this.#flags & NOTIFIED_STATE_BITS) >> NOTIFIED_STATE_SHIFT) as WebsocketState;
 	}
 
-	set #endWhenFlushed(on: boolean) {
-		this.#flags = on ? this.#flags | Flag.END_WHEN_FLUSHED : this.#flags & ~Flag.END_WHEN_FLUSHED;
+	set #notifiedState(state: WebsocketState) {
+		this.#flags = (this.#flags & ~NOTIFIED_STATE_BITS) | (state << NOTIFIED_STATE_SHIFT);
 	}
 
-
-	// Timers.
-	#closeTimer: NodeJS.Timeout | undefined;
-	#keepaliveTimer: LongTimer | undefined;
-	/** Keepalive pings waiting for their pong; made for the first one. */
-	#pongTimers: Map<string, LongTimer> | null = null;
-	#keepaliveCount = 0;
-	/** Closes the connection after idle-timeout without a data frame; set while it is on. */
-	#idleTimer: IdleTimer | undefined;
-	/** Pings waiting for their pong (latency, ping() promises); made for the first one. */
-	#pings: PingTracker | null = null;
-
-	// Waiting for 'drain' before writing more.
-	get #waitingDrain(): boolean {
-		return (this.#flags & Flag.WAITING_DRAIN) !== 0;
-	}
-
-	set #waitingDrain(on: boolean) {
-		this.#flags = on ? this.#flags | Flag.WAITING_DRAIN : this.#flags & ~Flag.WAITING_DRAIN;
-	}
-
-
-	/** Made when `closed` is first read, settled at once if the connection is already closed. */
-	#closedPromise: Promise<WebsocketCloseInfo> | null = null;
-	#resolveClosed: ((info: WebsocketCloseInfo) => void) | null = null;
-	#closeInfo: WebsocketCloseInfo | null = null;
 	get #iterating(): boolean {
 		return (this.#flags & Flag.ITERATING) !== 0;
 	}
@@ -433,7 +396,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	set #iterating(on: boolean) {
 		this.#flags = on ? this.#flags | Flag.ITERATING : this.#flags & ~Flag.ITERATING;
 	}
-
 
 	/**
 	 * Wraps `ioStream`, on which the WebSocket handshake has completed, like
@@ -466,10 +428,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#stream = stream;
-		this.#peer = this.#type === WebsocketConnectionType.SERVER ? 'client' : 'server';
-		this.#extensions = this.getProperty('extensions');
-		this.#maxTotalMessageSize = this.getProperty('max-total-message-size');
-		this.#maxIncomingFragments = this.getProperty('max-incoming-fragments');
+		const extensions = this.getProperty('extensions');
+		this.#receiver = new Receiver(this, {
+			role: this.#side(),
+			extensions,
+			maxPayloadSize: this.getProperty('max-incoming-payload-size'),
+			maxTotalMessageSize: this.getProperty('max-total-message-size'),
+			maxIncomingFragments: this.getProperty('max-incoming-fragments'),
+		});
+		this.#sender = new Sender(this, stream, this.#type === WebsocketConnectionType.CLIENT, extensions);
 		const given = properties !== undefined && ('maxBufferedAmount' in properties || 'max-buffered-amount' in properties);
 		if (this.#type === WebsocketConnectionType.CLIENT && !given) {
 			// A client reads on, whatever it has to send: its peer, a server, stops reading while
@@ -478,19 +445,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#maxBufferedAmount = this.getProperty('max-buffered-amount');
-		let allowedRsv = 0;
-		for (const extension of this.#extensions) {
-			allowedRsv |= extension.reservedBits;
-		}
-
-		this.#decoder = new FrameDecoder(
-			new DecoderSink(this),
-			{
-				role: this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client',
-				maxPayloadSize: this.getProperty('max-incoming-payload-size'),
-				allowedRsv,
-			},
-		);
 
 		// Shared listeners find the connection through the stream: no closures per connection.
 		(stream as ConnectedStream)[kConnection] = this;
@@ -517,55 +471,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		if (stream.destroyed) {
 			queueMicrotask(() => {
-				this.#onStreamClose();
+				this[kStreamClose]();
 			});
 		}
-	}
-
-	static {
-		// Defined here so they may call the connection's private methods.
-		onStreamData = function (this: ConnectedStream, chunk: Buffer | string) {
-			this[kConnection]!.#onData(chunk);
-		};
-
-		onStreamEnd = function (this: ConnectedStream) {
-			this[kConnection]!.#onEnd();
-		};
-
-		onStreamError = function (this: ConnectedStream, error: Error) {
-			this[kConnection]!.#onStreamError(error);
-		};
-
-		onStreamClose = function (this: ConnectedStream) {
-			this[kConnection]!.#onStreamClose();
-		};
-
-		DecoderSink = class implements FrameDecoderHandler {
-			readonly #connection: WebsocketConnection;
-
-			constructor(connection: WebsocketConnection) {
-				this.#connection = connection;
-			}
-
-			onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
-				this.#connection.#onFrame(fin, rsv, opcode, payload);
-			}
-
-			onPartialPayload(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void {
-				this.#connection.#onPartialPayload(opcode, rsv, payload, start, end);
-			}
-
-			onError(error: WebsocketError): void {
-				const connection = this.#connection;
-				if (connection.#incomingBacklog !== null) {
-					// Frames before it are still with an extension: the error waits its turn.
-					connection.#incomingBacklog.push(error);
-					return;
-				}
-
-				connection.#failReading(error);
-			}
-		};
 	}
 
 	// --- Getters, in libsoup's names -----------------------------------------------------------
@@ -603,12 +511,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** The peer's close code: 0 if no Close frame arrived, 1005 if it was empty. */
 	getCloseCode(): number {
-		return this.#peerCloseCode;
+		return this.#peerClose?.code ?? 0;
 	}
 
 	/** The peer's close reason, or `null`. Only meaningful once CLOSED. */
 	getCloseData(): string | null {
-		return this.#peerCloseData;
+		return this.#peerClose?.reason ?? null;
 	}
 
 	/** The stream the connection runs on. */
@@ -638,7 +546,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** The negotiated extensions. */
 	getExtensions(): readonly WebsocketExtension[] {
-		return this.#extensions;
+		return this.getProperty('extensions');
 	}
 
 	/** Seconds between keepalive pings, 0 = off. */
@@ -718,22 +626,25 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** Bytes accepted by send calls and not yet handed to the operating system (ws and W3C's `bufferedAmount`). */
 	get bufferedAmount(): number {
-		return (this.#queue?.bytes ?? 0) + batchedBytes(this) + this.#stream.writableLength;
+		return this.#sender.bufferedAmount;
 	}
 
 	/** Settles once the connection is closed (after `closed` was emitted), with the peer's code and reason. */
 	get closed(): Promise<WebsocketCloseInfo> {
-		if (this.#closedPromise === null) {
+		if (this.#closed === null) {
 			const info = this.#closeInfo;
-			this.#closedPromise =
-				info === null
-					? new Promise(resolve => {
-							this.#resolveClosed = resolve;
-						})
-					: Promise.resolve(info);
+			if (info === null) {
+				let resolve!: (info: WebsocketCloseInfo) => void;
+				const promise = new Promise<WebsocketCloseInfo>(settle => {
+					resolve = settle;
+				});
+				this.#closed = {promise, resolve};
+			} else {
+				this.#closed = {promise: Promise.resolve(info), resolve: ignore};
+			}
 		}
 
-		return this.#closedPromise;
+		return this.#closed.promise;
 	}
 
 	// --- Sending ---------------------------------------------------------------------------------
@@ -749,7 +660,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		if (this.#canSend('sendText')) {
-			this.#sendData(Opcode.TEXT, Buffer.from(text, 'utf8'));
+			this.#sender.sendData(Opcode.TEXT, Buffer.from(text, 'utf8'));
 		}
 	}
 
@@ -761,7 +672,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView): void {
 		const payload = toBuffer(data, 'data');
 		if (this.#canSend('sendBinary')) {
-			this.#sendData(Opcode.BINARY, payload);
+			this.#sender.sendData(Opcode.BINARY, payload);
 		}
 	}
 
@@ -781,12 +692,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		if (this.#canSend('sendMessage')) {
-			this.#sendData(type, payload);
+			this.#sender.sendData(type, payload);
 		}
 	}
 
 	/**
-	 * Queues a complete data frame encoded elsewhere (unmasked, no reserved bits: a hub encodes it
+	 * @internal Queues a complete data frame encoded elsewhere (unmasked, no reserved bits: a hub encodes it
 	 * once and gives the same buffers to every subscriber) exactly as a send call queues its own:
 	 * behind frames an extension still holds, counted in `bufferedAmount`, dropped once closing.
 	 * Returns `false`, quietly, unless the state is OPEN or for a client (which must mask).
@@ -796,7 +707,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return false;
 		}
 
-		this.#enqueue(frame, QueueFlags.NORMAL);
+		this.#sender.sendFrame(frame, QueueFlags.NORMAL);
 		return true;
 	}
 
@@ -841,7 +752,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 					}, timeout * 1000)
 				: null;
 		(this.#pings ??= new PingTracker()).add(payload, settle!, timer);
-		this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+		this.#sender.sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
 		return promise;
 	}
 
@@ -980,17 +891,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		super.setPropertyValue(spec, value);
 		switch (spec.name) {
 			case 'max-incoming-payload-size': {
-				this.#decoder.maxPayloadSize = value as number;
+				this.#receiver.maxPayloadSize = value as number;
 				break;
 			}
 
 			case 'max-total-message-size': {
-				this.#maxTotalMessageSize = value as number;
+				this.#receiver.maxTotalMessageSize = value as number;
 				break;
 			}
 
 			case 'max-incoming-fragments': {
-				this.#maxIncomingFragments = value as number;
+				this.#receiver.maxIncomingFragments = value as number;
 				break;
 			}
 
@@ -1033,29 +944,23 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	// --- Receiving -------------------------------------------------------------------------------
 
-	#onData(chunk: Buffer | string): void {
+	/** @internal The stream read `chunk`. */
+	[kStreamData](chunk: Buffer | string): void {
 		if (this.#ioClosing && this.#closeSent && this.#closeReceived) {
 			return;
 		}
 
 		// While the chunk is decoded, the small frames sent by the handlers of the messages in it
-		// (echoes, replies) gather in one batch (write-batch.ts), written once at the end; the stream
-		// is corked, so the batch and any other frame (large ones, pongs) leave in one vectored write.
-		const stream = this.#stream;
-		stream.cork();
-		const batching = beginBatch(this);
+		// (echoes, replies) gather in one batch written once at its end, the stream corked: the
+		// batch and any other frame (large ones, pongs) leave in one vectored write.
+		const batching = this.#sender.beginChunk();
 		try {
-			this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+			this.#receiver.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
 		} finally {
-			if (batching) {
-				this.#writeBatch();
-				endBatch();
-			}
-
-			stream.uncork();
+			this.#sender.endChunk(batching);
 		}
 
-		if (this.#maxBufferedAmount > 0 && !this.#pausedForWrites && this.bufferedAmount > this.#maxBufferedAmount) {
+		if (this.#maxBufferedAmount > 0 && !this.#pausedForWrites && this.#sender.bufferedAmount > this.#maxBufferedAmount) {
 			this.#checkBuffered();
 		}
 	}
@@ -1070,7 +975,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		const stream = this.#stream;
 		// The stream will not say 'drain' below its own high-water mark: count only the queue then
 		// (past the mark it asks for 'drain'; a queue that holds frames is flushed, and checked, later).
-		const noDrainComing = !stream.writableNeedDrain && (this.#queue?.bytes ?? 0) <= max / 2;
+		const noDrainComing = !stream.writableNeedDrain && this.#sender.queuedBytes <= max / 2;
 		if (!this.#pausedForWrites) {
 			if (max === 0 || this.bufferedAmount <= max || noDrainComing) {
 				return;
@@ -1095,139 +1000,60 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#updateFlow();
 	}
 
-	#onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
-		if (this.#incomingBacklog !== null) {
-			this.#incomingBacklog.push([fin, rsv, opcode, payload]);
-			return;
-		}
-
-		if (this.#extensions.length === 0) {
-			this.#processFrame(fin, rsv, opcode, payload);
-			return;
-		}
-
-		this.#runIncomingExtensions(fin, rsv, opcode, payload);
+	/** @internal A complete, validated message from the receiver. */
+	[kReceivedMessage](type: WebsocketDataType, data: Buffer): void {
+		this.emit('message', type, data);
 	}
 
-	/**
-	 * Part of a frame's payload arrived: text is validated now, so the connection fails at the
-	 * chunk that made it invalid, not when the whole frame is in. Frames of a message an extension
-	 * transforms (its first frame has reserved bits), or that wait behind one, are validated when complete.
-	 */
-	#onPartialPayload(opcode: number, rsv: number, payload: Buffer, start: number, end: number): void {
-		if (start === 0) {
-			const text =
-				opcode === Opcode.TEXT ||
-				(opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT && !this.#messageTransformed);
-			if (!text || rsv !== 0 || this.#incomingBacklog !== null || this.#closeReceived || this.#closeSent) {
-				this.#frameValidated = -1;
-				return;
-			}
-
-			this.#frameValidated = 0;
-			this.#utf8 ??= new Utf8Validator();
-			if (opcode === Opcode.TEXT) {
-				this.#utf8.reset();
-			}
-		} else if (this.#frameValidated < 0) {
-			return;
-		}
-
-		if (!this.#utf8!.push(payload.subarray(start, end))) {
-			this.#frameValidated = -1;
-			this.#resetMessage();
-			this.#decoder.stop();
-			this.#emitErrorAndClose(badDataError(this.#peer), false);
-			return;
-		}
-
-		this.#frameValidated = end;
-	}
-
-	/** Applies the extensions in order; if one answers with a promise, later frames wait in a backlog, the stream paused. */
-	#runIncomingExtensions(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
-		if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
-			// RFC 7692 §6.1: only the first frame of a compressed message has RSV1.
-			this.#messageTransformed = rsv !== 0;
-		}
-
-		const frame: FrameInfo = {fin, rsv, opcode};
-		const limit = this.#inflateLimit();
-		let data = payload;
-		for (let i = 0; i < this.#extensions.length; i++) {
-			let result: Buffer | Promise<Buffer>;
-			try {
-				result = this.#extensions[i]!.processIncoming(frame, data, limit);
-			} catch (error) {
-				this.#failExtension(error);
-				return;
-			}
-
-			if (!(result instanceof Promise)) {
-				data = result;
-				continue;
-			}
-
-			this.#incomingBacklog = [];
-			this.#updateFlow();
-			// What was validated of this frame as it arrived is its own: the next frame may start meanwhile.
-			const validated = this.#frameValidated;
-			this.#frameValidated = -1;
-			void this.#finishIncomingExtensions(result, i + 1, frame, validated);
-			return;
-		}
-
-		this.#processFrame(frame.fin, frame.rsv, frame.opcode, data);
-	}
-
-	async #finishIncomingExtensions(pending: Promise<Buffer>, next: number, frame: FrameInfo, validated: number): Promise<void> {
-		const limit = this.#inflateLimit();
-		try {
-			let data = await pending;
-			for (let i = next; i < this.#extensions.length; i++) {
-				data = await this.#extensions[i]!.processIncoming(frame, data, limit);
-			}
-
-			if (!this.#ioClosing) {
-				this.#frameValidated = validated;
-				this.#processFrame(frame.fin, frame.rsv, frame.opcode, data);
-			}
-		} catch (error) {
-			this.#failExtension(error);
-		}
-
-		const backlog = this.#incomingBacklog ?? [];
-		this.#incomingBacklog = null;
-		for (let i = 0; i < backlog.length && !this.#ioClosing && !this.#closeReceived; i++) {
-			const again = this.#incomingBacklog as Array<[boolean, number, number, Buffer] | WebsocketError> | null;
-			if (again !== null) {
-				// Async again: keep the remaining frames, in order, in the new backlog.
-				again.push(...backlog.slice(i));
-				return;
-			}
-
-			const entry = backlog[i]!;
-			if (entry instanceof WebsocketError) {
-				this.#failReading(entry);
+	/** @internal A Close, Ping or Pong from the receiver. */
+	[kReceivedControl](opcode: number, payload: Buffer): void {
+		switch (opcode) {
+			case Opcode.CLOSE: {
+				this.#receiveClose(payload);
 				break;
 			}
 
-			this.#onFrame(entry[0], entry[1], entry[2], entry[3]);
-		}
+			case Opcode.PING: {
+				// RFC 6455 §5.5.2: upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response.
+				if (this.getState() === WebsocketState.OPEN) {
+					this.#sender.sendPong(payload);
+				}
 
-		// Once the stream is closing, or the peer's Close is in, nothing decoded behind it matters.
-		if (this.#ioClosing || this.#closeReceived) {
-			this.#incomingBacklog = null;
-		}
+				break;
+			}
 
-		if (this.#incomingBacklog === null && (this.#endPending || this.#closePending)) {
+			case Opcode.PONG: {
+				this.#receivePong(payload);
+				break;
+			}
+
+			default: {
+				// The decoder has already refused reserved opcodes; this is unreachable.
+				this.#emitErrorAndClose(protocolError(this.#peer(), 'WS_ERR_INVALID_OPCODE'), false);
+			}
+		}
+	}
+
+	/** @internal The receiver refused what it read (the decoder, an extension, UTF-8, a limit). */
+	[kReadFailed](error: WebsocketError): void {
+		this.#fail(error);
+	}
+
+	/** @internal An incoming extension works asynchronously: reading waits. */
+	[kReadHeld](): void {
+		this.#updateFlow();
+	}
+
+	/** @internal The frames that waited for an extension are processed: the stream's end, if it came meanwhile, is now. */
+	[kReadReleased](): void {
+		if (this.#endPending || this.#closePending) {
 			// Every frame received before the end of the stream has been processed: now the end.
 			const closed = this.#closePending;
 			this.#endPending = false;
 			this.#closePending = false;
-			this.#onEnd();
+			this[kStreamEnd]();
 			if (closed) {
-				this.#onStreamClose();
+				this[kStreamClose]();
 			}
 
 			return;
@@ -1236,8 +1062,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#updateFlow();
 	}
 
-	/** What was read is refused (by the decoder or an extension): a limit closes with 1009, the rest with their code. */
-	#failReading(error: WebsocketError): void {
+	/** A frame was refused (read, or on its way out through an extension): a limit closes with 1009, the rest with their code. */
+	#fail(error: WebsocketError): void {
 		if (error.code === CloseCode.TOO_BIG) {
 			this.#failLimit(error);
 		} else {
@@ -1253,14 +1079,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	 * waiting for the reply. The signals stay libsoup's: `error`, then `closed`, no `closing`.
 	 */
 	#failLimit(error: WebsocketError): void {
-		this.#decoder.stop();
-		this.#incomingBacklog = null;
-		this.#resetMessage();
+		this.#receiver.stop();
 		const closeWasSent = this.#closeSent;
 		this.#emitErrorAndClose(error, false);
 		if (closeWasSent && !this.#ioClosing) {
 			// Our Close is out (or queued) already: close once it is written.
-			if (this.#queue !== null && this.#queue.length > 0) {
+			if (this.#sender.hasQueued) {
 				this.#shutdownAfterFlush = true;
 			} else {
 				this.#finishCloseHandshake();
@@ -1268,181 +1092,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 	}
 
-	/** Reads unless a lagging iterator or an extension at work holds the stream, or it is closing. */
+	/** Reads unless a lagging iterator, the bytes waiting to be sent or an extension at work holds the stream, or it is closing. */
 	#updateFlow(): void {
 		if (this.#ioClosing) {
 			return;
 		}
 
-		if (this.#pausedForIterator || this.#pausedForWrites || this.#incomingBacklog !== null) {
+		if (this.#pausedForIterator || this.#pausedForWrites || this.#receiver.busy) {
 			this.#stream.pause();
 		} else {
 			this.#stream.resume();
-		}
-	}
-
-	/**
-	 * The most bytes an extension may turn the current frame into: what max-total-message-size
-	 * leaves of the message or, when that is 0, max-incoming-payload-size, so decompression is
-	 * bounded even where libsoup leaves it unbounded; 0 (no bound) when both are 0.
-	 */
-	#inflateLimit(): number {
-		if (this.#maxTotalMessageSize > 0) {
-			return Math.max(1, this.#maxTotalMessageSize - this.#fragmentsSize);
-		}
-
-		return this.#decoder.maxPayloadSize;
-	}
-
-	#failExtension(error: unknown): void {
-		const wrapped =
-			error instanceof WebsocketError
-				? error
-				: new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', String(error), {cause: error});
-		this.#failReading(wrapped);
-	}
-
-	#processFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
-		// The bytes of this frame already validated as they arrived (#onPartialPayload).
-		const validated = this.#frameValidated;
-		this.#frameValidated = -1;
-		// libsoup: nothing more is processed once both Close frames have been exchanged.
-		if (this.#closeSent && this.#closeReceived) {
-			return;
-		}
-
-		// RFC 6455 §5.2: reserved bits MUST be 0 unless an extension defines them (and consumed them).
-		if (rsv !== 0) {
-			this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_RSV_BITS'), false);
-			return;
-		}
-
-		if (opcode >= Opcode.CLOSE) {
-			this.#processControl(opcode, payload);
-			return;
-		}
-
-		if (this.#closeReceived || (this.#closeSent && this.#dirtyClose)) {
-			debug('dropping data frame after close');
-			return;
-		}
-
-		// Data is activity; control frames (keepalive pings and pongs among them) are not.
-		this.#idleTimer?.touch();
-
-		const start = opcode !== Opcode.CONTINUATION;
-		const total = this.#fragmentsSize + payload.length;
-		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
-		if (this.#maxTotalMessageSize > 0 && total > this.#maxTotalMessageSize) {
-			this.#failLimit(tooBigError(this.#peer, 'max-total-message-size', this.#maxTotalMessageSize, total));
-			return;
-		}
-
-		// As ws 8.21: the number of fragments is bounded as well, each costing a frame's work.
-		if (!(fin && start) && this.#maxIncomingFragments > 0 && ++this.#fragmentCount > this.#maxIncomingFragments) {
-			this.#failLimit(tooBigError(this.#peer, 'max-incoming-fragments', this.#maxIncomingFragments, this.#fragmentCount));
-			return;
-		}
-
-		if (start) {
-			this.#messageOpcode = opcode;
-		}
-
-		const text = this.#messageOpcode === Opcode.TEXT;
-		if (fin && start) {
-			// A whole message in one frame: validate and deliver without copying.
-			if (text && !(validated < 0 ? isValidUtf8(payload) : this.#utf8!.push(payload.subarray(validated)) && this.#utf8!.end())) {
-				this.#emitErrorAndClose(badDataError(this.#peer), false);
-				return;
-			}
-
-			this.emit('message', opcode as WebsocketDataType, payload);
-			return;
-		}
-
-		// Fail fast: a fragment that makes the text invalid fails the message now, not at its end.
-		const utf8 = text ? (this.#utf8 ??= new Utf8Validator()) : null;
-		if (utf8 !== null) {
-			if (start && validated < 0) {
-				utf8.reset();
-			}
-
-			if (!utf8.push(validated < 0 ? payload : payload.subarray(validated))) {
-				this.#resetMessage();
-				this.#emitErrorAndClose(badDataError(this.#peer), false);
-				return;
-			}
-		}
-
-		this.#append(payload, total);
-		if (!fin) {
-			return;
-		}
-
-		if (utf8 !== null && !utf8.end()) {
-			this.#resetMessage();
-			this.#emitErrorAndClose(badDataError(this.#peer), false);
-			return;
-		}
-
-		const data = this.#assembly!.subarray(0, total);
-		const type = this.#messageOpcode as WebsocketDataType;
-		this.#resetMessage();
-		this.emit('message', type, data);
-	}
-
-	/** Copies a fragment's payload after the message so far, growing the buffer by doubling. */
-	#append(payload: Buffer, total: number): void {
-		let assembly = this.#assembly;
-		if (assembly === null || total > assembly.length) {
-			let capacity = Math.max(total, assembly === null ? MIN_ASSEMBLY_CAPACITY : assembly.length * 2);
-			if (this.#maxTotalMessageSize > 0) {
-				// Never more than the limit lets the message grow to (total is within it).
-				capacity = Math.min(capacity, this.#maxTotalMessageSize);
-			}
-
-			const grown = Buffer.allocUnsafe(capacity);
-			assembly?.copy(grown, 0, 0, this.#fragmentsSize);
-			assembly = grown;
-			this.#assembly = grown;
-		}
-
-		payload.copy(assembly, this.#fragmentsSize);
-		this.#fragmentsSize = total;
-	}
-
-	#resetMessage(): void {
-		this.#assembly = null;
-		this.#fragmentsSize = 0;
-		this.#fragmentCount = 0;
-		this.#messageOpcode = 0;
-	}
-
-	#processControl(opcode: number, payload: Buffer): void {
-		switch (opcode) {
-			case Opcode.CLOSE: {
-				this.#receiveClose(payload);
-				break;
-			}
-
-			case Opcode.PING: {
-				// RFC 6455 §5.5.2: upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response.
-				if (this.getState() === WebsocketState.OPEN) {
-					this.#sendPong(payload);
-				}
-
-				break;
-			}
-
-			case Opcode.PONG: {
-				this.#receivePong(payload);
-				break;
-			}
-
-			default: {
-				// The decoder has already refused reserved opcodes; this is unreachable.
-				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_OPCODE'), false);
-			}
 		}
 	}
 
@@ -1480,7 +1139,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		let reason: string | null = null;
 		if (payload.length === 1) {
 			// RFC 6455 §5.5.1: the body, if any, MUST start with a 2-byte code.
-			this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_PAYLOAD'), false);
+			this.#emitErrorAndClose(protocolError(this.#peer(), 'WS_ERR_INVALID_CLOSE_PAYLOAD'), false);
 			return;
 		}
 
@@ -1488,7 +1147,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			code = payload.readUInt16BE(0);
 			// RFC 6455 §7.4: 1005, 1006 and 1015 MUST NOT be set in a Close frame; unassigned codes are invalid.
 			if (!isValidReceivedCloseCode(code)) {
-				this.#emitErrorAndClose(protocolError(this.#peer, 'WS_ERR_INVALID_CLOSE_CODE'), false);
+				this.#emitErrorAndClose(protocolError(this.#peer(), 'WS_ERR_INVALID_CLOSE_CODE'), false);
 				return;
 			}
 
@@ -1496,7 +1155,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			// RFC 6455 §5.5.1: the reason is UTF-8 encoded data; §8.1: invalid UTF-8 is invalid data
 			// (1007). libsoup answers 1002 (LIBSOUP.md difference 9).
 			if (!isValidUtf8(data)) {
-				this.#emitErrorAndClose(badDataError(this.#peer, 'WS_ERR_INVALID_CLOSE_REASON'), false);
+				this.#emitErrorAndClose(badDataError(this.#peer(), 'WS_ERR_INVALID_CLOSE_REASON'), false);
 				return;
 			}
 
@@ -1504,14 +1163,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			reason = data.length > 0 ? data.toString('utf8') : null;
 		}
 
-		this.#peerCloseCode = code;
-		this.#peerCloseData = reason;
-		// RFC 6455 §5.5.1: nothing may follow a Close frame; what does is not read.
-		this.#decoder.stop();
+		this.#peerClose = {code, reason};
+		// (The receiver reads nothing after a Close frame: RFC 6455 §5.5.1, nothing may follow it.)
 		if (this.#closeSent) {
 			// We started the close: the handshake is complete once our Close is out, which may
 			// still wait in the queue behind frames sent before it.
-			if (this.#queue !== null && this.#queue.length > 0) {
+			if (this.#sender.hasQueued) {
 				this.#shutdownAfterFlush = true;
 				return;
 			}
@@ -1533,8 +1190,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 	}
 
-	#onEnd(): void {
-		if (this.#incomingBacklog !== null && !this.#ioClosing) {
+	/** @internal The peer ended its side of the stream (FIN). */
+	[kStreamEnd](): void {
+		if (this.#receiver.busy && !this.#ioClosing) {
 			// Frames received before the end still wait for an asynchronous extension: they come first.
 			debug('end of stream, after the frames still being processed');
 			this.#endPending = true;
@@ -1550,7 +1208,8 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#closeIoStream(false);
 	}
 
-	#onStreamError(error: Error): void {
+	/** @internal The stream failed. */
+	[kStreamError](error: Error): void {
 		if (this.#ioClosing && this.#closeSent && this.#closeReceived) {
 			// The close handshake is complete and the stream only drained (LIBSOUP.md difference 10),
 			// where libsoup would have closed it already: a reset now is no failure of the connection.
@@ -1563,12 +1222,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#emitErrorAndClose(error, true);
 	}
 
-	#onStreamClose(): void {
+	/** @internal The stream closed. */
+	[kStreamClose](): void {
 		if (this.#ioClosed) {
 			return;
 		}
 
-		if (this.#incomingBacklog !== null && !this.#ioClosing) {
+		this.#sender.refuse();
+		if (this.#receiver.busy && !this.#ioClosing) {
 			// The peer's last frames still wait for an extension: they are delivered before `closed`.
 			this.#closePending = true;
 			return;
@@ -1577,17 +1238,17 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#ioClosing = true;
 		this.#ioClosed = true;
 		this.#stopTimers();
-		this.#decoder.stop();
-		this.#clearQueue();
+		this.#receiver.stop();
+		this.#sender.clear();
 		this.#updateState();
 		this.emit('closed');
 		this.#closeInfo = {
-			code: this.#peerCloseCode,
-			reason: this.#peerCloseData,
+			code: this.getCloseCode(),
+			reason: this.getCloseData(),
 			wasClean: this.#closeSent && this.#closeReceived && !this.#dirtyClose,
 			error: this.#error,
 		};
-		this.#resolveClosed?.(this.#closeInfo);
+		this.#closed?.resolve(this.#closeInfo);
 		if (closeChannel.hasSubscribers) {
 			const close: WebsocketCloseMessage = {connection: this, ...this.#closeInfo};
 			closeChannel.publish(close);
@@ -1598,6 +1259,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#side(): 'client' | 'server' {
 		return this.#type === WebsocketConnectionType.SERVER ? 'server' : 'client';
+	}
+
+	/** The other side, as errors name it. */
+	#peer(): Peer {
+		return this.#type === WebsocketConnectionType.SERVER ? 'client' : 'server';
 	}
 
 	/** libsoup's close_connection: a local close() or the echo of the peer's Close. */
@@ -1626,10 +1292,11 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#closeSent = true;
+		this.#receiver.closeSent();
 		this.#stopKeepalive();
 		this.#clearPongTimers();
 		this.#pings?.clearTimers();
-		this.#sendControl(Opcode.CLOSE, payload, flags);
+		this.#sender.sendControl(Opcode.CLOSE, payload, flags);
 		this.#updateState();
 	}
 
@@ -1655,6 +1322,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 
 		this.#dirtyClose = true;
+		this.#receiver.discardData();
 		if (this.#errorEmitted) {
 			debug('error already reported, ignoring: %s', error.message);
 		} else {
@@ -1685,11 +1353,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/** The client's half of the closing handshake: shutdown(SHUT_WR), then wait for the server's FIN. */
 	#shutdownWrite(): void {
-		if (!this.#stream.writableEnded) {
-			this.#writeBatch();
-			this.#stream.end();
-		}
-
+		this.#sender.end();
 		this.#armCloseTimer();
 	}
 
@@ -1706,13 +1370,13 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		if (!this.#ioClosing) {
 			this.#ioClosing = true;
 			this.#stopTimers();
-			this.#decoder.stop();
-			this.#incomingBacklog = null;
+			this.#receiver.stop();
+			this.#sender.refuse();
 			this.#updateState();
 			if (stream.destroyed) {
-				this.#clearQueue();
+				this.#sender.clear();
 				queueMicrotask(() => {
-					this.#onStreamClose();
+					this[kStreamClose]();
 				});
 				return;
 			}
@@ -1724,15 +1388,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				this.#armCloseTimerForDestroy();
 				// The frames still queued (a Close behind an outgoing deflate, say) go first: the
 				// peer's FIN only ends its side. Then our side ends.
-				this.#endWhenFlushed = true;
-				this.#flush();
+				this.#sender.endWhenFlushed();
 				// Read on, discarding (the decoder is stopped), until the peer's FIN.
 				stream.resume();
 			}
 		}
 
 		if (now) {
-			this.#clearQueue();
+			this.#sender.clear();
 			if (!stream.destroyed) {
 				stream.destroy();
 			}
@@ -1780,167 +1443,19 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		return false;
 	}
 
-	#maskKey(): Buffer | null {
-		// RFC 6455 §5.3: a client MUST mask all frames it sends to the server; a server MUST NOT.
-		return this.#type === WebsocketConnectionType.CLIENT ? generateMaskKey() : null;
-	}
-
-	#sendControl(opcode: number, payload: Buffer, flags: number): void {
-		this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), flags);
-	}
-
-	/**
-	 * RFC 6455 §5.5.3: an endpoint MAY elect to send a Pong frame for only the most recently
-	 * processed Ping frame. Up to {@link MAX_QUEUED_PONGS} Pongs wait in the queue as they are (a
-	 * keepalive peer timing each of its Pings gets every Pong); past them the last one takes each
-	 * newer Ping's payload, so a flood of Pings that cannot be answered yet costs a few Pongs.
-	 */
-	#sendPong(payload: Buffer): void {
-		const buffers = encodeFrame(Opcode.PONG, payload, {maskKey: this.#maskKey()});
-		// #flush() forgets the Pong once it is written; fill() fails if the queue was cleared.
-		if (this.#queuedPongs >= MAX_QUEUED_PONGS && this.#queuedPong !== null && this.#queue!.fill(this.#queuedPong, buffers)) {
-			return;
-		}
-
-		if (!this.#waitingDrain && this.#stream.writableNeedDrain) {
-			// The stream is past its own high-water mark: the Pong waits in the queue for 'drain',
-			// where the next Pings' Pongs coalesce with it, rather than as one more write per Ping.
-			this.#waitForDrain();
-		}
-
-		this.#enqueue(buffers, QueueFlags.URGENT | QueueFlags.PONG);
-	}
-
-	#sendData(opcode: number, payload: Buffer): void {
-		if (payload.length <= BATCH_PAYLOAD_LIMIT && isBatching(this) && this.#extensions.length === 0 && this.#writesNow()) {
-			const size = encodedFrameSize(payload.length, this.#type === WebsocketConnectionType.CLIENT);
-			let offset = reserve(size);
-			if (offset < 0) {
-				this.#writeBatch();
-				offset = reserve(size);
-			}
-
-			writeFrameInto(batchSlab(), offset, opcode, payload, this.#maskKey());
-			if (this.#type === WebsocketConnectionType.CLIENT && firstFrame()) {
-				// A client's first reply of the chunk leaves now: one connection is usually all the
-				// peer has to work on, so it starts on this frame while the others are made, rather
-				// than idling until the chunk ends (a server has its other connections for that).
-				this.#writeBatch();
-				this.#stream.uncork();
-				this.#stream.cork();
-			}
-
-			return;
-		}
-
-		if (this.#extensions.length === 0) {
-			this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), QueueFlags.NORMAL);
-			return;
-		}
-
-		// Extensions may work asynchronously: hold the frame's place in the queue meanwhile.
-		const frame = (this.#queue ??= new OutgoingQueue()).push(null, payload.length, QueueFlags.NORMAL);
-		void this.#runOutgoingExtensions(frame, opcode, payload);
-	}
-
-	async #runOutgoingExtensions(frame: OutgoingFrame, opcode: number, payload: Buffer): Promise<void> {
-		const info: FrameInfo = {fin: true, rsv: 0, opcode};
-		let data = payload;
-		try {
-			for (const extension of this.#extensions) {
-				const result = extension.processOutgoing(info, data);
-				data = result instanceof Promise ? await result : result;
-			}
-		} catch (error) {
-			this.#queue?.remove(frame);
-			this.#failExtension(error);
-			// Frames behind it (a Close among them) may go now.
-			this.#flush();
-			return;
-		}
-
-		// The queue may have been dropped meanwhile (the stream closed): then there is nothing to send.
-		if (this.#queue?.fill(frame, encodeFrame(opcode, data, {rsv: info.rsv, maskKey: this.#maskKey()})) === true) {
-			this.#flush();
+	/** @internal The frame queued LAST is written: the server ends and drains the stream, the client half-closes. */
+	[kLastFrameWritten](): void {
+		if (this.#type === WebsocketConnectionType.SERVER) {
+			this.#closeIoStream(false);
+		} else {
+			this.#shutdownWrite();
 		}
 	}
 
-	/** Writes a frame now, or queues it (and flushes). */
-	#enqueue(buffers: Buffer[], flags: number): void {
-		if (this.#ioClosing || this.#closePending) {
-			debug('stream closing, dropping frame');
-			return;
-		}
-
-		// The hot path: nothing queued and the stream is taking data, so write now.
-		if (this.#writesNow()) {
-			this.#write(buffers, flags);
-			return;
-		}
-
-		const frame = (this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
-		if (flags & QueueFlags.PONG) {
-			this.#queuedPongs++;
-			this.#queuedPong = frame;
-		}
-
-		this.#flush();
-	}
-
-	/** Whether a frame sent now is written now: the stream is open, nothing is queued, no 'drain' is awaited. */
-	#writesNow(): boolean {
-		return !this.#ioClosing && !this.#closePending && (this.#queue === null || this.#queue.length === 0) && !this.#waitingDrain;
-	}
-
-	/** Writes what this connection's batch holds (write-batch.ts), before any other write or the end. */
-	#writeBatch(): void {
-		const pending = isBatching(this) ? takeBatch() : null;
-		if (pending === null) {
-			return;
-		}
-
-		const stream = this.#stream;
-		if (stream.writableEnded || stream.destroyed) {
-			return;
-		}
-
-		if (!stream.write(pending) && !this.#waitingDrain && stream.writableLength >= WRITE_BUFFER_LIMIT) {
-			this.#waitForDrain();
-		}
-	}
-
-	/** Drops every queued frame. */
-	#clearQueue(): void {
-		this.#queue?.clear();
-		this.#queuedPong = null;
-		this.#queuedPongs = 0;
-	}
-
-	#flush(): void {
-		const stream = this.#stream;
-		while (!this.#waitingDrain && !stream.writableEnded && !stream.destroyed) {
-			const next = this.#queue?.shiftReady();
-			if (next === undefined) {
-				break;
-			}
-
-			if (next.flags & QueueFlags.PONG) {
-				this.#queuedPongs--;
-				if (next === this.#queuedPong) {
-					this.#queuedPong = null;
-				}
-			}
-
-			this.#write(next.buffers!, next.flags);
-		}
-
-		if (this.#shutdownAfterFlush && !this.#ioClosing && (this.#queue === null || this.#queue.length === 0)) {
+	/** @internal The sender flushed its queue as far as it could. */
+	[kQueueFlushed](): void {
+		if (this.#shutdownAfterFlush && !this.#ioClosing && !this.#sender.hasQueued) {
 			this.#finishCloseHandshake();
-		}
-
-		if (this.#endWhenFlushed && (this.#queue === null || this.#queue.length === 0) && !stream.writableEnded) {
-			this.#writeBatch();
-			stream.end();
 		}
 
 		if (this.#pausedForWrites) {
@@ -1948,64 +1463,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 	}
 
-	#write(buffers: Buffer[], flags: number): void {
-		// Frames batched earlier in this chunk go first.
-		this.#writeBatch();
-		const stream = this.#stream;
-		const last = (flags & QueueFlags.LAST) !== 0;
-		let ok: boolean;
-		if (buffers.length === 1) {
-			ok = last ? stream.write(buffers[0], this.#lastWrittenCallback()) : stream.write(buffers[0]);
-		} else {
-			stream.cork();
-			stream.write(buffers[0]);
-			ok = last ? stream.write(buffers[1], this.#lastWrittenCallback()) : stream.write(buffers[1]);
-			stream.uncork();
-		}
-
-		if (last) {
-			// Nothing may follow the last frame.
-			this.#clearQueue();
-		}
-
-		// Backpressure: past `write()` returning false the stream may hold up to WRITE_BUFFER_LIMIT
-		// bytes, so a pipeline of large frames keeps the socket busy; beyond it frames wait in the
-		// queue (where an URGENT one can still go first) until 'drain'.
-		if (!ok && !this.#waitingDrain && stream.writableLength >= WRITE_BUFFER_LIMIT) {
-			this.#waitForDrain();
-		}
-	}
-
-	#waitForDrain(): void {
-		this.#waitingDrain = true;
-		// Closures here and below are made when needed, not per connection.
-		this.#stream.once('drain', () => {
-			this.#onDrain();
-		});
-	}
-
-	#onDrain(): void {
-		this.#waitingDrain = false;
-		this.#flush();
-	}
-
-	/** The LAST frame (a Close echo, or an error's Close) is written: the server ends and drains the stream, the client half-closes. */
-	#lastWrittenCallback(): (error?: Error | null) => void {
-		return error => {
-			this.#onLastWritten(error);
-		};
-	}
-
-	#onLastWritten(error?: Error | null): void {
-		if (error) {
-			return;
-		}
-
-		if (this.#type === WebsocketConnectionType.SERVER) {
-			this.#closeIoStream(false);
-		} else {
-			this.#shutdownWrite();
-		}
+	/** @internal An outgoing extension failed on a message. */
+	[kSendFailed](error: unknown): void {
+		this.#fail(extensionError(error));
 	}
 
 	// --- Keepalive -------------------------------------------------------------------------------
@@ -2043,7 +1503,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 		const payload = Buffer.from(key, 'latin1');
 		(this.#pings ??= new PingTracker()).add(payload, null, null);
-		this.#sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
+		this.#sender.sendControl(Opcode.PING, payload, QueueFlags.NORMAL);
 	}
 
 	/** A `ping()` got no pong within keepalive-pong-timeout: the peer is gone, as for a keepalive ping. */
@@ -2058,18 +1518,23 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	}
 
 	#startIdleTimer(): void {
-		this.#idleTimer?.clear();
-		this.#idleTimer = undefined;
+		this.#stopIdleTimer();
 		const seconds = this.getProperty('idle-timeout');
 		if (seconds > 0 && !this.#closeSent && !this.#ioClosing) {
-			this.#idleTimer = new IdleTimer(() => {
-				this.#idleTimer = undefined;
+			// Kept by the receiver, which touches it at each data frame.
+			this.#receiver.idleTimer = new IdleTimer(() => {
+				this.#stopIdleTimer();
 				debug('idle timeout');
 				if (this.getState() === WebsocketState.OPEN) {
 					this.close(CloseCode.GOING_AWAY, 'idle timeout');
 				}
 			}, seconds * 1000);
 		}
+	}
+
+	#stopIdleTimer(): void {
+		this.#receiver.idleTimer?.clear();
+		this.#receiver.idleTimer = undefined;
 	}
 
 	#stopKeepalive(): void {
@@ -2092,8 +1557,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#stopTimers(): void {
 		this.#stopKeepalive();
 		this.#clearPongTimers();
-		this.#idleTimer?.clear();
-		this.#idleTimer = undefined;
+		this.#stopIdleTimer();
 		if (this.#pings !== null && this.#pings.size > 0) {
 			// No pong can be read any more.
 			this.#pings.rejectAll(closedBeforePongError());
@@ -2105,6 +1569,3 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 function ignore(): void {}
 
-function closedBeforePongError(): WebsocketError {
-	return new WebsocketError(WebsocketErrorCode.FAILED, 'WS_ERR_CLOSED_BEFORE_PONG', 'The connection closed before the pong arrived');
-}

@@ -164,3 +164,15 @@ export function pongTimeoutError(seconds: number): WebsocketError {
 		`Did not receive keepalive pong within ${seconds} seconds`,
 	);
 }
+
+/** A `ping()` whose pong can no longer arrive: the connection closed first, or was not open. */
+export function closedBeforePongError(): WebsocketError {
+	return new WebsocketError(WebsocketErrorCode.FAILED, 'WS_ERR_CLOSED_BEFORE_PONG', 'The connection closed before the pong arrived');
+}
+
+/** An extension failed on a frame: its own WebsocketError as it is, anything else as 1002 `WS_ERR_EXTENSION_FAILED`. */
+export function extensionError(error: unknown): WebsocketError {
+	return error instanceof WebsocketError
+		? error
+		: new WebsocketError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXTENSION_FAILED', String(error), {cause: error});
+}

@@ -34,6 +34,9 @@ export function frameSize(buffers: readonly Buffer[]): number {
 export class OutgoingQueue {
 	#frames: OutgoingFrame[] = [];
 	#bytes = 0;
+	/** The last Pong queued, and how many Pongs wait: past a few, a newer Ping's payload replaces its own. */
+	#lastPong: OutgoingFrame | null = null;
+	#pongs = 0;
 
 	/** Frames waiting. */
 	get length(): number {
@@ -52,6 +55,11 @@ export class OutgoingQueue {
 	push(buffers: Buffer[] | null, size: number, flags: number): OutgoingFrame {
 		const frame: OutgoingFrame = {buffers, size, flags};
 		this.#bytes += size;
+		if (flags & QueueFlags.PONG) {
+			this.#pongs++;
+			this.#lastPong = frame;
+		}
+
 		if (flags & QueueFlags.URGENT) {
 			// An urgent frame may not overtake a frame an extension is still processing, nor another urgent one.
 			let index = 0;
@@ -88,6 +96,16 @@ export class OutgoingQueue {
 		return true;
 	}
 
+	/**
+	 * RFC 6455 §5.5.3 lets a Pong answer only the latest Ping: once `max` Pongs wait, the last one
+	 * takes `buffers` (a newer Pong) instead of a new frame being queued.
+	 *
+	 * @returns Whether the last Pong took them; if not, queue the new Pong.
+	 */
+	coalescePong(buffers: Buffer[], max: number): boolean {
+		return this.#pongs >= max && this.#lastPong !== null && this.fill(this.#lastPong, buffers);
+	}
+
 	/** Removes a frame, if still queued. */
 	remove(frame: OutgoingFrame): void {
 		const index = this.#frames.indexOf(frame);
@@ -106,6 +124,13 @@ export class OutgoingQueue {
 
 		this.#frames.shift();
 		this.#bytes -= first.size;
+		if (first.flags & QueueFlags.PONG) {
+			this.#pongs--;
+			if (first === this.#lastPong) {
+				this.#lastPong = null;
+			}
+		}
+
 		return first;
 	}
 
@@ -113,5 +138,7 @@ export class OutgoingQueue {
 	clear(): void {
 		this.#frames = [];
 		this.#bytes = 0;
+		this.#lastPong = null;
+		this.#pongs = 0;
 	}
 }

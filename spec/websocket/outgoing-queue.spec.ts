@@ -49,3 +49,19 @@ test('remove and clear drop frames and their bytes', t => {
 	t.is(queue.length, 0);
 	t.is(queue.bytes, 0);
 });
+
+test('coalescePong: below the bound each Pong is queued; at it the last queued Pong takes the newer payload, until it is written', t => {
+	const queue = new OutgoingQueue();
+	const pong = QueueFlags.URGENT | QueueFlags.PONG;
+	t.false(queue.coalescePong(frame('p1'), 2));
+	queue.push(frame('p1'), 2, pong);
+	t.false(queue.coalescePong(frame('p2'), 2));
+	queue.push(frame('p2'), 2, pong);
+	t.true(queue.coalescePong(frame('p3'), 2));
+	t.is(queue.length, 2);
+	t.is(queue.shiftReady()!.buffers![0]!.toString(), 'p1');
+	t.false(queue.coalescePong(frame('p4'), 2), 'one Pong waits now: below the bound again');
+	queue.push(frame('p4'), 2, pong);
+	t.deepEqual(drain(queue), ['p3', 'p4']);
+	t.false(queue.coalescePong(frame('p5'), 0), 'nothing to coalesce with once none waits');
+});
