@@ -4,9 +4,9 @@
 import test from 'ava';
 import {Opcode, WebsocketConnectionType, WebsocketDataType} from '../../lib/websocket/constants.ts';
 import {WebsocketError} from '../../lib/websocket/errors.ts';
-import {WebsocketExtension, type FrameInfo} from '../../lib/websocket/extensions/extension.ts';
 import {encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
 import {WebsocketFramer} from '../../lib/websocket/framer.ts';
+import {FailingExtension} from '../helpers/extensions.ts';
 import {both, rawPeer} from '../helpers/modes.ts';
 import {until} from '../helpers/signals.ts';
 
@@ -93,22 +93,6 @@ test('messages still queued when the connection is terminated: each hears it was
 		errors.map(error => (error as NodeJS.ErrnoException | null)?.code ?? String(error)).join(', '),
 	);
 });
-
-/** Fails (asynchronously) the outgoing message "fail", passes others through. */
-class FailingExtension extends WebsocketExtension {
-	static override readonly extensionName = 'x-failing';
-
-	override async processOutgoing(_frame: FrameInfo, payload: Buffer): Promise<Buffer> {
-		await new Promise(resolve => {
-			setImmediate(resolve);
-		});
-		if (payload.toString() === 'fail') {
-			throw new Error('cannot process');
-		}
-
-		return payload;
-	}
-}
 
 test('through an asynchronous extension: reported after it; a message the extension fails on is not sent', async t => {
 	const {connection} = await rawPeer(t, 'tcp', WebsocketConnectionType.SERVER, {extensions: [new FailingExtension()]});
