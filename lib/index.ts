@@ -36,6 +36,7 @@ export {
 	type WebsocketConnectionProperties,
 	type WebsocketConnectionSignals,
 	type WebsocketMessage,
+	type WebsocketWrittenCallback,
 } from './websocket/connection.ts';
 export {
 	DiagnosticsChannel,

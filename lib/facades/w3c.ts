@@ -307,13 +307,12 @@ export class WebSocket extends EventTarget {
 	}
 
 	#transmit(connection: WebsocketConnection, data: Exclude<WebSendData, Blob>): void {
+		const written = this.#buffered.handed(sendDataLength(data));
 		if (typeof data === 'string') {
-			connection.sendText(data);
+			connection.sendText(data, written);
 		} else {
-			connection.sendBinary(data);
+			connection.sendBinary(data, written);
 		}
-
-		this.#buffered.handed(connection, sendDataLength(data));
 	}
 
 	async #pump(): Promise<void> {

@@ -18,7 +18,7 @@ import {
 	WebsocketState,
 } from './constants.ts';
 import {closeChannel, debug, errorChannel, openChannel, type WebsocketCloseMessage, type WebsocketErrorMessage, type WebsocketOpenMessage} from './diagnostics.ts';
-import {badDataError, closedBeforePongError, extensionError, pongTimeoutError, protocolError, WebsocketError, type Peer} from './errors.ts';
+import {badDataError, closedBeforePongError, extensionError, notSentError, pongTimeoutError, protocolError, WebsocketError, type Peer} from './errors.ts';
 import {WebsocketExtension} from './extensions/extension.ts';
 import {encodeClosePayload} from './frame.ts';
 import {toBuffer} from './buffer-util.ts';
@@ -168,6 +168,14 @@ export interface WebsocketCloseInfo {
 
 /** The close handshake as icey's `ws` names its states; see {@link WebsocketConnection.getCloseState}. */
 export type WebsocketCloseState = 'Open' | 'CloseSent' | 'CloseReceived' | 'Closed';
+
+/**
+ * Told once what a send call queued has been handed to the operating system (`error` `null`), or
+ * that it never will be: the stream's error, or a {@link WebsocketError} `WS_ERR_NOT_SENT` when
+ * the connection was not open, or closed (or an extension failed on the message) before it was
+ * written. Never called from within the send call.
+ */
+export type WebsocketWrittenCallback = (error: Error | null) => void;
 
 /** One message, as `for await (const message of connection)` yields it. */
 export interface WebsocketMessage {
@@ -651,37 +659,42 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	/**
 	 * Sends a text message. Ignored, with a one-time process warning, unless the state is OPEN.
+	 * `onWritten` (websoup's, as ws's `send(data, cb)`; libsoup has none) hears once the frame has
+	 * been handed to the operating system, or why it never will be ({@link WebsocketWrittenCallback}).
 	 *
-	 * @throws {TypeError} when `text` is not a string.
+	 * @throws {TypeError} when `text` is not a string, or `onWritten` is not a function.
 	 */
-	sendText(text: string): void {
+	sendText(text: string, onWritten?: WebsocketWrittenCallback): void {
 		if (typeof text !== 'string') {
 			throw new TypeError(`Expected \`text\` to be a string, got \`${typeof text}\``);
 		}
 
-		if (this.#canSend('sendText')) {
-			this.#sender.sendData(Opcode.TEXT, Buffer.from(text, 'utf8'));
+		const written = checkWritten(onWritten);
+		if (this.#canSend('sendText', written)) {
+			this.#sender.sendData(Opcode.TEXT, Buffer.from(text, 'utf8'), written);
 		}
 	}
 
 	/**
 	 * Sends a binary message. Ignored, with a one-time process warning, unless the state is OPEN.
+	 * `onWritten` as for {@link sendText}.
 	 *
-	 * @throws {TypeError} when `data` is not a Uint8Array, ArrayBuffer or ArrayBuffer view.
+	 * @throws {TypeError} when `data` is not a Uint8Array, ArrayBuffer or ArrayBuffer view, or `onWritten` is not a function.
 	 */
-	sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView): void {
+	sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView, onWritten?: WebsocketWrittenCallback): void {
 		const payload = toBuffer(data, 'data');
-		if (this.#canSend('sendBinary')) {
-			this.#sender.sendData(Opcode.BINARY, payload);
+		const written = checkWritten(onWritten);
+		if (this.#canSend('sendBinary', written)) {
+			this.#sender.sendData(Opcode.BINARY, payload, written);
 		}
 	}
 
 	/**
-	 * Sends a message of either type. A TEXT payload must be valid UTF-8.
+	 * Sends a message of either type. A TEXT payload must be valid UTF-8. `onWritten` as for {@link sendText}.
 	 *
-	 * @throws {TypeError} for an unknown type, data that is not bytes, or TEXT data that is not UTF-8.
+	 * @throws {TypeError} for an unknown type, data that is not bytes, TEXT data that is not UTF-8, or an `onWritten` that is not a function.
 	 */
-	sendMessage(type: WebsocketDataType, data: Uint8Array | ArrayBuffer | ArrayBufferView): void {
+	sendMessage(type: WebsocketDataType, data: Uint8Array | ArrayBuffer | ArrayBufferView, onWritten?: WebsocketWrittenCallback): void {
 		if (type !== WebsocketDataType.TEXT && type !== WebsocketDataType.BINARY) {
 			throw new TypeError(`Expected \`type\` to be WebsocketDataType.TEXT or BINARY, got \`${String(type)}\``);
 		}
@@ -691,8 +704,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			throw new TypeError('Expected `data` of a TEXT message to be valid UTF-8');
 		}
 
-		if (this.#canSend('sendMessage')) {
-			this.#sender.sendData(type, payload);
+		const written = checkWritten(onWritten);
+		if (this.#canSend('sendMessage', written)) {
+			this.#sender.sendData(type, payload, written);
 		}
 	}
 
@@ -1424,11 +1438,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	// --- Writing ---------------------------------------------------------------------------------
 
-	#canSend(method: string): boolean {
+	#canSend(method: string, written: WebsocketWrittenCallback | null = null): boolean {
 		// libsoup: still OPEN inside a `closing` handler, before the Close frame is queued, so what
 		// such a handler sends goes out ahead of the Close (test message-after-closing).
 		if (this.getState() === WebsocketState.OPEN) {
 			return true;
+		}
+
+		if (written !== null) {
+			process.nextTick(written, notSentError());
 		}
 
 		debug('%s: not open, dropping', method);
@@ -1568,4 +1586,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 }
 
 function ignore(): void {}
+
+function checkWritten(onWritten: unknown): WebsocketWrittenCallback | null {
+	if (onWritten === undefined) {
+		return null;
+	}
+
+	if (typeof onWritten !== 'function') {
+		throw new TypeError(`Expected \`onWritten\` to be a function, got \`${typeof onWritten}\``);
+	}
+
+	return onWritten as WebsocketWrittenCallback;
+}
 

@@ -84,6 +84,7 @@ const reasonDetails = {
 	WS_ERR_PONG_TIMEOUT: 'PongTimeout',
 	WS_ERR_EXTENSION_FAILED: 'ExtensionFailed',
 	WS_ERR_CLOSED_BEFORE_PONG: 'Aborted',
+	WS_ERR_NOT_SENT: 'Aborted',
 } as const satisfies Record<string, WebsocketErrorDetail>;
 
 export type WebsocketErrorReason = keyof typeof reasonDetails;
@@ -168,6 +169,11 @@ export function pongTimeoutError(seconds: number): WebsocketError {
 /** A `ping()` whose pong can no longer arrive: the connection closed first, or was not open. */
 export function closedBeforePongError(): WebsocketError {
 	return new WebsocketError(WebsocketErrorCode.FAILED, 'WS_ERR_CLOSED_BEFORE_PONG', 'The connection closed before the pong arrived');
+}
+
+/** A message whose frame will never be written: sent while not OPEN, or dropped by the close. */
+export function notSentError(): WebsocketError {
+	return new WebsocketError(WebsocketErrorCode.FAILED, 'WS_ERR_NOT_SENT', 'The connection closed before the message was sent');
 }
 
 /** An extension failed on a frame: its own WebsocketError as it is, anything else as 1002 `WS_ERR_EXTENSION_FAILED`. */

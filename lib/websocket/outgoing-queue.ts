@@ -18,6 +18,8 @@ export interface OutgoingFrame {
 	buffers: Buffer[] | null;
 	size: number;
 	flags: number;
+	/** Told once the frame is written, or that it never will be (a send call's `onWritten`). */
+	written: ((error: Error | null) => void) | null;
 }
 
 /** The bytes of an encoded frame, header included. */
@@ -52,8 +54,8 @@ export class OutgoingQueue {
 	 * Adds a frame: URGENT ones before the first frame that is not pending and has not started
 	 * (frames here have not started), others at the tail.
 	 */
-	push(buffers: Buffer[] | null, size: number, flags: number): OutgoingFrame {
-		const frame: OutgoingFrame = {buffers, size, flags};
+	push(buffers: Buffer[] | null, size: number, flags: number, written: OutgoingFrame['written'] = null): OutgoingFrame {
+		const frame: OutgoingFrame = {buffers, size, flags, written};
 		this.#bytes += size;
 		if (flags & QueueFlags.PONG) {
 			this.#pongs++;
@@ -134,11 +136,13 @@ export class OutgoingQueue {
 		return first;
 	}
 
-	/** Drops every frame. */
-	clear(): void {
+	/** Drops every frame; returns them (their `written` callbacks are the caller's to call). */
+	clear(): OutgoingFrame[] {
+		const frames = this.#frames;
 		this.#frames = [];
 		this.#bytes = 0;
 		this.#lastPong = null;
 		this.#pongs = 0;
+		return frames;
 	}
 }

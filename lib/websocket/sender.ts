@@ -4,6 +4,8 @@
 
 import type {Duplex} from 'node:stream';
 import {Opcode} from './constants.ts';
+import type {WebsocketWrittenCallback} from './connection.ts';
+import {notSentError} from './errors.ts';
 import type {FrameInfo, WebsocketExtension} from './extensions/extension.ts';
 import {encodedFrameSize, encodeFrame, generateMaskKey, writeFrameInto} from './frame.ts';
 import {frameSize, OutgoingQueue, QueueFlags, type OutgoingFrame} from './outgoing-queue.ts';
@@ -78,10 +80,15 @@ export class Sender {
 
 	// --- Sending ----------------------------------------------------------------------------------
 
-	/** Sends a data message in one frame, through the extensions. */
-	sendData(opcode: number, payload: Buffer): void {
+	/**
+	 * Sends a data message in one frame, through the extensions. `written`, if given, is called
+	 * once: with `null` when the frame has been handed to the operating system, or with the error
+	 * that means it never will be (never from within this call).
+	 */
+	sendData(opcode: number, payload: Buffer, written: WebsocketWrittenCallback | null = null): void {
 		const client = (this.#flags & Flag.CLIENT) !== 0;
-		if (payload.length <= BATCH_PAYLOAD_LIMIT && isBatching(this) && this.#extensions.length === 0 && this.#writesNow()) {
+		// A frame whose writing is reported is not batched: its own write() carries the callback.
+		if (written === null && payload.length <= BATCH_PAYLOAD_LIMIT && isBatching(this) && this.#extensions.length === 0 && this.#writesNow()) {
 			const size = encodedFrameSize(payload.length, client);
 			let offset = reserve(size);
 			if (offset < 0) {
@@ -103,12 +110,17 @@ export class Sender {
 		}
 
 		if (this.#extensions.length === 0) {
-			this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), QueueFlags.NORMAL);
+			this.#enqueue(encodeFrame(opcode, payload, {maskKey: this.#maskKey()}), QueueFlags.NORMAL, written);
+			return;
+		}
+
+		if ((this.#flags & Flag.REFUSING) !== 0) {
+			notWritten(written);
 			return;
 		}
 
 		// Extensions may work asynchronously: hold the frame's place in the queue meanwhile.
-		const frame = (this.#queue ??= new OutgoingQueue()).push(null, payload.length, QueueFlags.NORMAL);
+		const frame = (this.#queue ??= new OutgoingQueue()).push(null, payload.length, QueueFlags.NORMAL, written);
 		void this.#runExtensions(frame, opcode, payload);
 	}
 
@@ -153,6 +165,7 @@ export class Sender {
 			}
 		} catch (error) {
 			this.#queue?.remove(frame);
+			notWritten(frame.written);
 			this.#owner[kSendFailed](error);
 			// Frames behind it (a Close among them) may go now.
 			this.#flush();
@@ -212,18 +225,19 @@ export class Sender {
 	// --- The queue --------------------------------------------------------------------------------
 
 	/** Writes a frame now, or queues it (and flushes). */
-	#enqueue(buffers: Buffer[], flags: number): void {
+	#enqueue(buffers: Buffer[], flags: number, written: WebsocketWrittenCallback | null = null): void {
 		if ((this.#flags & Flag.REFUSING) !== 0) {
+			notWritten(written);
 			return;
 		}
 
 		// The hot path: nothing queued and the stream is taking data, so write now.
 		if (this.#writesNow()) {
-			this.#write(buffers, flags);
+			this.#write(buffers, flags, written);
 			return;
 		}
 
-		(this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags);
+		(this.#queue ??= new OutgoingQueue()).push(buffers, frameSize(buffers), flags, written);
 		this.#flush();
 	}
 
@@ -241,7 +255,7 @@ export class Sender {
 				break;
 			}
 
-			this.#write(next.buffers!, next.flags);
+			this.#write(next.buffers!, next.flags, next.written);
 		}
 
 		if ((this.#flags & Flag.END_WHEN_FLUSHED) !== 0 && !this.hasQueued && !stream.writableEnded) {
@@ -252,18 +266,20 @@ export class Sender {
 		this.#owner[kQueueFlushed]();
 	}
 
-	#write(buffers: Buffer[], flags: number): void {
+	#write(buffers: Buffer[], flags: number, written: WebsocketWrittenCallback | null): void {
 		// Frames batched earlier in this chunk go first.
 		this.#writeBatch();
 		const stream = this.#stream;
 		const last = (flags & QueueFlags.LAST) !== 0;
+		// The callback rides on the frame's last buffer: Node calls it once that is handed on.
+		const callback = last ? this.#lastWrittenCallback() : written === null ? undefined : reportWritten(written);
 		let ok: boolean;
 		if (buffers.length === 1) {
-			ok = last ? stream.write(buffers[0], this.#lastWrittenCallback()) : stream.write(buffers[0]);
+			ok = callback === undefined ? stream.write(buffers[0]) : stream.write(buffers[0], callback);
 		} else {
 			stream.cork();
 			stream.write(buffers[0]);
-			ok = last ? stream.write(buffers[1], this.#lastWrittenCallback()) : stream.write(buffers[1]);
+			ok = callback === undefined ? stream.write(buffers[1]) : stream.write(buffers[1], callback);
 			stream.uncork();
 		}
 
@@ -300,9 +316,14 @@ export class Sender {
 
 	// --- Ending -----------------------------------------------------------------------------------
 
-	/** Drops every queued frame. */
+	/** Drops every queued frame; the `written` callbacks of those sent with one hear that they were not sent. */
 	clear(): void {
-		this.#queue?.clear();
+		const dropped = this.#queue?.clear();
+		if (dropped !== undefined) {
+			for (const frame of dropped) {
+				notWritten(frame.written);
+			}
+		}
 	}
 
 	/** The stream is closing: frames sent from now on are dropped; those queued may still be flushed. */
@@ -323,4 +344,18 @@ export class Sender {
 		this.#flags |= Flag.END_WHEN_FLUSHED;
 		this.#flush();
 	}
+}
+
+/** Tells a send's callback, from a later tick, that its message will not be written. */
+function notWritten(written: WebsocketWrittenCallback | null): void {
+	if (written !== null) {
+		process.nextTick(written, notSentError());
+	}
+}
+
+/** A stream write callback that reports to a send's callback (`null`, or the stream's error). */
+function reportWritten(written: WebsocketWrittenCallback): (error?: Error | null) => void {
+	return error => {
+		written(error ?? null);
+	};
 }

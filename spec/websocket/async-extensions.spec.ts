@@ -11,6 +11,7 @@ import {WebsocketExtensionDeflate} from '../../lib/websocket/extensions/deflate.
 import {zlibLimiter} from '../../lib/websocket/extensions/limiter.ts';
 import {encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
 import {WebsocketFramer} from '../../lib/websocket/framer.ts';
+import {FailingExtension} from '../helpers/extensions.ts';
 import {both, connectionPair, modes, rawPeer, type Mode} from '../helpers/modes.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
 
@@ -39,22 +40,6 @@ function record(connection: WebsocketConnection): string[] {
 }
 
 // --- An outgoing extension that fails while a Close waits behind its frame ----------------------
-
-/** Passes frames through, but fails (asynchronously) the outgoing message "fail". */
-class FailingExtension extends WebsocketExtension {
-	static override readonly extensionName = 'x-failing';
-
-	override async processOutgoing(_frame: FrameInfo, payload: Buffer): Promise<Buffer> {
-		await new Promise(resolve => {
-			setImmediate(resolve);
-		});
-		if (payload.toString() === 'fail') {
-			throw new Error('cannot process');
-		}
-
-		return payload;
-	}
-}
 
 test('an outgoing extension failing while the Close waits behind its frame: the Close still goes out', async t => {
 	const {connection, received} = await rawPeer(t, 'tcp', WebsocketConnectionType.SERVER, {extensions: [new FailingExtension()], closeTimeout: 4000});

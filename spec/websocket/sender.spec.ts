@@ -268,3 +268,20 @@ test('clear() drops what waits; end() ends the stream now, after the batch', asy
 	await new Promise(resolve => second.wire.once('finish', resolve));
 	t.deepEqual(second.wire.frames('client').map(frame => frame.payload), ['batched']);
 });
+
+test('written callbacks: null once the frame is handed on; a frame dropped behind a LAST one, or refused, hears WS_ERR_NOT_SENT', async t => {
+	const {wire, sender: s} = sender();
+	const reports: string[] = [];
+	const report = (name: string) => (error: Error | null) => reports.push(`${name} ${error === null ? 'written' : (error as WebsocketError).reason}`);
+	wire.open = false;
+	s.sendData(Opcode.BINARY, big, report('big'));
+	s.sendData(Opcode.TEXT, text('queued'), report('queued'));
+	s.sendControl(Opcode.CLOSE, Buffer.from([0x03, 0xe8]), QueueFlags.URGENT | QueueFlags.LAST);
+	s.refuse();
+	s.sendData(Opcode.TEXT, text('refused'), report('refused'));
+	t.deepEqual(reports, [], 'never from within the call');
+	wire.release();
+	await until(() => reports.length === 3, 5000, 'three reports');
+	t.deepEqual(reports.sort(), ['big written', 'queued WS_ERR_NOT_SENT', 'refused WS_ERR_NOT_SENT']);
+	t.deepEqual(wire.frames('client').map(frame => frame.opcode), [Opcode.BINARY, Opcode.CLOSE]);
+});
