@@ -14,7 +14,11 @@ import {buildLibrary} from './settings.ts';
 
 const figure = process.argv[2] ?? 'echo-small';
 const libs = ['websoup', 'ws', 'uws', 'tcp', 'socket'];
-const lib = libs.includes(process.argv[3] ?? '') ? process.argv[3]! : 'websoup';
+const lib = process.argv[3] ?? 'websoup';
+if (!libs.includes(lib)) {
+	// `profile.ts handshakes none` would otherwise profile websoup into ./profiles: say what is expected.
+	throw new TypeError(`Expected the library to be one of ${libs.join(', ')}, got ${lib} (usage: profile.ts FIGURE [LIBRARY] [DIR|none])`);
+}
 const dir = process.argv[4] ?? 'profiles';
 const window = {warmupMs: 1000, durationMs: 4000};
 const loads: Record<string, string[]> = {
