@@ -8,6 +8,7 @@ import {WebSocket, WebSocketServer} from 'ws';
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketConnectionType} from '../../lib/websocket/constants.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
+import {listen} from '../node/fixtures.ts';
 import {withTimeout} from './signals.ts';
 
 /** Which end websoup plays, and which ws plays. */
@@ -225,7 +226,6 @@ export async function startWebsoupServer(
 	t: ExecutionContext,
 	options: PeerOptions & {serverProtocols?: string[]} = {},
 ): Promise<{server: Server; port: number; connection: Promise<Accepted>}> {
-	const sockets = new Set<Socket>();
 	let settle!: {resolve: (accepted: Accepted) => void; reject: (error: unknown) => void};
 	const connection = new Promise<Accepted>((resolve, reject) => {
 		settle = {resolve, reject};
@@ -233,7 +233,6 @@ export async function startWebsoupServer(
 	// Not every test waits for it; a failed handshake then surfaces through the client.
 	connection.catch(() => {});
 	const server = createServer(socket => {
-		sockets.add(socket);
 		socket.on('error', () => {});
 		void (async () => {
 			const request = await readHead(socket);
@@ -271,16 +270,8 @@ export async function startWebsoupServer(
 			socket.destroy();
 		});
 	});
-	t.teardown(() => {
-		for (const socket of sockets) {
-			socket.destroy();
-		}
-
-		server.close();
-	});
-	server.listen(0, '127.0.0.1');
-	await withTimeout(once(server, 'listening'), 5000, 'server listening');
-	return {server, port: (server.address() as AddressInfo).port, connection};
+	const port = await withTimeout(listen(t, server), 5000, 'server listening');
+	return {server, port, connection};
 }
 
 /** ws client ⇄ websoup server: ws's WebSocket connects to the hand-written websoup server. */

@@ -1,8 +1,7 @@
 // WebsocketConnection against an independent implementation, ws v8, over loopback TCP with hand-written handshakes.
 
 import {randomBytes} from 'node:crypto';
-import {once} from 'node:events';
-import {createServer, type AddressInfo, type Socket} from 'node:net';
+import {createServer, type Socket} from 'node:net';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocket} from 'ws';
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
@@ -10,6 +9,7 @@ import {CloseCode, WebsocketConnectionType, WebsocketDataType, WebsocketState} f
 import {WebsocketError, type WebsocketErrorReason} from '../../lib/websocket/errors.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {waitForSignal, withTimeout} from '../helpers/signals.ts';
+import {listen} from '../node/fixtures.ts';
 import {
 	collectUntilEnd,
 	connectWebsoupClient,
@@ -116,6 +116,25 @@ async function wsMessages(ws: WebSocket, count: number, timeout = 5000): Promise
 
 async function websoupClosed(conn: WebsocketConnection, timeout = 5000): Promise<void> {
 	await withTimeout(conn.closed, timeout, "websoup 'closed'");
+}
+
+/** Waits for websoup's `closed` after a clean close: `closing` then `closed`, no error. */
+async function closedAfterClosing(t: ExecutionContext, conn: WebsocketConnection, log: ReturnType<typeof record>): Promise<void> {
+	await websoupClosed(conn);
+	t.deepEqual(log.events, ['closing', 'closed']);
+	t.deepEqual(log.errors, []);
+}
+
+/** Waits for websoup's `closed` after a failure: `error` then `closed` (no `closing`), the error being `expected`. */
+async function failedWith(
+	t: ExecutionContext,
+	conn: WebsocketConnection,
+	log: ReturnType<typeof record>,
+	expected: {code: number; reason: WebsocketErrorReason; message: string},
+): Promise<void> {
+	await websoupClosed(conn);
+	t.deepEqual(log.events, ['error', 'closed']);
+	assertWebsocketError(t, log.errors[0], expected);
 }
 
 function assertWebsocketError(
@@ -485,13 +504,11 @@ bothWays('close: a reason of 123 bytes of UTF-8, the most that fits, reaches ws 
 
 bothWays('close: websoup close() with no code sends an empty Close; ws sees 1005', async (t, direction) => {
 	const {conn, ws} = await openPair(t, direction);
-	const {events, errors} = record(conn);
+	const log = record(conn);
 	const wsClose = wsClosed(ws);
 	conn.close();
 	t.deepEqual(await wsClose, {code: CloseCode.NO_STATUS, reason: ''});
-	await websoupClosed(conn);
-	t.deepEqual(events, ['closing', 'closed']);
-	t.deepEqual(errors, []);
+	await closedAfterClosing(t, conn, log);
 	// ws answers an empty Close with an empty Close.
 	t.is(conn.getCloseCode(), CloseCode.NO_STATUS);
 	t.is(conn.getCloseData(), null);
@@ -499,12 +516,10 @@ bothWays('close: websoup close() with no code sends an empty Close; ws sees 1005
 
 bothWays('close: ws close() with no code; websoup records 1005 and echoes 1000', async (t, direction) => {
 	const {conn, ws} = await openPair(t, direction);
-	const {events, errors} = record(conn);
+	const log = record(conn);
 	const wsClose = wsClosed(ws);
 	ws.close();
-	await websoupClosed(conn);
-	t.deepEqual(events, ['closing', 'closed']);
-	t.deepEqual(errors, []);
+	await closedAfterClosing(t, conn, log);
 	t.is(conn.getCloseCode(), CloseCode.NO_STATUS);
 	t.is(conn.getCloseData(), null);
 	t.deepEqual(await wsClose, {code: CloseCode.NORMAL, reason: ''});
@@ -576,12 +591,10 @@ test('close: the websoup server sends 1012 (service restart) and ws accepts it',
 
 test('close: the ws server sends 1013 (try again later) and the websoup client accepts it', async t => {
 	const {conn, ws} = await websoupClientToWsServer(t);
-	const {events, errors} = record(conn);
+	const log = record(conn);
 	const wsClose = wsClosed(ws);
 	ws.close(CloseCode.TRY_AGAIN_LATER, 'later');
-	await websoupClosed(conn);
-	t.deepEqual(events, ['closing', 'closed']);
-	t.deepEqual(errors, []);
+	await closedAfterClosing(t, conn, log);
 	t.is(conn.getCloseCode(), 1013);
 	t.is(conn.getCloseData(), 'later');
 	t.deepEqual(await wsClose, {code: 1013, reason: 'later'});
@@ -602,12 +615,10 @@ bothWays('limits: a frame of exactly max-incoming-payload-size (128 KiB by defau
 // LIBSOUP.md difference 8: where libsoup drops TCP, websoup sends a Close 1009 first.
 bothWays('limits: a frame one byte over max-incoming-payload-size fails with 1009 and the peer gets a Close 1009', async (t, direction) => {
 	const {conn, ws} = await openPair(t, direction);
-	const {events, errors} = record(conn);
+	const log = record(conn);
 	const wsClose = wsClosed(ws);
 	ws.send(randomBytes(128 * 1024 + 1));
-	await websoupClosed(conn);
-	t.deepEqual(events, ['error', 'closed']);
-	assertWebsocketError(t, errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.TOO_BIG,
 		reason: 'WS_ERR_PAYLOAD_TOO_BIG',
 		message: `Received WebSocket payload from the ${peerOf(direction)} larger than configured max-incoming-payload-size (131073 bytes, limit 131072)`,
@@ -619,16 +630,14 @@ bothWays('limits: a frame one byte over max-incoming-payload-size fails with 100
 
 bothWays('limits: fragments adding up past max-total-message-size fail with 1009 and the peer gets a Close 1009', async (t, direction) => {
 	const {conn, ws} = await openPair(t, direction, {maxTotalMessageSize: 100_000});
-	const {events, errors} = record(conn);
+	const log = record(conn);
 	const messages: Buffer[] = [];
 	conn.connect('message', (_self, _type, data) => messages.push(data));
 	const wsClose = wsClosed(ws);
 	ws.send(randomBytes(40_000), {binary: true, fin: false});
 	ws.send(randomBytes(40_000), {binary: true, fin: false});
 	ws.send(randomBytes(40_000), {binary: true, fin: true});
-	await websoupClosed(conn);
-	t.deepEqual(events, ['error', 'closed']);
-	assertWebsocketError(t, errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.TOO_BIG,
 		reason: 'WS_ERR_MESSAGE_TOO_BIG',
 		message: `Received WebSocket payload from the ${peerOf(direction)} larger than configured max-total-message-size (120000 bytes, limit 100000)`,
@@ -642,16 +651,14 @@ bothWays('limits: fragments adding up past max-total-message-size fail with 1009
 
 bothWays('utf-8: ws sends invalid UTF-8 as text; websoup fails with 1007 and ws gets Close 1007', async (t, direction) => {
 	const {conn, ws} = await openPair(t, direction);
-	const {events, errors} = record(conn);
+	const log = record(conn);
 	const messages: Buffer[] = [];
 	conn.connect('message', (_self, _type, data) => messages.push(data));
 	const wsClose = wsClosed(ws);
 	ws.send(Buffer.from([0xc3, 0x28]), {binary: false}); // a lead byte followed by "("
 	t.is((await wsClose).code, CloseCode.BAD_DATA);
-	await websoupClosed(conn);
 	// The side that hits the error emits no 'closing'.
-	t.deepEqual(events, ['error', 'closed']);
-	assertWebsocketError(t, errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.BAD_DATA,
 		reason: 'WS_ERR_INVALID_UTF8',
 		message: `Received invalid WebSocket data from the ${peerOf(direction)}`,
@@ -665,14 +672,12 @@ bothWays('utf-8: ws sends invalid UTF-8 as text; websoup fails with 1007 and ws 
 
 bothWays('utf-8: a first fragment that can never be valid fails with 1007 before the final fragment', async (t, direction) => {
 	const {conn, ws} = await openPair(t, direction);
-	const {events, errors} = record(conn);
+	const log = record(conn);
 	const wsClose = wsClosed(ws);
 	ws.send(Buffer.from([0x61, 0xff]), {binary: false, fin: false}); // "a", then a byte UTF-8 never uses
 	// No final fragment is ever sent: websoup must fail fast.
 	t.is((await wsClose).code, CloseCode.BAD_DATA);
-	await websoupClosed(conn);
-	t.deepEqual(events, ['error', 'closed']);
-	assertWebsocketError(t, errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.BAD_DATA,
 		reason: 'WS_ERR_INVALID_UTF8',
 		message: `Received invalid WebSocket data from the ${peerOf(direction)}`,
@@ -699,9 +704,7 @@ test('raw client: an unmasked frame fails with 1002 WS_ERR_EXPECTED_MASK; websou
 	const received = collectUntilEnd(socket, rest);
 	socket.write(Buffer.from('810548656c6c6f', 'hex')); // FIN+TEXT, unmasked, len 5, "Hello"
 	t.is((await received).toString('hex'), '880203ea'); // FIN+CLOSE, len 2, 1002
-	await websoupClosed(conn);
-	t.deepEqual(log.events, ['error', 'closed']);
-	assertWebsocketError(t, log.errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.PROTOCOL_ERROR,
 		reason: 'WS_ERR_EXPECTED_MASK',
 		message: 'Received invalid WebSocket response from the client',
@@ -714,9 +717,7 @@ test('raw client: invalid UTF-8 in a text frame fails with 1007; websoup sends C
 	const received = collectUntilEnd(socket, rest);
 	socket.write(smallFrame(0x81, Buffer.from('ceba e1bd b9cf 83ce bcce b5ed a080 65 64 69 74 65 64'.replaceAll(' ', ''), 'hex'), KEY)); // κόσμε, a surrogate (ed a0 80), "edited"
 	t.is((await received).toString('hex'), '880203ef'); // FIN+CLOSE, len 2, 1007
-	await websoupClosed(conn);
-	t.deepEqual(log.events, ['error', 'closed']);
-	assertWebsocketError(t, log.errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.BAD_DATA,
 		reason: 'WS_ERR_INVALID_UTF8',
 		message: 'Received invalid WebSocket data from the client',
@@ -730,9 +731,7 @@ test('raw client: a frame header over max-incoming-payload-size fails with 1009:
 	socket.write(Buffer.concat([Buffer.from('82ff0000000000020001', 'hex'), KEY]));
 	// LIBSOUP.md difference 8: libsoup sends nothing; websoup a Close 1009 (FIN+CLOSE, len 2, 1009).
 	t.is((await received).toString('hex'), '880203f1');
-	await websoupClosed(conn);
-	t.deepEqual(log.events, ['error', 'closed']);
-	assertWebsocketError(t, log.errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.TOO_BIG,
 		reason: 'WS_ERR_PAYLOAD_TOO_BIG',
 		message: 'Received WebSocket payload from the client larger than configured max-incoming-payload-size (131073 bytes, limit 131072)',
@@ -783,13 +782,11 @@ test('raw client: a TCP reset is an I/O error, then closed with code 0', async t
 async function websoupClientToRawServer(
 	t: ExecutionContext,
 ): Promise<{conn: WebsocketConnection; server: Socket; rest: Buffer; log: ReturnType<typeof record>}> {
-	const sockets = new Set<Socket>();
 	let accept!: (value: {server: Socket; rest: Buffer}) => void;
 	const accepted = new Promise<{server: Socket; rest: Buffer}>(resolve => {
 		accept = resolve;
 	});
 	const tcp = createServer({allowHalfOpen: true}, socket => {
-		sockets.add(socket);
 		socket.on('error', () => {});
 		void readHead(socket).then(request => {
 			socket.write(
@@ -799,16 +796,8 @@ async function websoupClientToRawServer(
 			accept({server: socket, rest: request.rest});
 		});
 	});
-	t.teardown(() => {
-		for (const socket of sockets) {
-			socket.destroy();
-		}
-
-		tcp.close();
-	});
-	tcp.listen(0, '127.0.0.1');
-	await withTimeout(once(tcp, 'listening'), 5000, 'raw server listening');
-	const {conn} = await connectWebsoupClient(t, (tcp.address() as AddressInfo).port);
+	const port = await withTimeout(listen(t, tcp), 5000, 'raw server listening');
+	const {conn} = await connectWebsoupClient(t, port);
 	const {server, rest} = await withTimeout(accepted, 5000, 'raw server accept');
 	return {conn, server, rest, log: record(conn)};
 }
@@ -823,9 +812,7 @@ test('raw server: a masked frame fails with 1002 WS_ERR_UNEXPECTED_MASK; the cli
 	t.is(mask(bytes.subarray(6), bytes.subarray(2, 6)).toString('hex'), '03ea'); // 1002
 	t.false(conn.getState() === WebsocketState.CLOSED, 'the client waits for the server to close TCP');
 	server.end();
-	await websoupClosed(conn);
-	t.deepEqual(log.events, ['error', 'closed']);
-	assertWebsocketError(t, log.errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.PROTOCOL_ERROR,
 		reason: 'WS_ERR_UNEXPECTED_MASK',
 		message: 'Received invalid WebSocket response from the server',
@@ -841,9 +828,7 @@ test('raw server: invalid UTF-8 from the server fails with 1007; the client send
 	t.is(bytes.toString('hex', 0, 2), '8882');
 	t.is(mask(bytes.subarray(6, 8), bytes.subarray(2, 6)).toString('hex'), '03ef'); // 1007
 	server.end();
-	await websoupClosed(conn);
-	t.deepEqual(log.events, ['error', 'closed']);
-	assertWebsocketError(t, log.errors[0], {
+	await failedWith(t, conn, log, {
 		code: CloseCode.BAD_DATA,
 		reason: 'WS_ERR_INVALID_UTF8',
 		message: 'Received invalid WebSocket data from the server',
