@@ -1,13 +1,11 @@
 // OpenHarmony net_websocket held against its header once more: each OH_WebSocketClient_* call in each client state,
 // and what the callbacks report afterwards. One test per row of the table in docs/facades-openharmony.md.
 
-import type {Socket} from 'node:net';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocketServer} from 'ws';
 import {WebSocketClient, WebSocketErrCode, type WebSocketClientCallbacks} from '../../lib/facades/openharmony.ts';
-import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
-import {rawServer, readUntil} from '../node/fixtures.ts';
+import {rawServer, scriptedServer, switching} from '../node/fixtures.ts';
 
 type State = 'idle' | 'connecting' | 'open' | 'closing' | 'closed' | 'destroyed';
 
@@ -47,14 +45,8 @@ async function silentServer(t: ExecutionContext): Promise<string> {
 
 /** A server that completes the handshake and then ignores every frame: a client that closes stays CLOSING. */
 async function deafServer(t: ExecutionContext): Promise<string> {
-	const port = await rawServer(t, (socket: Socket) => {
-		void readUntil(socket, text => text.includes('\r\n\r\n')).then(request => {
-			const key = /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
-			socket.write(
-				'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-					`Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n\r\n`,
-			);
-		});
+	const port = await scriptedServer(t, (request, socket) => {
+		socket.write(switching(request));
 	});
 	return `ws://127.0.0.1:${port}/`;
 }

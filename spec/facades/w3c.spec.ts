@@ -9,9 +9,8 @@ import {WebSocketServer, type WebSocket as WsSocket} from 'ws';
 import {CloseEvent, WebSocket} from '../../lib/facades/w3c.ts';
 import {addWebsocketHandler} from '../../lib/node/server.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
-import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
-import {listen, rawServer, readUntil} from '../node/fixtures.ts';
+import {listen, refusedPort, scriptedServer, switching} from '../node/fixtures.ts';
 
 interface Peer {
 	url: string;
@@ -167,18 +166,6 @@ async function recordUntilClose(ws: WebSocket, timeout = 5000): Promise<{types: 
 	types.push('close');
 	states.push(ws.readyState);
 	return {types, close, states};
-}
-
-/** A port on 127.0.0.1 with nothing listening. */
-async function refusedPort(): Promise<number> {
-	const server = createServer();
-	server.listen(0, '127.0.0.1');
-	await once(server, 'listening');
-	const {port} = server.address() as AddressInfo;
-	await new Promise(resolve => {
-		server.close(resolve);
-	});
-	return port;
 }
 
 test('constants are on the class and on instances', t => {
@@ -426,15 +413,9 @@ test('onX handlers and addEventListener both fire, in registration order', async
 });
 
 test('a protocol error from the server fires error, then close 1006', async t => {
-	const port = await rawServer(t, socket => {
-		void readUntil(socket, text => text.includes('\r\n\r\n')).then(request => {
-			const key = /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
-			socket.write(
-				'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-					`Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n\r\n`,
-			);
-			socket.write(Buffer.from([0x83, 0x00])); // reserved opcode 3
-		});
+	const port = await scriptedServer(t, (request, socket) => {
+		socket.write(switching(request));
+		socket.write(Buffer.from([0x83, 0x00])); // reserved opcode 3
 	});
 	const ws = client(t, `ws://127.0.0.1:${port}/`);
 	const {types, close} = await recordUntilClose(ws);

@@ -1,12 +1,11 @@
 // WebSocketStream (WHATWG draft): opened/closed, the stream pair, close(), signal, WebSocketError, and backpressure both
 // ways — against ws and websoup servers; the basic checks run against undici's WebSocketStream too.
 
-import {once} from 'node:events';
-import {createServer, type AddressInfo} from 'node:net';
 import test, {type ExecutionContext} from 'ava';
 import {WebSocketError as UndiciWebSocketError, WebSocketStream as UndiciWebSocketStream} from 'undici';
 import {WebSocketError, WebSocketStream} from '../../lib/facades/w3c.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
+import {refusedPort} from '../node/fixtures.ts';
 import {peers, websoupPeer, wsPeer} from './stream-peers.ts';
 import {thrown} from './wpt/harness.ts';
 
@@ -24,17 +23,6 @@ const impls: StreamImpl[] = [
 		WebSocketError: UndiciWebSocketError as unknown as typeof WebSocketError,
 	},
 ];
-
-async function refusedPort(): Promise<number> {
-	const server = createServer();
-	server.listen(0, '127.0.0.1');
-	await once(server, 'listening');
-	const {port} = server.address() as AddressInfo;
-	await new Promise(resolve => {
-		server.close(resolve);
-	});
-	return port;
-}
 
 /** The reason `promise` rejects with (ava's throwsAsync wants an Error; a DOMException is not one in Node 20). */
 async function rejection(promise: Promise<unknown>, what = 'rejection'): Promise<unknown> {

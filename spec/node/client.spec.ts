@@ -16,7 +16,7 @@ import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {Message} from '../../lib/http/message.ts';
 import {root} from '../helpers/cli.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
-import {keyOf, listen, outcome, rawServer, scriptedServer, selfSignedCertificate} from './fixtures.ts';
+import {listen, outcome, rawServer, scriptedServer, selfSignedCertificate, switching} from './fixtures.ts';
 
 /** An echo server made with addWebsocketHandler; resolves with its port and the server-side connections. */
 async function echoServer(
@@ -57,14 +57,6 @@ async function closeClient(connection: WebsocketConnection): Promise<void> {
 	}
 
 	await withTimeout(connection.closed, 5000, 'closed');
-}
-
-/** A 101 answering `request`, with `extra` header lines. */
-function switching(request: string, extra = ''): string {
-	return (
-		'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-		`Sec-WebSocket-Accept: ${computeAcceptKey(keyOf(request))}\r\n${extra}\r\n`
-	);
 }
 
 async function rejection(t: ExecutionContext, promise: Promise<unknown>): Promise<Error> {

@@ -11,6 +11,7 @@ import {join} from 'node:path';
 import {promisify} from 'node:util';
 import type {ExecutionContext} from 'ava';
 import {websocketConnect} from '../../lib/node/client.ts';
+import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import type {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {waitForSignal, withTimeout} from '../helpers/signals.ts';
 
@@ -166,6 +167,26 @@ export function patternBytes(size: number): Buffer {
 /** The `Sec-WebSocket-Key` of a raw request head, to answer it. */
 export function keyOf(request: string): string {
 	return /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
+}
+
+/** A port on 127.0.0.1 with nothing listening: one that was just listened on and closed. */
+export async function refusedPort(): Promise<number> {
+	const server = createNetServer();
+	server.listen(0, '127.0.0.1');
+	await once(server, 'listening');
+	const {port} = server.address() as AddressInfo;
+	await new Promise(resolve => {
+		server.close(resolve);
+	});
+	return port;
+}
+
+/** A 101 answering the raw request head `request`, with `extra` header lines. */
+export function switching(request: string, extra = ''): string {
+	return (
+		'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+		`Sec-WebSocket-Accept: ${computeAcceptKey(keyOf(request))}\r\n${extra}\r\n`
+	);
 }
 
 /** A raw server that answers every handshake with `respond(request)`. */

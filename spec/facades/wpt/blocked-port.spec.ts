@@ -2,8 +2,7 @@
 // Alone in its file: the socket channel it watches is process-wide, so no other check may open sockets meanwhile.
 
 import {subscribe, unsubscribe} from 'node:diagnostics_channel';
-import {once} from 'node:events';
-import {createServer, type AddressInfo} from 'node:net';
+import {refusedPort} from '../../node/fixtures.ts';
 import {assertFailed, connect, recordUntilClose, wpt} from './harness.ts';
 
 wpt('Create-blocked-port: a bad port fails (error, close 1006) without a TCP connection', async (t, impl) => {
@@ -27,13 +26,7 @@ wpt('Create-blocked-port: a bad port fails (error, close 1006) without a TCP con
 	t.deepEqual(attempted, [], 'no socket was created');
 
 	// The control: a port that is not on the list does get a socket (here, refused).
-	const listener = createServer();
-	listener.listen(0, '127.0.0.1');
-	await once(listener, 'listening');
-	const {port} = listener.address() as AddressInfo;
-	await new Promise(resolve => {
-		listener.close(resolve);
-	});
+	const port = await refusedPort();
 	assertFailed(t, await recordUntilClose(connect(t, impl, `ws://127.0.0.1:${port}/`)));
 	t.is(attempted.length, 1, 'the channel sees a socket for an allowed port');
 }, {serial: true});

@@ -1,8 +1,7 @@
 // WPT websockets/Close-*: close()'s argument conversion and checks, and the closing handshake as the page sees it.
 
-import {computeAcceptKey} from '../../../lib/websocket/handshake.ts';
 import {until, withTimeout} from '../../helpers/signals.ts';
-import {rawServer, readUntil} from '../../node/fixtures.ts';
+import {scriptedServer, switching} from '../../node/fixtures.ts';
 import {connect, next, opened, recordUntilClose, throwsDom, throwsType, wpt, wptServer} from './harness.ts';
 import type {CloseEvent} from '../../../lib/facades/w3c.ts';
 
@@ -198,16 +197,10 @@ wpt('server close with a code and reason, and with an empty Close frame (1005)',
 
 wpt('after the server\'s Close the socket stays CLOSING until TCP ends; then the close is clean', async (t, impl) => {
 	let endTcp: (() => void) | undefined;
-	const port = await rawServer(t, socket => {
-		void readUntil(socket, text => text.includes('\r\n\r\n')).then(request => {
-			const key = /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
-			socket.write(
-				'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-					`Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n\r\n`,
-			);
-			socket.write(Buffer.from('880503e8627965', 'hex')); // FIN+CLOSE, len 5, 1000 "bye"
-			endTcp = () => socket.end();
-		});
+	const port = await scriptedServer(t, (request, socket) => {
+		socket.write(switching(request));
+		socket.write(Buffer.from('880503e8627965', 'hex')); // FIN+CLOSE, len 5, 1000 "bye"
+		endTcp = () => socket.end();
 	});
 	const ws = connect(t, impl, `ws://127.0.0.1:${port}/`);
 	let closeFired = false;

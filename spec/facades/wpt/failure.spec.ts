@@ -1,34 +1,23 @@
 // WPT websockets/ failure checks: "fail the WebSocket connection" — error, then close 1006 — and what must never reach TCP.
 
-import {once} from 'node:events';
-import {createServer, type AddressInfo, type Socket} from 'node:net';
 import {computeAcceptKey} from '../../../lib/websocket/handshake.ts';
-import {rawServer, readUntil} from '../../node/fixtures.ts';
+import {keyOf, refusedPort, scriptedServer, switching} from '../../node/fixtures.ts';
 import {assertFailed, connect, recordUntilClose, wpt, wptServer} from './harness.ts';
 import type {ExecutionContext} from 'ava';
 
 /** A raw server answering the handshake with 101 and `extraHeaders`, then writing `after`. */
 async function scripted(t: ExecutionContext, extraHeaders: (key: string) => string, after?: Buffer): Promise<number> {
-	return rawServer(t, (socket: Socket) => {
-		void readUntil(socket, text => text.includes('\r\n\r\n')).then(request => {
-			const key = /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
-			socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${extraHeaders(key)}\r\n`);
-			if (after !== undefined) {
-				socket.write(after);
-			}
-		});
+	return scriptedServer(t, (request, socket) => {
+		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${extraHeaders(keyOf(request))}\r\n`);
+		if (after !== undefined) {
+			socket.write(after);
+		}
 	});
 }
 
 wpt('connection refused: error, then close 1006', async (t, impl) => {
 	// A port that was just listened on and closed: nothing listens there now.
-	const listener = createServer();
-	listener.listen(0, '127.0.0.1');
-	await once(listener, 'listening');
-	const {port} = listener.address() as AddressInfo;
-	await new Promise(resolve => {
-		listener.close(resolve);
-	});
+	const port = await refusedPort();
 	const ws = connect(t, impl, `ws://127.0.0.1:${port}/`);
 	assertFailed(t, await recordUntilClose(ws));
 });
@@ -86,18 +75,12 @@ wpt('a protocol error from the server (reserved opcode): open, error, close 1006
 });
 
 wpt('a protocol error stays a failure when the server answers the Close: open, error, close 1006', async (t, impl) => {
-	const port = await rawServer(t, (socket: Socket) => {
-		void readUntil(socket, text => text.includes('\r\n\r\n')).then(request => {
-			const key = /sec-websocket-key: *([^\r\n]+)/i.exec(request)?.[1] ?? '';
-			socket.write(
-				'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-					`Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n\r\n`,
-			);
-			socket.write(Buffer.from('8300', 'hex')); // FIN + reserved opcode 3
-			// Whatever the client sends next (its Close), answer with a Close 1002 and end TCP.
-			socket.once('data', () => {
-				socket.end(Buffer.from('880203ea', 'hex')); // FIN+CLOSE, len 2, 1002
-			});
+	const port = await scriptedServer(t, (request, socket) => {
+		socket.write(switching(request));
+		socket.write(Buffer.from('8300', 'hex')); // FIN + reserved opcode 3
+		// Whatever the client sends next (its Close), answer with a Close 1002 and end TCP.
+		socket.once('data', () => {
+			socket.end(Buffer.from('880203ea', 'hex')); // FIN+CLOSE, len 2, 1002
 		});
 	});
 	const ws = connect(t, impl, `ws://127.0.0.1:${port}/`);
