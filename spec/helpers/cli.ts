@@ -1,4 +1,4 @@
-// Runs the `websoup` command as a child process for specs: its output, a wait for a line, its exit.
+// Runs the `websoup` command (or any script) as a child process for specs: its output, a wait for a line, its exit.
 
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
@@ -25,7 +25,12 @@ export interface Cli {
 
 /** Runs `node --import tsx lib/cli.ts ...args` from the repository root; killed at teardown. */
 export function runCli(t: ExecutionContext, args: string[], input?: string): Cli {
-	const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', ...args], {
+	return runNode(t, ['lib/cli.ts', ...args], input);
+}
+
+/** Runs `node --import tsx ...args` (a script, or `-e` code) from the repository root; killed at teardown. */
+export function runNode(t: ExecutionContext, args: string[], input?: string): Cli {
+	const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
 		cwd: root,
 		env: {...process.env, NODE_DEBUG: ''},
 	});
@@ -90,7 +95,7 @@ export function runCli(t: ExecutionContext, args: string[], input?: string): Cli
 			});
 		},
 		async exited(timeout = TIMEOUT) {
-			return withTimeout(exit, timeout, `the exit of websoup ${args.join(' ')}`);
+			return withTimeout(exit, timeout, `the exit of node ${args.join(' ')}`);
 		},
 	};
 }

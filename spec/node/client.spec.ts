@@ -1,6 +1,5 @@
 // Tests for lib/node/client.ts: websocketConnect, as libsoup's soup_session_websocket_connect_async.
 
-import {spawn} from 'node:child_process';
 import {once} from 'node:events';
 import {createServer} from 'node:http';
 import {createServer as createHttpsServer} from 'node:https';
@@ -14,7 +13,7 @@ import {WebsocketConnection} from '../../lib/websocket/connection.ts';
 import {WebsocketError, WebsocketErrorCode} from '../../lib/websocket/errors.ts';
 import {computeAcceptKey} from '../../lib/websocket/handshake.ts';
 import {Message} from '../../lib/http/message.ts';
-import {root} from '../helpers/cli.ts';
+import {runNode} from '../helpers/cli.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
 import {listen, outcome, rawServer, scriptedServer, selfSignedCertificate, switching} from './fixtures.ts';
 
@@ -623,10 +622,10 @@ test('client: an invalid connection option is refused before any connection is m
 
 test('client: a `signal` that is not an AbortSignal rejects without leaving a live socket behind', async t => {
 	// Passing the AbortController instead of its signal is an easy mistake in JavaScript. The socket
-	// is opened before the promise executor calls signal.addEventListener(); when that throws the
-	// promise rejects, but the socket stays connected with the handshake's listeners on it, and
-	// the next event on it runs cleanup(), whose signal.removeEventListener() throws: an uncaught
-	// exception that kills the process. Run in a child so the crash cannot take the test worker.
+	// used to be opened before the promise executor called signal.addEventListener(); when that threw
+	// the promise rejected, but the socket stayed connected with the handshake's listeners on it, and
+	// the next event on it ran cleanup(), whose signal.removeEventListener() threw: an uncaught
+	// exception that killed the process. Run in a child so a crash cannot take the test worker.
 	const serverSockets: Socket[] = [];
 	const port = await rawServer(t, socket => {
 		serverSockets.push(socket);
@@ -640,25 +639,18 @@ test('client: a `signal` that is not an AbortSignal rejects without leaving a li
 			console.log('rejected ' + error.constructor.name);
 		}
 	`;
-	const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {cwd: root});
-	t.teardown(() => {
-		if (child.exitCode === null && child.signalCode === null) {
-			child.kill('SIGKILL');
-		}
-	});
-	let stdout = '';
-	let stderr = '';
-	child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-		stdout += chunk;
-	});
-	child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-		stderr += chunk;
-	});
-	const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
-	await until(() => stdout.includes('rejected'), 15_000, 'the call to reject');
-	t.is(stdout.trim(), 'rejected TypeError');
-	// With nothing left open, the child's event loop is empty and it exits on its own.
-	const [code] = await withTimeout(exited, 5000, 'the child to exit on its own (a socket was left open)');
-	t.is(code, 0, stderr);
-	t.true(serverSockets.every(socket => socket.destroyed || socket.readableEnded));
+	const child = runNode(t, ['--input-type=module', '-e', script]);
+	await child.waitFor(/rejected/, 15_000);
+	t.is(child.stdout().trim(), 'rejected TypeError');
+	// With nothing left open, the child's event loop is empty and it exits on its own (a socket left open would keep it).
+	const {code} = await child.exited(5000);
+	t.is(code, 0, child.stderr());
+	// The argument is checked before any socket is opened: a control connection made after the child
+	// exited is the first (and only) one the server accepts.
+	const control = netConnect({host: '127.0.0.1', port});
+	t.teardown(() => control.destroy());
+	await withTimeout(once(control, 'connect'), 5000, 'the control connection');
+	await until(() => serverSockets.length > 0, 5000, 'the server to accept the control connection');
+	t.is(serverSockets.length, 1);
+	t.is(serverSockets[0]!.remotePort, control.localPort);
 });

@@ -1,36 +1,16 @@
 // Lifecycle timers (keepalive, pong timeout, idle timeout, ping(), close, shutdown, reconnect) never keep a process alive once everything is closed, and never fire after `closed`.
 
-import {spawn} from 'node:child_process';
 import test from 'ava';
 import {LongTimer} from '../../lib/websocket/timer.ts';
-import {root} from '../helpers/cli.ts';
+import {runNode} from '../helpers/cli.ts';
 import {gluePair} from '../helpers/handler.ts';
 import {until, withTimeout} from '../helpers/signals.ts';
 
 test('a process that closed everything ends by itself, no Timeout left, with hour-long timers set on every connection', async t => {
-	const child = spawn(process.execPath, ['--import', 'tsx', 'spec/helpers/lifecycle-child.ts'], {cwd: root, env: {...process.env, NODE_DEBUG: ''}});
-	let stdout = '';
-	let stderr = '';
-	child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-		stdout += chunk;
-	});
-	child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-		stderr += chunk;
-	});
-	t.teardown(() => {
-		if (child.exitCode === null && child.signalCode === null) {
-			child.kill('SIGKILL');
-		}
-	});
-	const [code] = (await withTimeout(
-		new Promise(resolve => {
-			child.once('close', (...args) => resolve(args));
-		}),
-		30_000,
-		`the child to exit by itself; stdout ${stdout}; stderr ${stderr}`,
-	)) as [number | null, NodeJS.Signals | null];
-	t.is(code, 0, stderr);
-	const report = JSON.parse(stdout) as {result: unknown; resources: string[]};
+	const child = runNode(t, ['spec/helpers/lifecycle-child.ts']);
+	const {code} = await child.exited(30_000);
+	t.is(code, 0, child.stderr());
+	const report = JSON.parse(child.stdout()) as {result: unknown; resources: string[]};
 	t.deepEqual(report.result, {clean: 1, dirty: 0, terminated: 0});
 	t.false(report.resources.includes('Timeout'), report.resources.join(', '));
 });
