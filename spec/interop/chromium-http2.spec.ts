@@ -12,24 +12,14 @@ import {h2Server, listenHttp2} from '../helpers/http2.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
 import {selfSignedCertificate} from '../node/fixtures.ts';
 import {closeChromium, launchChromium, newPage, type RunningBrowser} from './browser.ts';
-import {LIMIT, pattern, sha256, TEXT} from './peer.ts';
+import {LIMIT, pattern, PAGE_PATTERN_AND_SHA256, sha256, TEXT} from './peer.ts';
 
 /** The page: `window.h2` opens the WebSocket to /ws on the same host and echoes nothing itself. */
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>websoup over HTTP/2</title></head>
 <body><script>
 "use strict";
-function pattern(size) {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >>> 8) + 7) & 0xff;
-  return data;
-}
-async function sha256(data) {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, "0")).join("");
-}
-window.h2 = {
+${PAGE_PATTERN_AND_SHA256}window.h2 = {
   socket: null, queue: [], waiting: [], closeEvent: null,
   open() {
     return new Promise((resolve, reject) => {

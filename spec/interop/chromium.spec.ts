@@ -8,7 +8,7 @@ import type {Page} from 'playwright-core';
 import {WebsocketDataType} from '../../lib/websocket/constants.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
 import {closeChromium, launchChromium, newPage, type RunningBrowser} from './browser.ts';
-import {BINARY_SIZES, CLIENT_PROTOCOLS, EXPECTED_PROTOCOL, TEXT, pattern, sha256} from './peer.ts';
+import {BINARY_SIZES, CLIENT_PROTOCOLS, EXPECTED_PROTOCOL, TEXT, pattern, sha256, PAGE_PATTERN_AND_SHA256} from './peer.ts';
 import {extensionNames, PEER_CLOSE, VARIANTS, WEBSOUP_CLOSE, websoupServer, type Variant, type WebsoupEnd} from './scenario.ts';
 
 /**
@@ -20,17 +20,7 @@ const PAGE = `<!doctype html>
 <body><p id="status">idle</p>
 <script>
 "use strict";
-function pattern(size) {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >>> 8) + 7) & 0xff;
-  return data;
-}
-async function sha256(data) {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, "0")).join("");
-}
-window.interop = {
+${PAGE_PATTERN_AND_SHA256}window.interop = {
   socket: null,
   queue: [],
   waiting: [],

@@ -43,6 +43,19 @@ export function sha256(data: Uint8Array | string): string {
 	return createHash('sha256').update(data).digest('hex');
 }
 
+/** {@link pattern} and {@link sha256} in page JavaScript, for the Chromium pages' scripts. */
+export const PAGE_PATTERN_AND_SHA256 = `function pattern(size) {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >>> 8) + 7) & 0xff;
+  return data;
+}
+async function sha256(data) {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, "0")).join("");
+}
+`;
+
 /** One line a peer printed. */
 export interface PeerEvent {
 	event: string;
