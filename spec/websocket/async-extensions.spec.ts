@@ -2,6 +2,7 @@
 // limits, the peer's Close and the end of the stream behind a pending inflate or deflate; backpressure with them.
 
 import {randomBytes} from 'node:crypto';
+import type {Duplex} from 'node:stream';
 import zlib from 'node:zlib';
 import test, {type ExecutionContext} from 'ava';
 import {WebsocketConnection} from '../../lib/websocket/connection.ts';
@@ -39,6 +40,19 @@ function record(connection: WebsocketConnection): string[] {
 	return events;
 }
 
+/** A server connection with permessage-deflate, `limits` applied, a raw peer on the other end, and its signals recorded. */
+async function deflateServer(
+	t: ExecutionContext,
+	mode: Mode,
+	limits: {maxIncomingPayloadSize?: number; maxTotalMessageSize?: number} = {},
+): Promise<{connection: WebsocketConnection; raw: Duplex; events: string[]}> {
+	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {extensions: [deflate(WebsocketConnectionType.SERVER)], ...limits});
+	return {connection, raw, events: record(connection)};
+}
+
+/** A compressed text message "compressed A" (inflated asynchronously), as a client sends it. */
+const compressedA = (): Buffer => masked(0x1, compress(Buffer.from('compressed A')), {rsv: 0x40});
+
 // --- An outgoing extension that fails while a Close waits behind its frame ----------------------
 
 test('an outgoing extension failing while the Close waits behind its frame: the Close still goes out', async t => {
@@ -55,16 +69,12 @@ test('an outgoing extension failing while the Close waits behind its frame: the 
 // --- Frames waiting behind an asynchronous inflate when the connection fails or closes ----------
 
 both('frames behind a pending inflate are processed in order, and nothing after the peer\'s Close', async (t, mode) => {
-	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
-		extensions: [deflate(WebsocketConnectionType.SERVER)],
-		maxIncomingPayloadSize: 1000,
-	});
-	const events = record(connection);
+	const {connection, raw, events} = await deflateServer(t, mode, {maxIncomingPayloadSize: 1000});
 	// One chunk: a compressed message (inflated asynchronously), a plain one and a Close wait behind
 	// it; then a frame over max-incoming-payload-size, which comes after the Close and is not read.
 	raw.write(
 		Buffer.concat([
-			masked(0x1, compress(Buffer.from('compressed A')), {rsv: 0x40}),
+			compressedA(),
 			masked(0x1, Buffer.from('plain B')),
 			masked(0x8, Buffer.from([0x03, 0xe8])),
 			Buffer.from([0x82, 0xfe, 0x10, 0x00]), // binary, masked, 4096 bytes: over the limit
@@ -83,14 +93,10 @@ both('frames behind a pending inflate are processed in order, and nothing after 
 });
 
 both('an oversized frame behind a pending inflate fails the connection after the earlier messages', async (t, mode) => {
-	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
-		extensions: [deflate(WebsocketConnectionType.SERVER)],
-		maxIncomingPayloadSize: 1000,
-	});
-	const events = record(connection);
+	const {connection, raw, events} = await deflateServer(t, mode, {maxIncomingPayloadSize: 1000});
 	raw.write(
 		Buffer.concat([
-			masked(0x1, compress(Buffer.from('compressed A')), {rsv: 0x40}),
+			compressedA(),
 			masked(0x1, Buffer.from('plain B')),
 			Buffer.from([0x82, 0xfe, 0x10, 0x00]), // binary, masked, 4096 bytes: over the limit
 		]),
@@ -101,11 +107,7 @@ both('an oversized frame behind a pending inflate fails the connection after the
 });
 
 both('a message decoded behind an inflate that overflows is not delivered after the 1009 error', async (t, mode) => {
-	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
-		extensions: [deflate(WebsocketConnectionType.SERVER)],
-		maxTotalMessageSize: 64 * 1024,
-	});
-	const events = record(connection);
+	const {connection, raw, events} = await deflateServer(t, mode, {maxTotalMessageSize: 64 * 1024});
 	raw.write(
 		Buffer.concat([
 			masked(0x2, compress(Buffer.alloc(1024 * 1024)), {rsv: 0x40}), // inflates past the limit
@@ -174,13 +176,10 @@ for (const mode of modes) {
 // --- Event order: a frame decoded before a protocol error is delivered before the error ----------
 
 both('a compressed message before an invalid frame is delivered before the 1002 error', async (t, mode) => {
-	const {connection, raw} = await rawPeer(t, mode, WebsocketConnectionType.SERVER, {
-		extensions: [deflate(WebsocketConnectionType.SERVER)],
-	});
-	const events = record(connection);
+	const {connection, raw, events} = await deflateServer(t, mode);
 	raw.write(
 		Buffer.concat([
-			masked(0x1, compress(Buffer.from('compressed A')), {rsv: 0x40}),
+			compressedA(),
 			masked(0x1, Buffer.from('bad'), {rsv: 0x20}), // RSV2: no extension defines it
 		]),
 	);
