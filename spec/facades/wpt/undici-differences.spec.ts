@@ -26,16 +26,21 @@ test('undici: replacing an event handler moves its listener to the end', async t
 	t.deepEqual(calls, ['listener 1', 'listener 2', 'second handler']);
 });
 
-test('undici: send() takes a SharedArrayBuffer', async t => {
+test('undici: send() takes a SharedArrayBuffer, and sends the text "[object SharedArrayBuffer]"', async t => {
 	const server = await wptServer(t);
 	const ws = new UndiciWebSocket(`${server.origin}/echo`);
 	t.teardown(() => {
 		ws.close();
 	});
 	await next(ws as unknown as EventTarget, 'open');
+	const shared = new SharedArrayBuffer(4);
+	new Uint8Array(shared).set([1, 2, 3, 250]);
+	const echo = next<MessageEvent>(ws as unknown as EventTarget, 'message');
 	t.notThrows(() => {
-		ws.send(new SharedArrayBuffer(4) as unknown as ArrayBuffer);
+		ws.send(shared as unknown as ArrayBuffer);
 	});
+	// It goes out as text, the SharedArrayBuffer stringified, not as its bytes: the echo server returns that string.
+	t.is((await echo).data, '[object SharedArrayBuffer]');
 });
 
 test('undici: close() takes a BigInt code', t => {
@@ -43,6 +48,8 @@ test('undici: close() takes a BigInt code', t => {
 	t.notThrows(() => {
 		ws.close(1000n as unknown as number);
 	});
+	// The call went through: a close() while CONNECTING fails the connection, leaving CLOSING.
+	t.is(ws.readyState, UndiciWebSocket.CLOSING);
 });
 
 test('undici: the error event is an ErrorEvent', async t => {
@@ -63,6 +70,7 @@ test('undici: binaryType becomes "blob" for any other value, and a Symbol does n
 	t.notThrows(() => {
 		ws.binaryType = Symbol('x') as unknown as 'blob';
 	});
+	t.is(ws.binaryType, 'blob');
 	ws.close();
 });
 
