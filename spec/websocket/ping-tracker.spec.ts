@@ -3,9 +3,11 @@
 import test from 'ava';
 import {PingTracker, type PingSettle} from '../../lib/websocket/ping-tracker.ts';
 
-function settle(log: string[], name: string): PingSettle {
+/** Logs how the ping `name` settled; the round trip it resolved with goes into `times`. */
+function settle(log: string[], name: string, times = new Map<string, number>()): PingSettle {
 	return {
 		resolve(ms) {
+			times.set(name, ms);
 			log.push(`${name} ${ms >= 0 ? 'resolved' : 'negative'}`);
 		},
 		reject(error) {
@@ -16,14 +18,19 @@ function settle(log: string[], name: string): PingSettle {
 
 test('a pong answers the first ping with its payload and every one before it', t => {
 	const log: string[] = [];
+	const times = new Map<string, number>();
 	const tracker = new PingTracker();
-	tracker.add(Buffer.from('a'), settle(log, 'a'), null);
+	tracker.add(Buffer.from('a'), settle(log, 'a', times), null);
 	tracker.add(Buffer.from('k'), null, null);
-	tracker.add(Buffer.from('b'), settle(log, 'b'), null);
-	tracker.add(Buffer.from('c'), settle(log, 'c'), null);
+	tracker.add(Buffer.from('b'), settle(log, 'b', times), null);
+	tracker.add(Buffer.from('c'), settle(log, 'c', times), null);
 	t.is(tracker.answer(Buffer.from('nope')), -1);
-	t.true(tracker.answer(Buffer.from('b')) >= 0);
+	const roundTrip = tracker.answer(Buffer.from('b'));
+	t.true(roundTrip >= 0);
 	t.deepEqual(log, ['a resolved', 'b resolved']);
+	// answer() returns the round trip of the ping the pong names; an earlier ping waited at least as long.
+	t.is(times.get('b'), roundTrip);
+	t.true(times.get('a')! >= roundTrip);
 	t.is(tracker.size, 1);
 	tracker.rejectAll(new Error('gone'));
 	t.deepEqual(log, ['a resolved', 'b resolved', 'c rejected gone']);
@@ -55,4 +62,5 @@ test('a peer that never answers keepalive pings cannot grow the list past 16; pi
 	t.is(tracker.answer(Buffer.from('k0')), -1, 'the oldest keepalive pings are forgotten');
 	t.true(tracker.answer(Buffer.from('k999')) >= 0);
 	t.deepEqual(log, ['user resolved']);
+	t.is(tracker.size, 0, 'the newest keepalive ping answers everything before it');
 });

@@ -6,7 +6,7 @@ import type {Duplex} from 'node:stream';
 import {Opcode, WebsocketConnectionType, WebsocketDataType} from '../../lib/websocket/constants.ts';
 import {FrameDecoder} from '../../lib/websocket/frame-decoder.ts';
 import {encodeClosePayload, encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
-import {batchedBytes, beginBatch, endBatch, reserve, takeBatch} from '../../lib/websocket/write-batch.ts';
+import {batchedBytes, batchSlab, beginBatch, endBatch, reserve, takeBatch} from '../../lib/websocket/write-batch.ts';
 import {both, rawPeer} from '../helpers/modes.ts';
 import {withTimeout} from '../helpers/signals.ts';
 
@@ -130,22 +130,26 @@ test('the batch: one owner at a time; a full slab is replaced, never overwritten
 	const b = {};
 	t.true(beginBatch(a));
 	t.false(beginBatch(b));
-	const first = reserve(1000);
-	t.true(first >= 0);
+	t.true(reserve(1000) >= 0);
 	t.is(batchedBytes(a), 1000);
 	t.is(batchedBytes(b), 0);
 	// Fill the slab until it refuses: the caller must take the batch first.
 	let offset = 0;
+	let reserved = 1;
 	for (let i = 0; i < 100 && offset >= 0; i++) {
 		offset = reserve(1000);
+		reserved += offset >= 0 ? 1 : 0;
 	}
 
 	t.is(offset, -1);
+	t.is(batchedBytes(a), reserved * 1000);
 	const taken = takeBatch();
-	t.truthy(taken);
+	t.is(taken?.length, reserved * 1000, 'the batch is every byte reserved');
 	const before = Buffer.from(taken!);
-	// The next reservation starts a new slab: the bytes taken are not written over.
-	t.true(reserve(1000) >= 0);
+	// The next reservation starts a new slab, at its start: the bytes taken are not written over.
+	t.is(reserve(1000), 0);
+	t.not(batchSlab().buffer, taken!.buffer);
+	batchSlab().fill(0xaa, 0, 1000);
 	t.true(taken!.equals(before));
 	t.is(takeBatch()!.length, 1000);
 	t.is(takeBatch(), null);
