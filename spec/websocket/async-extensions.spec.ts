@@ -154,7 +154,7 @@ async function bufferedAmountAfterLateDeflate(t: ExecutionContext, mode: Mode): 
 		extensions: [deflate(WebsocketConnectionType.CLIENT)],
 	});
 	connection.sendText('a'.repeat(200_000)); // compresses to a few hundred bytes
-	t.true(connection.bufferedAmount >= 200_000);
+	t.is(connection.bufferedAmount, 200_000); // the payload, counted before compression
 	connection.getIoStream().destroy(); // the connection goes away while the message is being compressed
 	await withTimeout(connection.closed, 5000, 'closed');
 	await until(() => zlibLimiter.running === 0 && zlibLimiter.pending === 0, 20_000, 'the deflate to finish');
