@@ -8,12 +8,11 @@
 // in every figure, so compare differences, and against `socket` (the bare upgrade, no library).
 // Pin it to one core for steadier figures: `taskset -c 0 node --import tsx bench/handshake-cpu.ts`.
 
-import {createHash} from 'node:crypto';
 import http from 'node:http';
 import net, {type AddressInfo} from 'node:net';
-import type {Duplex} from 'node:stream';
 import {setTimeout as sleep} from 'node:timers/promises';
 import type {WebsocketConnection} from '../lib/websocket/connection.ts';
+import {serveBareUpgrades} from './bare-upgrade.ts';
 import {buildLibrary, PAYLOAD_LIMIT} from './settings.ts';
 
 const impl = process.argv[2] ?? 'websoup';
@@ -44,23 +43,8 @@ if (impl === 'websoup') {
 		});
 	});
 } else if (impl === 'socket') {
-	// The floor: bench/server.ts's bare upgraded socket.
-	const open = new Set<Duplex>();
-	const close = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
-	server.on('upgrade', (request, socket) => {
-		const key = String(request.headers['sec-websocket-key']);
-		const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-		open.add(socket);
-		socket.on('close', () => open.delete(socket));
-		socket.on('data', (chunk: Buffer) => {
-			if ((chunk[0]! & 0x0f) === 0x8) {
-				socket.end(close);
-			}
-		});
-		socket.on('end', () => socket.destroy());
-		socket.on('error', () => socket.destroy());
-	});
+	// The floor: the bare upgraded socket (bench/bare-upgrade.ts).
+	serveBareUpgrades(server);
 } else {
 	throw new TypeError(`Expected websoup, ws or socket, got ${impl}`);
 }

@@ -95,28 +95,9 @@ if (impl === 'websoup') {
 	ownPort = (tcp.address() as AddressInfo).port;
 	tracked = open;
 } else if (impl === 'socket') {
-	// The floor of the memory and handshake figures on node:http: the upgraded socket with no
-	// WebSocket library at all. It writes the 101 and answers the generator's Close (its only
-	// frame) with a Close and FIN, checking nothing: what no library on node:http can go below.
-	const {createHash} = await import('node:crypto');
-	const open = new Set<import('node:stream').Duplex>();
-	const close = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
-	server.on('upgrade', (request, socket) => {
-		const key = String(request.headers['sec-websocket-key']);
-		const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-		open.add(socket);
-		socket.on('close', () => open.delete(socket));
-		socket.on('data', (chunk: Buffer) => {
-			if ((chunk[0]! & 0x0f) === 0x8) {
-				socket.end(close);
-			}
-		});
-		// The peer gone: close our side too, so the count of open sockets drops.
-		socket.on('end', () => socket.destroy());
-		socket.on('error', () => socket.destroy());
-	});
-	tracked = open;
+	// The floor of the memory and handshake figures on node:http (bench/bare-upgrade.ts).
+	const {serveBareUpgrades} = await import('./bare-upgrade.ts');
+	tracked = serveBareUpgrades(server);
 } else {
 	throw new TypeError(`Expected websoup, ws, uws, tcp or socket, got ${String(impl)}`);
 }

@@ -4,7 +4,6 @@
 // and written to every socket (one write per socket, as any library at one publish per turn).
 // Usage (by bench/topics.ts only): node --import tsx bench/topics-server.ts websoup|ws|socket
 
-import {createHash} from 'node:crypto';
 import http from 'node:http';
 import type {AddressInfo, Socket} from 'node:net';
 import {performance} from 'node:perf_hooks';
@@ -12,6 +11,7 @@ import {WebSocketServer, type WebSocket} from 'ws';
 import type {WebsocketConnection} from '../lib/websocket/connection.ts';
 import type {WebsocketHub} from '../lib/topics/hub.ts';
 import type {RedisBroker} from '../lib/topics/redis-broker.ts';
+import {writeBare101} from './bare-upgrade.ts';
 import {cpuMs, serve} from './child.ts';
 import {loadLibrary} from './settings.ts';
 
@@ -31,9 +31,7 @@ if (impl === 'websoup') {
 	});
 } else if (impl === 'socket') {
 	server.on('upgrade', (request, socket: Socket) => {
-		const key = String(request.headers['sec-websocket-key']);
-		const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-		socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+		writeBare101(request, socket);
 		bare.add(socket);
 		socket.on('close', () => bare.delete(socket));
 		socket.on('end', () => socket.destroy());

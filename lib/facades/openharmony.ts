@@ -249,14 +249,7 @@ export class WebSocketClient {
 				this.#callbacks.onOpen?.(this, {code: 101, reason: 'Switching Protocols'});
 			},
 			(error: unknown) => {
-				if (this.#attempt !== attempt) {
-					return;
-				}
-
-				this.#state = 'closed';
-				const errorMessage = messageOf(error);
-				this.#callbacks.onError?.(this, {errorCode: WebSocketErrCode.CONNECTION_ERROR, errorMessage});
-				this.#callbacks.onClose?.(this, {code: ABNORMAL_CLOSE, reason: errorMessage});
+				this.#connectFailed(attempt, error);
 			},
 		);
 		return WebSocketErrCode.OK;
@@ -370,6 +363,18 @@ export class WebSocketClient {
 		return WebSocketErrCode.OK;
 	}
 
+	/** The connection of `attempt` could not be made (for good, when reconnecting): error, then close, unless a newer connect() took over. */
+	#connectFailed(attempt: Attempt, error: unknown): void {
+		if (this.#attempt !== attempt) {
+			return;
+		}
+
+		this.#state = 'closed';
+		const errorMessage = messageOf(error);
+		this.#callbacks.onError?.(this, {errorCode: WebSocketErrCode.CONNECTION_ERROR, errorMessage});
+		this.#callbacks.onClose?.(this, {code: ABNORMAL_CLOSE, reason: errorMessage});
+	}
+
 	/** connect() with `reconnect`: each connection of websocketReconnect() is wired as a connect() would wire it. */
 	#connectReconnecting(attempt: Attempt, uri: URL, options: WebSocketRequestOptions, headers: Array<[string, string]>): void {
 		if (options.reconnect !== true && (typeof options.reconnect !== 'object' || options.reconnect === null)) {
@@ -405,14 +410,7 @@ export class WebSocketClient {
 					this.#callbacks.onOpen?.(this, {code: 101, reason: 'Switching Protocols'});
 				}
 			} catch (error) {
-				if (this.#attempt !== attempt) {
-					return;
-				}
-
-				this.#state = 'closed';
-				const errorMessage = messageOf(error);
-				this.#callbacks.onError?.(this, {errorCode: WebSocketErrCode.CONNECTION_ERROR, errorMessage});
-				this.#callbacks.onClose?.(this, {code: ABNORMAL_CLOSE, reason: errorMessage});
+				this.#connectFailed(attempt, error);
 			}
 		})();
 	}

@@ -65,6 +65,11 @@ function isList(slot: HandlerSlot): slot is readonly HandlerRecord[] {
 	return Array.isArray(slot);
 }
 
+/** Whether `record` runs in the handler stage `after` of an emission with `detail`. */
+function runsAt(record: HandlerRecord, after: boolean, detail: string | null): boolean {
+	return record.after === after && record.connected && record.blocked === 0 && (record.detail === null || record.detail === detail);
+}
+
 const classInfos = new WeakMap<object, ClassInfo>();
 let nextHandlerId = 1;
 /** GLib has no bound; websoup stops an emission restarted this many times by NO_RECURSE re-emissions. */
@@ -508,7 +513,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	): void {
 		const {detail} = emission;
 		if (!isList(slot)) {
-			if (slot.after === after && slot.connected && slot.blocked === 0 && (slot.detail === null || slot.detail === detail)) {
+			if (runsAt(slot, after, detail)) {
 				this.#apply(slot.fn, name, args);
 			}
 
@@ -518,12 +523,7 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 		const handlers = slot;
 		for (let i = 0; i < handlers.length; i++) {
 			const record = handlers[i]!;
-			if (
-				record.after === after &&
-				record.connected &&
-				record.blocked === 0 &&
-				(record.detail === null || record.detail === detail)
-			) {
+			if (runsAt(record, after, detail)) {
 				this.#apply(record.fn, name, args);
 				if (emission.state !== EmissionState.RUN) {
 					return;

@@ -44,13 +44,14 @@ function validateValue(value: unknown): string {
  * @returns Whether they are equal ignoring ASCII case.
  */
 export function asciiEqualsIgnoreCase(a: string, b: string): boolean {
-	if (a.length !== b.length) {
-		return false;
-	}
+	return a.length === b.length && asciiMatchesAt(a, 0, b);
+}
 
-	for (let i = 0; i < a.length; i++) {
-		let x = a.charCodeAt(i);
-		let y = b.charCodeAt(i);
+/** Whether `value` holds `token` at `from`, ignoring ASCII case (no substring is made). */
+function asciiMatchesAt(value: string, from: number, token: string): boolean {
+	for (let j = 0; j < token.length; j++) {
+		let x = value.charCodeAt(from + j);
+		let y = token.charCodeAt(j);
 		if (x >= 0x41 && x <= 0x5a) {
 			x += 0x20;
 		}
@@ -183,7 +184,7 @@ function listContains(value: string, token: string, caseSensitive: boolean): boo
 			to--;
 		}
 
-		if (to - from === token.length && elementEquals(value, from, token, caseSensitive)) {
+		if (to - from === token.length && (caseSensitive ? value.startsWith(token, from) : asciiMatchesAt(value, from, token))) {
 			return true;
 		}
 
@@ -193,28 +194,6 @@ function listContains(value: string, token: string, caseSensitive: boolean): boo
 
 		start = i + 1;
 	}
-}
-
-function elementEquals(value: string, from: number, token: string, caseSensitive: boolean): boolean {
-	for (let j = 0; j < token.length; j++) {
-		let x = value.charCodeAt(from + j);
-		let y = token.charCodeAt(j);
-		if (!caseSensitive) {
-			if (x >= 0x41 && x <= 0x5a) {
-				x += 0x20;
-			}
-
-			if (y >= 0x41 && y <= 0x5a) {
-				y += 0x20;
-			}
-		}
-
-		if (x !== y) {
-			return false;
-		}
-	}
-
-	return true;
 }
 
 interface HeaderEntry {

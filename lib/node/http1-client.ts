@@ -12,6 +12,7 @@ import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {clientVerifyHandshake} from '../websocket/handshake.ts';
 import {MAX_REFUSED_BODY_SIZE, abortedError, type WebsocketConnectOptions} from './client.ts';
+import {givenConnectionLimits} from './connection-options.ts';
 
 /** Whether `value` is an IP literal (a TLS `servername` must not be one). */
 function isIpHost(host: string): boolean {
@@ -333,39 +334,8 @@ function openConnection(
 		origin: msg.requestHeaders.getOne('Origin'),
 		protocol: msg.responseHeaders.getOne('Sec-WebSocket-Protocol'),
 		extensions,
+		...givenConnectionLimits(options),
 	};
-	if (options.maxIncomingPayloadSize !== undefined) {
-		properties.maxIncomingPayloadSize = options.maxIncomingPayloadSize;
-	}
-
-	if (options.maxTotalMessageSize !== undefined) {
-		properties.maxTotalMessageSize = options.maxTotalMessageSize;
-	}
-
-	if (options.keepaliveInterval !== undefined) {
-		properties.keepaliveInterval = options.keepaliveInterval;
-	}
-
-	if (options.keepalivePongTimeout !== undefined) {
-		properties.keepalivePongTimeout = options.keepalivePongTimeout;
-	}
-
-	if (options.maxIncomingFragments !== undefined) {
-		properties.maxIncomingFragments = options.maxIncomingFragments;
-	}
-
-	if (options.maxBufferedAmount !== undefined) {
-		properties.maxBufferedAmount = options.maxBufferedAmount;
-	}
-
-	if (options.closeTimeout !== undefined) {
-		properties.closeTimeout = options.closeTimeout;
-	}
-
-	if (options.idleTimeout !== undefined) {
-		properties.idleTimeout = options.idleTimeout;
-	}
-
 	let connection: WebsocketConnection;
 	try {
 		connection = new WebsocketConnection(properties);

@@ -1,5 +1,6 @@
 // Node glue, client side over HTTP/2: websocketConnect's extended CONNECT stream (RFC 8441) on node:http2.
 
+import type {EventEmitter} from 'node:events';
 import type {ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders} from 'node:http2';
 import {isIP} from 'node:net';
 import type {ConnectionOptions, TLSSocket} from 'node:tls';
@@ -163,17 +164,8 @@ async function openTls(
 
 	const socket = tlsConnect(options);
 	try {
-		await step<void>(bounds, (resolve, reject) => {
-			const onError = (error: Error): void => reject(error);
-			const onClose = (): void => reject(closedError());
-			socket.once('secureConnect', resolve);
-			socket.once('error', onError);
-			socket.once('close', onClose);
-			return () => {
-				socket.removeListener('secureConnect', resolve);
-				socket.removeListener('error', onError);
-				socket.removeListener('close', onClose);
-			};
+		await stepUntil<void>(bounds, socket, 'secureConnect', resolve => {
+			resolve();
 		});
 	} catch (error) {
 		socket.on('error', () => {});
@@ -208,6 +200,34 @@ async function extendedConnectAllowed(session: ClientHttp2Session, bounds: Bound
 	return step<boolean>(bounds, (resolve, reject) => {
 		known.then(resolve, reject);
 		return () => {};
+	});
+}
+
+/**
+ * A {@link step} that waits for `event` on `emitter`, where `settle` decides with the event's
+ * arguments, and fails on the emitter's `'error'` or its `'close'` before the event.
+ */
+async function stepUntil<T>(
+	bounds: Bounds,
+	emitter: EventEmitter,
+	event: string,
+	settle: (resolve: (value: T) => void, reject: (error: Error) => void, ...args: unknown[]) => void,
+): Promise<T> {
+	return step<T>(bounds, (resolve, reject) => {
+		const onEvent = (...args: unknown[]): void => {
+			settle(resolve, reject, ...args);
+		};
+
+		const onError = (error: Error): void => reject(error);
+		const onClose = (): void => reject(closedError());
+		emitter.once(event, onEvent);
+		emitter.once('error', onError);
+		emitter.once('close', onClose);
+		return () => {
+			emitter.removeListener(event, onEvent);
+			emitter.removeListener('error', onError);
+			emitter.removeListener('close', onClose);
+		};
 	});
 }
 
@@ -313,28 +333,15 @@ async function exchange(
 ): Promise<ClientHttp2Stream> {
 	const stream = session.request(requestHeaders(msg, secure), {endStream: false});
 	try {
-		const responded = await step<boolean>(bounds, (resolve, reject) => {
-			const onResponse = (headers: IncomingHttpHeaders): void => {
-				try {
-					fillResponse(msg, headers);
-				} catch (error) {
-					reject(error as Error);
-					return;
-				}
+		const responded = await stepUntil<boolean>(bounds, stream, 'response', (resolve, reject, headers) => {
+			try {
+				fillResponse(msg, headers as IncomingHttpHeaders);
+			} catch (error) {
+				reject(error as Error);
+				return;
+			}
 
-				resolve(msg.statusCode === 200);
-			};
-
-			const onError = (error: Error): void => reject(error);
-			const onClose = (): void => reject(closedError());
-			stream.once('response', onResponse);
-			stream.once('error', onError);
-			stream.once('close', onClose);
-			return () => {
-				stream.removeListener('response', onResponse);
-				stream.removeListener('error', onError);
-				stream.removeListener('close', onClose);
-			};
+			resolve(msg.statusCode === 200);
 		});
 		if (responded) {
 			return stream;

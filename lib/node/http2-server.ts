@@ -13,11 +13,10 @@ import {mapStreamEnd} from './http2-stream.ts';
 import {
 	appendHeaders,
 	checkInTime,
+	handOver,
 	lookup,
 	type HandlerEntry,
 	type Registry,
-	type WebsocketServer,
-	type WebsocketServerCallback,
 } from './server.ts';
 
 /** An HTTP/2 server, cleartext or TLS (with or without `allowHTTP1`). */
@@ -214,16 +213,7 @@ async function handleStream(
 
 	mapStreamEnd(connection, stream);
 	stream.removeListener('error', onError);
-	entry.shutdown.add(connection);
-	try {
-		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
-	} catch (error) {
-		process.emitWarning(
-			`websocket handler callback threw: ${error instanceof Error ? error.message : String(error)}`,
-			{type: 'WebsocketWarning', code: 'WEBSOCKET_CALLBACK_THREW'},
-		);
-		connection.close(1011);
-	}
+	handOver(entry, server, msg, path, connection);
 }
 
 /**

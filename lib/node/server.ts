@@ -15,7 +15,7 @@ import {checkedConstructProperties} from '../gobject/object.ts';
 import {describe} from '../gobject/param-spec.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
 import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
-import {validateConnectionOptions} from './connection-options.ts';
+import {validateConnectionOptions, type ConnectionLimitOptions} from './connection-options.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
@@ -142,16 +142,7 @@ export interface HandlerEntry {
 }
 
 /** The limits of a server-side connection: every one given, so each handshake's properties have one shape. */
-export interface ServerConnectionLimits {
-	readonly maxIncomingPayloadSize: number;
-	readonly maxTotalMessageSize: number;
-	readonly keepaliveInterval: number;
-	readonly keepalivePongTimeout: number;
-	readonly maxIncomingFragments: number;
-	readonly maxBufferedAmount: number;
-	readonly closeTimeout: number;
-	readonly idleTimeout: number;
-}
+export type ServerConnectionLimits = {readonly [K in keyof ConnectionLimitOptions]-?: number};
 
 /** The `extensions` property's default: one frozen empty list, shared by every connection that negotiated none. */
 const NO_EXTENSIONS = WebsocketConnection.findProperty('extensions')!.defaultValue as readonly WebsocketExtension[];
@@ -337,6 +328,24 @@ async function runCheck(entry: HandlerEntry, msg: Message): Promise<Message | nu
 	}
 
 	return msg;
+}
+
+/**
+ * Gives a new connection to the handler: its graceful shutdown tracks it, and its callback gets it;
+ * a callback that throws is a process warning and closes the connection with 1011. Shared with the
+ * HTTP/2 glue.
+ */
+export function handOver(entry: HandlerEntry, server: WebsocketServer, msg: Message, path: string, connection: WebsocketConnection): void {
+	entry.shutdown.add(connection);
+	try {
+		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
+	} catch (error) {
+		process.emitWarning(
+			`websocket handler callback threw: ${error instanceof Error ? error.message : String(error)}`,
+			{type: 'WebsocketWarning', code: 'WEBSOCKET_CALLBACK_THREW'},
+		);
+		connection.close(1011);
+	}
 }
 
 /**
@@ -549,16 +558,7 @@ function accept(server: WebsocketServer, entry: HandlerEntry, msg: Message, path
 		throw error;
 	}
 
-	entry.shutdown.add(connection);
-	try {
-		(entry.callback as WebsocketServerCallback<WebsocketServer>)(server, msg, path, connection);
-	} catch (error) {
-		process.emitWarning(
-			`websocket handler callback threw: ${error instanceof Error ? error.message : String(error)}`,
-			{type: 'WebsocketWarning', code: 'WEBSOCKET_CALLBACK_THREW'},
-		);
-		connection.close(1011);
-	}
+	handOver(entry, server, msg, path, connection);
 
 	return true;
 }

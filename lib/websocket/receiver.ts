@@ -374,13 +374,15 @@ export class Receiver implements FrameDecoderHandler {
 		this.idleTimer?.touch();
 
 		const start = opcode !== Opcode.CONTINUATION;
+		const total = (this.#message?.size ?? 0) + payload.length;
+		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
+		if (this.maxTotalMessageSize > 0 && total > this.maxTotalMessageSize) {
+			this.#owner[kReadFailed](tooBigError(this.#peer(), 'max-total-message-size', this.maxTotalMessageSize, total));
+			return;
+		}
+
 		if (fin && start) {
 			// A whole message in one frame: validate and deliver without copying.
-			if (this.maxTotalMessageSize > 0 && payload.length > this.maxTotalMessageSize) {
-				this.#owner[kReadFailed](tooBigError(this.#peer(), 'max-total-message-size', this.maxTotalMessageSize, payload.length));
-				return;
-			}
-
 			if (
 				opcode === Opcode.TEXT &&
 				!(validated < 0 ? isValidUtf8(payload) : this.#utf8!.push(payload.subarray(validated)) && this.#utf8!.end())
@@ -394,12 +396,6 @@ export class Receiver implements FrameDecoderHandler {
 		}
 
 		const message = (this.#message ??= {buffer: null, size: 0, count: 0});
-		const total = message.size + payload.length;
-		// libsoup 3.8: the assembled message is bounded too, against many small fragments.
-		if (this.maxTotalMessageSize > 0 && total > this.maxTotalMessageSize) {
-			this.#owner[kReadFailed](tooBigError(this.#peer(), 'max-total-message-size', this.maxTotalMessageSize, total));
-			return;
-		}
 
 		// As ws 8.21: the number of fragments is bounded as well, each costing a frame's work.
 		if (this.maxIncomingFragments > 0 && ++message.count > this.maxIncomingFragments) {
