@@ -6,7 +6,8 @@
 // memory with BENCH_SNAPSHOT=1 also writes a heap snapshot of the server holding its 5,000 idle
 // connections to DIR/idle-LIB.heapsnapshot.
 // The server runs under --cpu-prof (profile written to DIR, default ./profiles; `none`: no profile) and prints the rate,
-// its own CPU share and the generator's.
+// its own CPU share and the generator's. BENCH_SERVER_FLAGS adds Node flags to the server, as in
+// bench/sequence.ts (`--perf-basic-prof` for `perf record -p`, `--trace-gc`).
 
 import {Child, killAll} from './child.ts';
 import {buildLoadgen, runLoadgen, startEchoServer} from './loadgen.ts';
@@ -62,7 +63,7 @@ const server = await Child.start('server', 'server.ts', {
 	core: 0,
 	args: [lib, ...(figure === 'deflate' ? ['deflate'] : [])],
 	env: {BENCH_LIB: buildLibrary()},
-	nodeOptions: ['--expose-gc', ...profiling],
+	nodeOptions: ['--expose-gc', ...profiling, ...(process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter(Boolean)],
 });
 try {
 	const {port} = await server.request('info');

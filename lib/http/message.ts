@@ -28,11 +28,6 @@ export class Message {
 	/** The response body, or `null`; set by {@link Message.setResponse}. */
 	responseBody: Buffer | null = null;
 	/**
-	 * The IP address of the peer (server side), or `null` when unknown; what
-	 * {@link Message.getRemoteHost} returns.
-	 */
-	remoteAddress: string | null = null;
-	/**
 	 * The `:protocol` pseudo-header of an HTTP/2 extended CONNECT (RFC 8441 §4), `'websocket'` for a
 	 * WebSocket; `null` for any other request. Only meaningful when {@link Message.httpVersion} is `'2'`.
 	 */
@@ -40,6 +35,7 @@ export class Message {
 
 	#method = 'GET';
 	#uri: URL;
+	#remoteAddress: string | null = null;
 	#httpVersion: HttpVersion = '1.1';
 	#statusCode = 0;
 	#reasonPhrase = '';
@@ -85,6 +81,27 @@ export class Message {
 		}
 
 		this.#method = method;
+	}
+
+	/**
+	 * The IP address of the peer (server side), or `null` when unknown; what
+	 * {@link Message.getRemoteHost} returns. On a message made from a request it is read from the
+	 * socket when first asked for, then kept, as libsoup's `soup_server_message_get_remote_host()`
+	 * does: ask while the connection is open (in the handler's callback, say) to have it after the
+	 * socket is closed.
+	 *
+	 * @throws {TypeError} on assignment of anything but a string or `null`.
+	 */
+	get remoteAddress(): string | null {
+		return this.#remoteAddress;
+	}
+
+	set remoteAddress(address: string | null) {
+		if (address !== null) {
+			assertString(address, 'remoteAddress');
+		}
+
+		this.#remoteAddress = address;
 	}
 
 	/**
@@ -161,7 +178,8 @@ export class Message {
 	/**
 	 * The local end of the connection the request came on, like
 	 * `soup_server_message_get_local_address()`: Node's `net.AddressInfo`, e.g.
-	 * `{address: '127.0.0.1', family: 'IPv4', port: 8080}`, as it was when the message was made.
+	 * `{address: '127.0.0.1', family: 'IPv4', port: 8080}`. Like libsoup's, it is read from the socket
+	 * when first asked for, then kept.
 	 *
 	 * @returns The address, or `null` for a message that {@link messageFromIncomingMessage} did not
 	 *   make from a request (a client message, one made with `new Message()`).
@@ -173,8 +191,9 @@ export class Message {
 	/**
 	 * The remote end of the connection the request came on (the client, or the last proxy), like
 	 * `soup_server_message_get_remote_address()`: Node's `net.AddressInfo`, e.g.
-	 * `{address: '127.0.0.1', family: 'IPv4', port: 54321}`, as it was when the message was made,
-	 * so it is still there once the socket is closed.
+	 * `{address: '127.0.0.1', family: 'IPv4', port: 54321}`. Like libsoup's, it is read from the
+	 * socket when first asked for, then kept: asked while the connection is open, it is still there
+	 * once the socket is closed; first asked after that, it is `null`.
 	 *
 	 * @returns The address, or `null` for a message not made by {@link messageFromIncomingMessage}.
 	 */

@@ -5,7 +5,7 @@ import type {Http2Stream, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2S
 import type {Socket} from 'node:net';
 import {invalidHttp} from '../http/head.ts';
 import type {Message} from '../http/message.ts';
-import {ServerMessage, serverConnectionOf} from './incoming-message.ts';
+import {ServerMessage, socketOf} from './incoming-message.ts';
 
 /** Options of {@link messageFromHttp2Headers}. */
 export interface Http2HeadersOptions {
@@ -80,7 +80,7 @@ export function messageFromHttp2Headers(headers: IncomingHttpHeaders, options: H
 	}
 
 	const socket = options.stream?.session?.socket as Socket | undefined;
-	const msg = new ServerMessage(uri, serverConnectionOf(socket));
+	const msg = new ServerMessage(uri, socketOf(socket));
 	msg.httpVersion = '2';
 	try {
 		msg.method = method;
@@ -99,10 +99,6 @@ export function messageFromHttp2Headers(headers: IncomingHttpHeaders, options: H
 
 	const protocol = single(headers, ':protocol');
 	msg.connectProtocol = protocol ?? null;
-	if (socket !== undefined) {
-		msg.remoteAddress = socket.remoteAddress ?? null;
-	}
-
 	return msg;
 }
 

@@ -8,40 +8,59 @@ import {asciiEqualsIgnoreCase} from '../http/headers.ts';
 import {Message, messageSchemes} from '../http/message.ts';
 
 /**
- * What a server-side {@link Message} knows of the connection its request came on (libsoup's
- * `SoupServerMessage`), taken when {@link messageFromIncomingMessage} made it. Internal.
- */
-export interface ServerConnection {
-	readonly socket: Socket;
-	readonly localAddress: AddressInfo | null;
-	readonly remoteAddress: AddressInfo | null;
-}
-
-/**
  * A message made from a request: it answers {@link Message.getLocalAddress},
- * {@link Message.getRemoteAddress} and {@link Message.getSocket} from the connection, so the
- * message class in lib/http stays free of sockets. Internal: the package exports only `Message`.
+ * {@link Message.getRemoteAddress}, {@link Message.remoteAddress} and {@link Message.getSocket}
+ * from the socket it came on, so the message class in lib/http stays free of sockets. As libsoup's
+ * `SoupServerMessage`, it reads an address from the socket when first asked for, then keeps it: a
+ * handshake nobody asks costs no `getsockname`/`getpeername` and keeps no address. Internal: the
+ * package exports only `Message`.
  */
 export class ServerMessage extends Message {
-	readonly #connection: ServerConnection | null;
+	readonly #socket: Socket | null;
+	// `undefined`: not asked for yet.
+	#localAddress: AddressInfo | null | undefined;
+	#remoteAddress: AddressInfo | null | undefined;
+	#remoteHost: string | null | undefined;
 
-	constructor(uri: string | URL, connection: ServerConnection | null) {
+	constructor(uri: string | URL, socket: Socket | null) {
 		super(uri);
-		this.#connection = connection;
+		this.#socket = socket;
+	}
+
+	override get remoteAddress(): string | null {
+		if (this.#remoteHost === undefined) {
+			const address: unknown = this.#socket?.remoteAddress;
+			this.#remoteHost = typeof address === 'string' && address !== '' ? address : null;
+		}
+
+		return this.#remoteHost;
+	}
+
+	override set remoteAddress(address: string | null) {
+		super.remoteAddress = address;
+		this.#remoteHost = address;
 	}
 
 	override getLocalAddress(): AddressInfo | null {
-		const local = this.#connection?.localAddress;
-		return local === undefined || local === null ? null : {...local};
+		if (this.#localAddress === undefined) {
+			const socket = this.#socket;
+			this.#localAddress = socket === null ? null : addressInfo(socket.localAddress, socket.localFamily, socket.localPort);
+		}
+
+		return this.#localAddress === null ? null : {...this.#localAddress};
 	}
 
 	override getRemoteAddress(): AddressInfo | null {
-		const remote = this.#connection?.remoteAddress;
-		return remote === undefined || remote === null ? null : {...remote};
+		if (this.#remoteAddress === undefined) {
+			const socket = this.#socket;
+			this.#remoteAddress = socket === null ? null : addressInfo(socket.remoteAddress, socket.remoteFamily, socket.remotePort);
+		}
+
+		return this.#remoteAddress === null ? null : {...this.#remoteAddress};
 	}
 
 	override getSocket(): Socket | null {
-		return this.#connection?.socket ?? null;
+		return this.#socket;
 	}
 }
 
@@ -54,20 +73,9 @@ function addressInfo(address: unknown, family: unknown, port: unknown): AddressI
 	return {address, family: typeof family === 'string' ? family : address.includes(':') ? 'IPv6' : 'IPv4', port};
 }
 
-/**
- * The connection of a server-side message as it is now (the message keeps it once the socket is
- * closed), or `null` without a socket. Internal: for the Node adapters of this layer.
- */
-export function serverConnectionOf(socket: Socket | null | undefined): ServerConnection | null {
-	if (socket === null || typeof socket !== 'object') {
-		return null;
-	}
-
-	return {
-		socket,
-		localAddress: addressInfo(socket.localAddress, socket.localFamily, socket.localPort),
-		remoteAddress: addressInfo(socket.remoteAddress, socket.remoteFamily, socket.remotePort),
-	};
+/** The socket of a request, or `null` when it has none that is an object. Internal: for the Node adapters of this layer. */
+export function socketOf(socket: Socket | null | undefined): Socket | null {
+	return socket !== null && typeof socket === 'object' ? socket : null;
 }
 
 /** RFC 7230 §5.4 `Host = uri-host [ ":" port ]`; reg-name without percent-encoding, or an IP literal. */
@@ -88,7 +96,8 @@ export interface IncomingMessageOptions {
  * an `'upgrade'` listener: method, full URI (`ws:` or `wss:`, host from `Host`, path and query from
  * the request target), HTTP version, every header line from `req.rawHeaders` (repeats kept, in
  * order), and the connection: `remoteAddress` and the accessors {@link Message.getLocalAddress},
- * {@link Message.getRemoteAddress}, {@link Message.getRemoteHost} and {@link Message.getSocket}.
+ * {@link Message.getRemoteAddress}, {@link Message.getRemoteHost} and {@link Message.getSocket}
+ * (the addresses read from the socket when first asked for, as libsoup does).
  *
  * @param req - The request.
  * @param options - Whether the connection is secure.
@@ -156,8 +165,7 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 		pathAndQuery = `${absolute.pathname}${absolute.search}`;
 	}
 
-	const socket = req.socket as Socket | null | undefined;
-	const connection = serverConnectionOf(socket);
+	const socket = socketOf(req.socket as Socket | null | undefined);
 
 	// The URI is parsed once, from scheme, authority and target written out in full: a target such
 	// as "//evil.example/" then stays a path (resolving it against a base would read it as a
@@ -166,7 +174,7 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 	let msg: Message;
 	if (pathAndQuery.startsWith('/') && !pathAndQuery.includes('#')) {
 		try {
-			msg = new ServerMessage(`${scheme}://${authority}${pathAndQuery}`, connection);
+			msg = new ServerMessage(`${scheme}://${authority}${pathAndQuery}`, socket);
 		} catch (error) {
 			throw invalidHttp(`Invalid HTTP request: invalid Host header ${describe(authority)}`, error);
 		}
@@ -186,7 +194,7 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 			uri.search = pathAndQuery.slice(queryStart);
 		}
 
-		msg = new ServerMessage(uri, connection);
+		msg = new ServerMessage(uri, socket);
 	}
 
 	try {
@@ -199,6 +207,5 @@ export function messageFromIncomingMessage(req: IncomingMessage, options: Incomi
 	}
 
 	msg.httpVersion = req.httpVersion === '1.0' ? '1.0' : '1.1';
-	msg.remoteAddress = socket?.remoteAddress ?? null;
 	return msg;
 }

@@ -129,11 +129,37 @@ test('the callback\'s Message knows its connection: local and remote address, re
 	t.is<unknown, unknown>(socket, connection.getIoStream());
 	t.is(socket?.remotePort, clientPort);
 
-	// Like libsoup's, the addresses are those of the request: they outlive the socket.
+	// Like libsoup's, an address asked for once is kept: it outlives the socket.
 	await closeClient(client);
 	await withTimeout(connection.closed, 5000, 'the server side closed');
 	t.deepEqual(msg.getRemoteAddress(), {address: '127.0.0.1', family: 'IPv4', port: clientPort});
 	t.is(msg.getRemoteHost(), '127.0.0.1');
+	t.deepEqual(msg.getLocalAddress(), {address: '127.0.0.1', family: 'IPv4', port});
+});
+
+// libsoup reads an address from the socket when first asked for (soup_server_connection_get_remote_address,
+// soup_server_message_get_remote_host): a handshake nobody asks costs no getsockname/getpeername.
+test('the callback\'s Message reads its addresses when first asked for: first asked after the close, they are null', async t => {
+	const {port, next} = await serve(t, (server, record) => {
+		addWebsocketHandler(server, '/ws', null, null, record('ws'));
+	});
+	const client = await websocketConnect(`ws://127.0.0.1:${port}/ws`);
+	const {msg, connection} = await next();
+	const socket = connection.getIoStream() as Socket;
+	t.is(msg.getSocket(), socket);
+	await closeClient(client);
+	await withTimeout(connection.closed, 5000, 'the server side closed');
+	t.true(socket.destroyed);
+	t.is(msg.getRemoteAddress(), null);
+	t.is(msg.getLocalAddress(), null);
+	t.is(msg.getRemoteHost(), null);
+	t.is(msg.remoteAddress, null);
+	// Set by the application, it is what the message answers.
+	msg.remoteAddress = '192.0.2.1';
+	t.is(msg.getRemoteHost(), '192.0.2.1');
+	t.throws(() => {
+		msg.remoteAddress = 42 as unknown as string;
+	}, {instanceOf: TypeError, message: /remoteAddress/});
 });
 
 test('the callback\'s Message knows its connection over wss: the socket is the TLSSocket', async t => {
