@@ -33,6 +33,8 @@ export interface Reply {
 	readonly heapUsed: number;
 	readonly heapTotal: number;
 	readonly external: number;
+	/** The committed size of each V8 heap space (`v8.getHeapSpaceStatistics()`), by name. */
+	readonly spaces: Readonly<Record<string, number>>;
 	readonly cpuMs: number;
 	readonly gobject: number;
 	readonly eventemitter3: number;

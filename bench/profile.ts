@@ -80,6 +80,12 @@ try {
 
 			const per = (key: 'rss' | 'heapUsed' | 'heapTotal' | 'external'): string => ((after[key] - before[key]) / 5000).toFixed(0);
 			console.log(`memory ${lib}: RSS ${per('rss')} B/conn, heap used ${per('heapUsed')} B/conn, heap committed ${per('heapTotal')} B/conn, external ${per('external')} B/conn`);
+			// RSS follows what the heap committed more than what it holds: where it grew, per space.
+			const spaces = Object.entries(after.spaces)
+				.filter(([name, size]) => size !== before.spaces[name])
+				.map(([name, size]) => `${name} ${((size - (before.spaces[name] ?? 0)) / 5000).toFixed(0)}`)
+				.join(', ');
+			console.log(`  heap committed per space: ${spaces} B/conn`);
 			await generator.request('closeIdle');
 		} finally {
 			await generator.stop();

@@ -8,7 +8,7 @@ import net from 'node:net';
 import type {AddressInfo} from 'node:net';
 import {Session} from 'node:inspector';
 import {writeFileSync} from 'node:fs';
-import {writeHeapSnapshot} from 'node:v8';
+import {getHeapSpaceStatistics, writeHeapSnapshot} from 'node:v8';
 import type {WebsocketConnection} from '../lib/websocket/connection.ts';
 import {cpuMs, serve} from './child.ts';
 import {loadLibrary, PAYLOAD_LIMIT, wsHelpers} from './settings.ts';
@@ -163,7 +163,8 @@ serve({
 		await new Promise(resolve => setTimeout(resolve, 50));
 		collect();
 		const usage = process.memoryUsage();
-		return {rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, open: openCount()};
+		const spaces = Object.fromEntries(getHeapSpaceStatistics().map(space => [space.space_name, space.space_size]));
+		return {rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, open: openCount(), spaces};
 	},
 	/** A CPU profile of what runs from now until `profileStop` (one phase of a longer run). */
 	async profileStart() {

@@ -2,7 +2,7 @@
 
 import {debuglog} from 'node:util';
 import {CloseCode, MAX_CLOSE_REASON, WebsocketState} from '../websocket/constants.ts';
-import type {WebsocketConnection} from '../websocket/connection.ts';
+import {kClosedHook, type WebsocketConnection} from '../websocket/connection.ts';
 import {Message} from '../http/message.ts';
 
 const debug = debuglog('websocket');
@@ -12,9 +12,6 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 5000;
 
 /** The default of {@link WebsocketHandlerCloseOptions.retryAfter}: 5 s. */
 export const DEFAULT_RETRY_AFTER = 5;
-
-/** Closed connections are swept out of the set once it has grown by this many, or by a quarter, since the last sweep. */
-const MIN_SWEEP_SIZE = 64;
 
 /** Options of {@link WebsocketHandler.close}. */
 export interface WebsocketHandlerCloseOptions {
@@ -61,14 +58,17 @@ function wholeNumber(value: unknown, name: string, max: number): number {
 }
 
 /**
- * The open connections of one handler and its shutdown. Connections are kept in a set through
- * weak references, so a closed connection the application has let go of is collected at once
- * (an open one stays alive through its socket); the references of closed connections are swept out
- * as the set grows by a quarter (amortised O(1) per connection, no signal handler per connection).
+ * The open connections of one handler and its shutdown. A connection leaves the set when it is
+ * closed, through an internal hook it calls once ({@link kClosedHook}): no signal handler and no
+ * weak reference per connection, and a closed connection the application has let go of is
+ * collected at once (an open one stays alive through its socket anyway).
  */
 export class HandlerShutdown {
-	readonly #open = new Set<WeakRef<WebsocketConnection>>();
-	#sweepAt = MIN_SWEEP_SIZE;
+	readonly #open = new Set<WebsocketConnection>();
+	readonly #leave = (connection: WebsocketConnection): void => {
+		this.#open.delete(connection);
+	};
+
 	#result: Promise<WebsocketHandlerCloseResult> | null = null;
 	#retryAfter = DEFAULT_RETRY_AFTER;
 
@@ -79,17 +79,17 @@ export class HandlerShutdown {
 
 	/** Connections accepted and not yet closed. */
 	get size(): number {
-		this.#sweep();
 		return this.#open.size;
 	}
 
-	/** Keeps a connection the handler accepted. */
+	/** Keeps a connection the handler accepted, until it is closed. */
 	add(connection: WebsocketConnection): void {
-		this.#open.add(new WeakRef(connection));
-		if (this.#open.size >= this.#sweepAt) {
-			this.#sweep();
-			this.#sweepAt = this.#open.size + Math.max(MIN_SWEEP_SIZE, this.#open.size >> 2);
+		if (connection.state === WebsocketState.CLOSED) {
+			return;
 		}
+
+		this.#open.add(connection);
+		connection[kClosedHook] = this.#leave;
 	}
 
 	/** The 503 that refuses a handshake while closing, with `Retry-After`. */
@@ -136,13 +136,9 @@ export class HandlerShutdown {
 	}
 
 	async #run(code: number, reason: string | null, timeout: number): Promise<WebsocketHandlerCloseResult> {
-		this.#sweep();
-		const open: WebsocketConnection[] = [];
-		for (const ref of this.#open) {
-			const connection = ref.deref();
-			if (connection !== undefined) {
-				open.push(connection);
-			}
+		const open = [...this.#open];
+		for (const connection of open) {
+			connection[kClosedHook] = null;
 		}
 
 		this.#open.clear();
@@ -185,14 +181,5 @@ export class HandlerShutdown {
 		}
 
 		return result;
-	}
-
-	#sweep(): void {
-		for (const ref of this.#open) {
-			const connection = ref.deref();
-			if (connection === undefined || connection.state === WebsocketState.CLOSED) {
-				this.#open.delete(ref);
-			}
-		}
 	}
 }

@@ -43,6 +43,13 @@ const EMPTY = Buffer.alloc(0);
  */
 export const kSendEncodedFrame = Symbol('websoup.sendEncodedFrame');
 
+/**
+ * @internal For lib/node's handler shutdown only (not exported from the package): a function the
+ * connection calls once, when it is closed, so the handler that accepted it lets go of it without
+ * a signal handler or a weak reference per connection.
+ */
+export const kClosedHook = Symbol('websoup.closedHook');
+
 // The stream's listeners are shared by every connection (no closures per connection): each finds
 // its connection through the stream, and calls it through a symbol, off the public surface.
 const kConnection = Symbol('websoup.connection');
@@ -269,6 +276,9 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** Made when `closed` is first read, settled at once if the connection is already closed. */
 	#closed: ClosedPromise | null = null;
 	#closeInfo: WebsocketCloseInfo | null = null;
+
+	/** @internal Called once when the connection is closed (see {@link kClosedHook}). */
+	[kClosedHook]: ((connection: WebsocketConnection) => void) | null = null;
 
 	// libsoup's flags; `state` is derived from them.
 	get #closeSent(): boolean {
@@ -1255,6 +1265,12 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#receiver.stop();
 		this.#sender.clear();
 		this.#updateState();
+		const hook = this[kClosedHook];
+		if (hook !== null) {
+			this[kClosedHook] = null;
+			hook(this);
+		}
+
 		this.emit('closed');
 		this.#closeInfo = {
 			code: this.getCloseCode(),
