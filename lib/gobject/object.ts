@@ -639,7 +639,8 @@ export class GObject<T extends PropertyTable = PropertyTable, S extends SignalDe
 	}
 
 	#emitNotify(spec: ParamSpec): void {
-		(this.emit as (signal: string, ...args: unknown[]) => void)(`notify::${spec.name}`, spec);
+		// The same string each time: emit's one-entry cache compares it by identity, and its hash is kept.
+		(this.emit as (signal: string, ...args: unknown[]) => void)(spec.notifySignal, spec);
 	}
 
 	#findProperty(name: string): ParamSpec {

@@ -59,6 +59,8 @@ export class ParamSpec<V = unknown, W extends boolean = boolean> {
 	readonly nullable: boolean;
 	/** What the value must be an instance of, for objects. */
 	readonly objectType: (abstract new (...args: never[]) => unknown) | undefined;
+	/** @internal The detailed signal a change is notified on (`notify::keepalive-interval`): one string, made once. */
+	readonly notifySignal: string;
 	/** Phantom member carrying `W`; never set. */
 	declare readonly writableMarker?: W;
 	readonly #check: (value: unknown) => string | null;
@@ -83,6 +85,7 @@ export class ParamSpec<V = unknown, W extends boolean = boolean> {
 
 		this.name = init.name;
 		this.camelName = camelCase(init.name);
+		this.notifySignal = `notify::${init.name}`;
 		this.nick = init.nick ?? init.name;
 		this.blurb = init.blurb ?? '';
 		this.flags = init.flags ?? ParamFlags.READWRITE;

@@ -57,6 +57,8 @@ const kStreamData = Symbol('websoup.streamData');
 const kStreamEnd = Symbol('websoup.streamEnd');
 const kStreamError = Symbol('websoup.streamError');
 const kStreamClose = Symbol('websoup.streamClose');
+const kStreamFinish = Symbol('websoup.streamFinish');
+const kStartReading = Symbol('websoup.startReading');
 type ConnectedStream = Duplex & {[kConnection]?: WebsocketConnection};
 
 function onStreamData(this: ConnectedStream, chunk: Buffer | string): void {
@@ -73,6 +75,32 @@ function onStreamError(this: ConnectedStream, error: Error): void {
 
 function onStreamClose(this: ConnectedStream): void {
 	this[kConnection]![kStreamClose]();
+}
+
+/** Connections made in this turn, waiting for the immediate that starts their reading; `null` when none is scheduled. */
+let startingReads: WebsocketConnection[] | null = null;
+
+/** Starts reading on `connection` from an immediate: one for every connection made in a turn. */
+function startReadingSoon(connection: WebsocketConnection): void {
+	if (startingReads === null) {
+		startingReads = [];
+		setImmediate(startReads);
+	}
+
+	startingReads.push(connection);
+}
+
+function startReads(): void {
+	const connections = startingReads!;
+	startingReads = null;
+	for (const connection of connections) {
+		connection[kStartReading]();
+	}
+}
+
+/** Our side ended: listened to once the connection closes its stream, for the drain. */
+function onStreamFinish(this: ConnectedStream): void {
+	this[kConnection]![kStreamFinish]();
 }
 
 function isExtensionList(value: unknown): string | null {
@@ -477,9 +505,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		// but from an immediate: like libsoup's input source dispatched by the main loop, it runs after
 		// the code that created the connection, including an `await` continuation, has connected its handlers.
 		stream.pause();
-		setImmediate(() => {
-			this.#updateFlow();
-		});
+		startReadingSoon(this);
 		this.#startKeepalive();
 		this.#startIdleTimer();
 		if (openChannel.hasSubscribers) {
@@ -1246,6 +1272,16 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#emitErrorAndClose(error, true);
 	}
 
+	/** @internal The immediate after construction: reading begins (see the constructor). */
+	[kStartReading](): void {
+		this.#updateFlow();
+	}
+
+	/** @internal Our side of the stream ended (the drain after the close handshake). */
+	[kStreamFinish](): void {
+		this.#destroyWhenDrained();
+	}
+
 	/** @internal The stream closed. */
 	[kStreamClose](): void {
 		if (this.#ioClosed) {
@@ -1262,6 +1298,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		this.#ioClosing = true;
 		this.#ioClosed = true;
 		this.#stopTimers();
+		this.#clearCloseTimer();
 		this.#receiver.stop();
 		this.#sender.clear();
 		this.#updateState();
@@ -1333,12 +1370,30 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	#armCloseTimer(): void {
 		if (this.#closeTimer === undefined && !this.#ioClosing) {
 			this.#closeTimer = setTimeout(() => {
-				debug('close timeout');
-				this.#closeTimer = undefined;
-				this.#dirtyClose = !(this.#closeSent && this.#closeReceived) || this.#dirtyClose;
-				this.#closeIoStream(true);
+				this.#closeTimedOut();
 			}, this.getProperty('close-timeout'));
 		}
+	}
+
+	/**
+	 * The close timeout: one timer for both waits it bounds. Before the stream is closing, the close
+	 * handshake took too long; after, the drain until the peer's FIN did ({@link WebsocketConnection.#closeIoStream}).
+	 */
+	#closeTimedOut(): void {
+		this.#closeTimer = undefined;
+		if (this.#ioClosing) {
+			this.#stream.destroy();
+			return;
+		}
+
+		debug('close timeout');
+		this.#dirtyClose = !(this.#closeSent && this.#closeReceived) || this.#dirtyClose;
+		this.#closeIoStream(true);
+	}
+
+	#clearCloseTimer(): void {
+		clearTimeout(this.#closeTimer);
+		this.#closeTimer = undefined;
 	}
 
 	/**
@@ -1404,6 +1459,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			this.#sender.refuse();
 			this.#updateState();
 			if (stream.destroyed) {
+				this.#clearCloseTimer();
 				this.#sender.clear();
 				queueMicrotask(() => {
 					this[kStreamClose]();
@@ -1411,10 +1467,10 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 				return;
 			}
 
-			if (!now) {
-				stream.once('finish', () => {
-					this.#destroyWhenDrained();
-				});
+			if (now) {
+				this.#clearCloseTimer();
+			} else {
+				stream.on('finish', onStreamFinish);
 				this.#armCloseTimerForDestroy();
 				// The frames still queued (a Close behind an outgoing deflate, say) go first: the
 				// peer's FIN only ends its side. Then our side ends.
@@ -1444,12 +1500,15 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		}
 	}
 
+	/** The drain's bound: the close timer restarted (`close-timeout` is construct-only, so its length is the same). */
 	#armCloseTimerForDestroy(): void {
-		clearTimeout(this.#closeTimer);
-		this.#closeTimer = setTimeout(() => {
-			this.#closeTimer = undefined;
-			this.#stream.destroy();
-		}, this.getProperty('close-timeout'));
+		if (this.#closeTimer === undefined) {
+			this.#closeTimer = setTimeout(() => {
+				this.#closeTimedOut();
+			}, this.getProperty('close-timeout'));
+		} else {
+			this.#closeTimer.refresh();
+		}
 	}
 
 	// --- Writing ---------------------------------------------------------------------------------
@@ -1596,8 +1655,6 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			// No pong can be read any more.
 			this.#pings.rejectAll(closedBeforePongError());
 		}
-		clearTimeout(this.#closeTimer);
-		this.#closeTimer = undefined;
 	}
 }
 
