@@ -35,6 +35,8 @@ export interface Reply {
 	readonly external: number;
 	/** The committed size of each V8 heap space (`v8.getHeapSpaceStatistics()`), by name. */
 	readonly spaces: Readonly<Record<string, number>>;
+	/** The resident bytes of malloc's main arena (`[heap]` in /proc/self/smaps). */
+	readonly mallocRss: number;
 	readonly cpuMs: number;
 	readonly gobject: number;
 	readonly eventemitter3: number;

@@ -85,7 +85,7 @@ try {
 				.filter(([name, size]) => size !== before.spaces[name])
 				.map(([name, size]) => `${name} ${((size - (before.spaces[name] ?? 0)) / 5000).toFixed(0)}`)
 				.join(', ');
-			console.log(`  heap committed per space: ${spaces} B/conn`);
+			console.log(`  heap committed per space: ${spaces} B/conn; malloc's main arena resident ${((after.mallocRss - before.mallocRss) / 5000).toFixed(0)} B/conn`);
 			await generator.request('closeIdle');
 		} finally {
 			await generator.stop();

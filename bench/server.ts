@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type {AddressInfo} from 'node:net';
 import {Session} from 'node:inspector';
-import {writeFileSync} from 'node:fs';
+import {readFileSync, writeFileSync} from 'node:fs';
 import {getHeapSpaceStatistics, writeHeapSnapshot} from 'node:v8';
 import type {WebsocketConnection} from '../lib/websocket/connection.ts';
 import {cpuMs, serve} from './child.ts';
@@ -154,6 +154,22 @@ function collect(): void {
 	gc?.();
 }
 
+/** The resident bytes of malloc's main arena (the `[heap]` mapping; V8's own heap is mapped elsewhere), 0 where /proc is not there. */
+function mallocRss(): number {
+	try {
+		const smaps = readFileSync('/proc/self/smaps', 'latin1');
+		const at = smaps.indexOf('[heap]');
+		if (at === -1) {
+			return 0;
+		}
+
+		const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at));
+		return rss === null ? 0 : Number(rss[1]) * 1024;
+	} catch {
+		return 0;
+	}
+}
+
 serve({
 	info: () => ({port: ownPort ?? (server.address() as AddressInfo).port, helpers: wsHelpers()}),
 	cpu: () => ({cpuMs: cpuMs()}),
@@ -164,7 +180,7 @@ serve({
 		collect();
 		const usage = process.memoryUsage();
 		const spaces = Object.fromEntries(getHeapSpaceStatistics().map(space => [space.space_name, space.space_size]));
-		return {rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, open: openCount(), spaces};
+		return {rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, open: openCount(), spaces, mallocRss: mallocRss()};
 	},
 	/** A CPU profile of what runs from now until `profileStop` (one phase of a longer run). */
 	async profileStart() {
