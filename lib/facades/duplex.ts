@@ -1,10 +1,13 @@
 // A Node Duplex over a WebsocketConnection (ws's createWebSocketStream): pipe()/pipeline() with backpressure both ways.
 
-import {Duplex, type DuplexOptions} from 'node:stream';
+import type {Duplex as NodeDuplex, DuplexOptions} from 'node:stream';
 import {CloseCode, WebsocketDataType, WebsocketState} from '../websocket/constants.ts';
 import type {WebsocketConnection, WebsocketMessage} from '../websocket/connection.ts';
 import {WebsocketError} from '../websocket/errors.ts';
 import {DEFAULT_WRITE_HIGH_WATER_MARK, whenBufferedAtMost} from './write-backpressure.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {Duplex} = process.getBuiltinModule('node:stream');
 
 /** Options of {@link createWebSocketStream}: Node's Duplex options, and the connection's write mark. */
 export interface WebSocketDuplexOptions
@@ -33,7 +36,7 @@ export interface WebSocketDuplexOptions
  *
  * @throws {TypeError} for a connection that is not OPEN, or a bad `connectionHighWaterMark`.
  */
-export function createWebSocketStream(connection: WebsocketConnection, options: WebSocketDuplexOptions = {}): Duplex {
+export function createWebSocketStream(connection: WebsocketConnection, options: WebSocketDuplexOptions = {}): NodeDuplex {
 	if (connection.getState() !== WebsocketState.OPEN) {
 		throw new TypeError('Expected `connection` to be OPEN');
 	}

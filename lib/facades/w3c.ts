@@ -1,6 +1,5 @@
 // A WHATWG WebSocket (the browser API, Pepper's PPB_WebSocket) over websocketConnect, with WebIDL's shape and conversions.
 
-import {Blob} from 'node:buffer';
 import {WebsocketDataType, WebsocketState} from '../websocket/constants.ts';
 import type {WebsocketConnection} from '../websocket/connection.ts';
 import {BufferedAmount} from './buffered-amount.ts';
@@ -15,6 +14,9 @@ import {
 	toUSVString,
 	type WebSendData,
 } from './webidl.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {Blob} = process.getBuiltinModule('node:buffer');
 
 export {CloseEvent, type CloseEventInit} from './events.ts';
 export type {WebSocketInit} from './establish.ts';

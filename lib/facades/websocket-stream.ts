@@ -1,13 +1,15 @@
 // WebSocketStream of the WHATWG draft (as Chrome and undici ship it): a ReadableStream/WritableStream pair with backpressure.
 
-import {ReadableStream, WritableStream} from 'node:stream/web';
-import {types} from 'node:util';
+import type {ReadableStream, WritableStream} from 'node:stream/web';
 import {WebsocketDataType, WebsocketState} from '../websocket/constants.ts';
 import type {WebsocketConnection, WebsocketMessage} from '../websocket/connection.ts';
 import {establishConnection, parseEstablishOptions, parseWebSocketUrl, type WebSocketInit} from './establish.ts';
 import {defineInterface, toUSVString} from './webidl.ts';
 import {abnormalClosureError, checkCloseInfo, WebSocketError, type WebSocketErrorInit} from './websocket-error.ts';
 import {DEFAULT_WRITE_HIGH_WATER_MARK, whenBufferedAtMost} from './write-backpressure.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {types} = process.getBuiltinModule('node:util');
 
 /** Options of {@link WebSocketStream}: the draft's `protocols` and `signal`, plus websoup's {@link WebSocketInit}. */
 export interface WebSocketStreamOptions extends Omit<WebSocketInit, 'protocols'> {
@@ -201,7 +203,9 @@ export class WebSocketStream {
 		let readableController: ReadableStreamDefaultController<string | Uint8Array> | undefined;
 		let writableController: WritableStreamDefaultController | undefined;
 
-		const readable = new ReadableStream<string | Uint8Array>(
+		// node:stream/web loads on the first WebSocketStream, not with the package (docs/architecture.md, “Node's builtins”).
+		const web = process.getBuiltinModule('node:stream/web');
+		const readable = new web.ReadableStream<string | Uint8Array>(
 			{
 				start(controller) {
 					readableController = controller;
@@ -236,7 +240,7 @@ export class WebSocketStream {
 			{highWaterMark: 1},
 		);
 
-		const writable = new WritableStream<string | ArrayBuffer | ArrayBufferView>(
+		const writable = new web.WritableStream<string | ArrayBuffer | ArrayBufferView>(
 			{
 				start(controller) {
 					writableController = controller;

@@ -1,6 +1,5 @@
 // GObject: typed properties with notify, and signals with GLib's emission stages, for TypeScript.
 
-import {debuglog} from 'node:util';
 import {describe, ParamFlags, type ParamSpec} from './param-spec.ts';
 import {Emission, EmissionState, HandlerRecord, SignalFlags, type SignalInfo, type SignalSpec} from './signal.ts';
 import type {
@@ -15,6 +14,9 @@ import type {
 	SignalName,
 	WritableName,
 } from './types.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {debuglog} = process.getBuiltinModule('node:util');
 
 // The package's debug section (NODE_DEBUG=websoup); this layer imports nothing of lib/websocket.
 const debug = debuglog('websoup');

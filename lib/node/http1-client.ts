@@ -1,7 +1,7 @@
 // Node glue, client side over HTTP/1.1: the handshake on Node's http.request() and its 'upgrade' event (libsoup's soup_session_websocket_connect_async).
 
-import {request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions} from 'node:http';
-import {connect as netConnect, isIP, type Socket} from 'node:net';
+import type {ClientRequest, IncomingMessage, RequestOptions} from 'node:http';
+import type {Socket} from 'node:net';
 import type {ConnectionOptions} from 'node:tls';
 import {MAX_HEAD_SIZE, hasNoBody, requestHeaderLines, requestTarget} from '../http/head.ts';
 import type {Message} from '../http/message.ts';
@@ -13,6 +13,10 @@ import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/ext
 import {clientVerifyHandshake} from '../websocket/handshake.ts';
 import {MAX_REFUSED_BODY_SIZE, abortedError, type WebsocketConnectOptions} from './client.ts';
 import {givenConnectionLimits} from './connection-options.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {request: httpRequest} = process.getBuiltinModule('node:http');
+const {connect: netConnect, isIP} = process.getBuiltinModule('node:net');
 
 /** Whether `value` is an IP literal (a TLS `servername` must not be one). */
 function isIpHost(host: string): boolean {

@@ -2,7 +2,6 @@
 
 import type {EventEmitter} from 'node:events';
 import type {ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders} from 'node:http2';
-import {isIP} from 'node:net';
 import type {ConnectionOptions, TLSSocket} from 'node:tls';
 import {WebsocketConnectionType} from '../websocket/constants.ts';
 import {WebsocketConnection} from '../websocket/connection.ts';
@@ -14,6 +13,9 @@ import type {Message} from '../http/message.ts';
 import {MAX_REFUSED_BODY_SIZE, type WebsocketConnectOptions} from './client.ts';
 import {givenConnectionLimits} from './connection-options.ts';
 import {HTTP2_CANCEL, mapStreamEnd} from './http2-stream.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {isIP} = process.getBuiltinModule('node:net');
 
 /**
  * node:http2 and node:tls, loaded by the first WebSocket over HTTP/2: a process that never opens

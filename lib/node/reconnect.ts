@@ -1,12 +1,14 @@
 // Client reconnect: an async iterable of connections, a new one after each loss, with full-jitter exponential backoff.
 
-import {debuglog} from 'node:util';
 import {CloseCode} from '../websocket/constants.ts';
 import type {WebsocketCloseInfo, WebsocketConnection} from '../websocket/connection.ts';
 import {WebsocketError} from '../websocket/errors.ts';
 import {Message} from '../http/message.ts';
 import {websocketConnect, type WebsocketConnectOptions} from './client.ts';
 import {validateConnectionOptions} from './connection-options.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {debuglog} = process.getBuiltinModule('node:util');
 
 const debug = debuglog('websocket');
 

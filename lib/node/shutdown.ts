@@ -1,9 +1,11 @@
 // Graceful shutdown of a WebSocket handler: new handshakes refused with 503 + Retry-After, a Close to every open connection, the rest terminated at a deadline.
 
-import {debuglog} from 'node:util';
 import {CloseCode, MAX_CLOSE_REASON, WebsocketState} from '../websocket/constants.ts';
 import {kClosedHook, type WebsocketConnection} from '../websocket/connection.ts';
 import {Message} from '../http/message.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {debuglog} = process.getBuiltinModule('node:util');
 
 const debug = debuglog('websocket');
 

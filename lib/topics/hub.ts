@@ -1,7 +1,6 @@
 // WebsocketHub: topics on the server side; a message is encoded once and the same bytes are queued on every subscriber.
 
 import type {Duplex} from 'node:stream';
-import {debuglog} from 'node:util';
 import {GObject} from '../gobject/object.ts';
 import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
 import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
@@ -12,6 +11,9 @@ import {encodeFrame} from '../websocket/frame.ts';
 import {frameSize} from '../websocket/outgoing-queue.ts';
 import {isValidUtf8} from '../websocket/validation.ts';
 import {InProcessBroker, TopicBroker, type TopicReceiver} from './broker.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {debuglog} = process.getBuiltinModule('node:util');
 
 const debug = debuglog('websocket');
 

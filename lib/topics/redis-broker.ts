@@ -1,10 +1,12 @@
 // RedisBroker: hubs of many processes share topics through Redis pub/sub (sharded, Redis 7), on node-redis's @redis/client.
 
-import {randomBytes} from 'node:crypto';
-import {debuglog} from 'node:util';
 import {WebsocketDataType} from '../websocket/constants.ts';
 import {isValidUtf8} from '../websocket/validation.ts';
 import {TopicBroker} from './broker.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {randomBytes} = process.getBuiltinModule('node:crypto');
+const {debuglog} = process.getBuiltinModule('node:util');
 
 const debug = debuglog('websocket');
 

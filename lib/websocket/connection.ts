@@ -1,6 +1,6 @@
 // WebsocketConnection: RFC 6455 over any Duplex, with libsoup 3's signals, close handshake and limits.
 
-import {Duplex} from 'node:stream';
+import type {Duplex} from 'node:stream';
 import {GObject} from '../gobject/object.ts';
 import {ParamFlags, ParamSpec} from '../gobject/param-spec.ts';
 import {SignalFlags, type SignalTable} from '../gobject/signal.ts';
@@ -36,6 +36,9 @@ const CLOSE_TIMEOUT_MS = 5000;
 const KEEPALIVE_PREFIX = 'websoup-keepalive-';
 
 const EMPTY = Buffer.alloc(0);
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {Duplex: DuplexStream} = process.getBuiltinModule('node:stream');
 
 /**
  * @internal For lib/topics only (not exported from the package): the method that queues a data
@@ -117,7 +120,7 @@ const properties = {
 		flags: constructOnly,
 		blurb: 'Whether this is a client or a server connection',
 	}),
-	'io-stream': ParamSpec.object('io-stream', Duplex, {
+	'io-stream': ParamSpec.object('io-stream', DuplexStream, {
 		flags: constructOnly,
 		blurb: 'The Duplex the handshake happened on',
 	}),

@@ -1,9 +1,11 @@
 // websoup's debug log (`NODE_DEBUG=websoup`, libsoup's g_debug) and its diagnostics_channel events.
 
-import diagnosticsChannel from 'node:diagnostics_channel';
-import {debuglog} from 'node:util';
 import type {WebsocketCloseInfo, WebsocketConnection} from './connection.ts';
 import type {Message} from '../http/message.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const diagnosticsChannel = process.getBuiltinModule('node:diagnostics_channel');
+const {debuglog} = process.getBuiltinModule('node:util');
 
 /** Debug output: `NODE_DEBUG=websoup node app.js` prints it on stderr as `WEBSOUP <pid>: …`. */
 export const debug = debuglog('websoup');

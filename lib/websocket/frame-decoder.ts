@@ -1,6 +1,5 @@
 // WebSocket frame decoder: incremental, no I/O; checks of libsoup's process_frame (RFC 6455 §5).
 
-import {constants as bufferConstants} from 'node:buffer';
 import {mask, unmask} from './buffer-util.ts';
 import {
 	CloseCode,
@@ -17,6 +16,9 @@ import {
 } from './constants.ts';
 import {type Peer, WebsocketError, protocolError, tooBigError} from './errors.ts';
 import {MAX_HEADER_SIZE} from './frame.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {constants: bufferConstants} = process.getBuiltinModule('node:buffer');
 
 /** Receives what a {@link FrameDecoder} decodes. */
 export interface FrameDecoderHandler {

@@ -1,8 +1,10 @@
 // Frame encoding (RFC 6455 §5.2): headers with minimal length, masking, mask keys, Close payloads.
 
-import {randomFillSync} from 'node:crypto';
 import {mask} from './buffer-util.ts';
 import {FIN_BIT, MASK_BIT, MAX_CLOSE_REASON, OPCODE_MASK, PAYLOAD_LENGTH_16, PAYLOAD_LENGTH_64, RSV_MASK} from './constants.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {randomFillSync} = process.getBuiltinModule('node:crypto');
 
 /** A decoded frame, as {@link WebsocketFramer.readFrames} returns it. */
 export interface DecodedFrame {

@@ -1,6 +1,5 @@
 // The opening handshake (RFC 6455 §4, and RFC 8441 §5 on HTTP/2) on Message objects: libsoup 3's four helpers, same checks, order and errors.
 
-import {createHash, hash, randomBytes} from 'node:crypto';
 import {describe} from '../gobject/param-spec.ts';
 import {WEBSOCKET_GUID} from './constants.ts';
 import {WebsocketError, WebsocketErrorCode, type WebsocketErrorReason} from './errors.ts';
@@ -13,6 +12,9 @@ import {
 } from './extensions/manager.ts';
 import {asciiEqualsIgnoreCase} from '../http/headers.ts';
 import type {Message} from '../http/message.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {createHash, hash, randomBytes} = process.getBuiltinModule('node:crypto');
 
 /** What {@link serverProcessHandshake} reports: the negotiated protocol and extensions, or the error. */
 export type ServerHandshakeResult =

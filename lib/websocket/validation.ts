@@ -1,7 +1,9 @@
 // Validation helpers: received close codes (RFC 6455 §7.4), UTF-8 (RFC 3629), HTTP tokens (RFC 7230).
 
-import {isUtf8} from 'node:buffer';
 import {APPLICATION_CLOSE_CODE_MAX, APPLICATION_CLOSE_CODE_MIN, CloseCode} from './constants.ts';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {isUtf8} = process.getBuiltinModule('node:buffer');
 
 /**
  * Whether a close code may appear in a Close frame we receive.

@@ -170,7 +170,28 @@ test.serial('npm install <tarball> (offline: no runtime dependencies) gives webs
 	const packed = await packFreshCloneOnce(t);
 	const project = await userProject(packed, 'from-tarball', ['--offline', packed.tarball]);
 	await checkProject(t, project);
+
+	// What importing websoup loads, in plain Node (tsx loads most of these itself): none of what Node
+	// keeps lazy. An ES import of a builtin reads every one of its exports, and so loads
+	// crypto.webcrypto, util.parseArgs and MIMEType, buffer.File, net.BlockList and SocketAddress
+	// (~90 KB of heap in every process); websoup takes its builtins with process.getBuiltinModule().
+	const loaded = JSON.parse(await sh(project, process.execPath, ['--input-type=module', '--eval', lazyBuiltinsScript])) as string[];
+	t.deepEqual(loaded, []);
 });
+
+/** The modules Node loads only on use that importing websoup must leave unloaded. */
+const lazyBuiltins = [
+	'NativeModule internal/crypto/webcrypto', 'NativeModule internal/util/parse_args/parse_args', 'NativeModule internal/mime',
+	'NativeModule internal/file', 'NativeModule internal/blocklist', 'NativeModule internal/socketaddress',
+	'NativeModule internal/webstreams/readablestream', 'NativeModule http2', 'NativeModule tls', 'NativeModule https',
+];
+
+const lazyBuiltinsScript = `
+const before = new Set(process.moduleLoadList);
+await import('websoup');
+const lazy = new Set(${JSON.stringify(lazyBuiltins)});
+console.log(JSON.stringify(process.moduleLoadList.filter(entry => !before.has(entry) && lazy.has(entry))));
+`;
 
 test.serial('npm install git+file://<clone> builds dist/ (prepare) and gives the same', async t => {
 	const packed = await packFreshCloneOnce(t);

@@ -1,10 +1,13 @@
 // permessage-deflate (RFC 7692), libsoup 3's SoupWebsocketExtensionDeflate, on Node's zlib.
 
-import zlib from 'node:zlib';
 import {CloseCode, Opcode, WebsocketConnectionType} from '../constants.ts';
 import {tooBigError, WebsocketError, WebsocketErrorCode, type Peer} from '../errors.ts';
 import {WebsocketExtension, type ExtensionParams, type FrameInfo} from './extension.ts';
 import {zlibLimiter} from './limiter.ts';
+import type {DeflateRaw} from 'node:zlib';
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const zlib = process.getBuiltinModule('node:zlib');
 
 /** RFC 7692 §7.2.1: the bytes a sync flush ends with, removed before sending and put back before inflating. */
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -109,7 +112,7 @@ export class WebsocketExtensionDeflate extends WebsocketExtension {
 		clientMaxWindowBits: null,
 	};
 
-	#deflater: zlib.DeflateRaw | undefined;
+	#deflater: DeflateRaw | undefined;
 	readonly #deflated = new Collector();
 	/** What the peer's messages inflated to lately, for context takeover; made for the first one. */
 	#window: Window | null = null;
