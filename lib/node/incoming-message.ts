@@ -29,7 +29,7 @@ export class ServerMessage extends Message {
 
 	override get remoteAddress(): string | null {
 		if (this.#remoteHost === undefined) {
-			const address: unknown = this.#socket?.remoteAddress;
+			const address = this.#socket === null ? undefined : socketField(this.#socket, 'remoteAddress');
 			this.#remoteHost = typeof address === 'string' && address !== '' ? address : null;
 		}
 
@@ -43,8 +43,7 @@ export class ServerMessage extends Message {
 
 	override getLocalAddress(): AddressInfo | null {
 		if (this.#localAddress === undefined) {
-			const socket = this.#socket;
-			this.#localAddress = socket === null ? null : addressInfo(socket.localAddress, socket.localFamily, socket.localPort);
+			this.#localAddress = this.#socket === null ? null : socketAddress(this.#socket, 'local');
 		}
 
 		return this.#localAddress === null ? null : {...this.#localAddress};
@@ -52,8 +51,7 @@ export class ServerMessage extends Message {
 
 	override getRemoteAddress(): AddressInfo | null {
 		if (this.#remoteAddress === undefined) {
-			const socket = this.#socket;
-			this.#remoteAddress = socket === null ? null : addressInfo(socket.remoteAddress, socket.remoteFamily, socket.remotePort);
+			this.#remoteAddress = this.#socket === null ? null : socketAddress(this.#socket, 'remote');
 		}
 
 		return this.#remoteAddress === null ? null : {...this.#remoteAddress};
@@ -62,6 +60,26 @@ export class ServerMessage extends Message {
 	override getSocket(): Socket | null {
 		return this.#socket;
 	}
+}
+
+/**
+ * A field of the socket, or `undefined` when reading it throws: the socket of an HTTP/2 message is
+ * Node's proxy of the session's socket, which throws `ERR_HTTP2_SOCKET_UNBOUND` once the session is
+ * closed (a closed `net.Socket` answers `undefined`).
+ */
+function socketField(socket: Socket, name: 'localAddress' | 'localFamily' | 'localPort' | 'remoteAddress' | 'remoteFamily' | 'remotePort'): unknown {
+	try {
+		return socket[name];
+	} catch {
+		return undefined;
+	}
+}
+
+/** One end's address of the socket, or `null` when the socket does not know it (see {@link socketField}). */
+function socketAddress(socket: Socket, end: 'local' | 'remote'): AddressInfo | null {
+	return end === 'local'
+		? addressInfo(socketField(socket, 'localAddress'), socketField(socket, 'localFamily'), socketField(socket, 'localPort'))
+		: addressInfo(socketField(socket, 'remoteAddress'), socketField(socket, 'remoteFamily'), socketField(socket, 'remotePort'));
 }
 
 /** An address as `net.AddressInfo`, or `null` when the socket does not know it (closed, or not a TCP socket). */

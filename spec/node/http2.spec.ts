@@ -606,3 +606,35 @@ test('a peer reset with NO_ERROR closes the WebSocket at once (a TCP reset), not
 	t.false(info.wasClean);
 	t.false(session.closed);
 });
+
+test('the callback\'s Message over HTTP/2: an address asked for is kept; first asked after the session closed, it is null (no throw)', async t => {
+	const server = h2cServer();
+	const accepted: Array<{msg: Message; connection: WebsocketConnection}> = [];
+	addWebsocketHandler(server, '/ws', null, null, (_server, msg, _path, connection) => {
+		accepted.push({msg, connection});
+		if (accepted.length === 1) {
+			t.is(msg.getRemoteHost(), '127.0.0.1');
+			t.is(msg.getRemoteAddress()?.address, '127.0.0.1');
+			t.is(msg.getLocalAddress()?.address, '127.0.0.1');
+		}
+	});
+	const port = await listenHttp2(t, server);
+	const session = await clientSession(t, `http://127.0.0.1:${port}`);
+	await websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session});
+	await websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session});
+	t.is(accepted.length, 2);
+	const serverSession = (accepted[0]!.connection.getIoStream() as ServerHttp2Stream).session!;
+	const sessionClosed = once(serverSession, 'close');
+	session.destroy();
+	await withTimeout(Promise.all([sessionClosed, ...accepted.map(async ({connection}) => connection.closed)]), 10_000, 'the server session closed');
+	// Asked in the callback: kept.
+	const [asked, unasked] = accepted;
+	t.is(asked!.msg.getRemoteHost(), '127.0.0.1');
+	t.is(asked!.msg.getLocalAddress()?.port, port);
+	// Never asked while the session was open: Node's proxy of the session's socket throws
+	// ERR_HTTP2_SOCKET_UNBOUND now; the message answers null, as for a closed TCP socket.
+	t.is(unasked!.msg.getRemoteAddress(), null);
+	t.is(unasked!.msg.getLocalAddress(), null);
+	t.is(unasked!.msg.getRemoteHost(), null);
+	t.is(unasked!.msg.remoteAddress, null);
+});
