@@ -15,6 +15,23 @@ test('a process that closed everything ends by itself, no Timeout left, with hou
 	t.false(report.resources.includes('Timeout'), report.resources.join(', '));
 });
 
+test('the close timer never outlives the stream: every path of the close handshake and the drain, with an hour\'s close timeout', async t => {
+	const child = runNode(t, ['spec/helpers/drain-lifecycle-child.ts']);
+	const {code} = await child.exited(30_000);
+	t.is(code, 0, child.stderr());
+	const {report, resources} = JSON.parse(child.stdout()) as {report: Record<string, unknown>; resources: string[]};
+	t.deepEqual(report, {
+		terminateInDrain: 1000,
+		resetInDrain: 1000,
+		lateClose: true,
+		clientEcho: true,
+		clientLateClose: true,
+		closePending: ['held'],
+		terminateBeforeReads: 0,
+	});
+	t.false(resources.includes('Timeout'), resources.join(', '));
+});
+
 test('after closed, no timer fires: no signal, no notify, no warning (idle, keepalive, pong timeout, a ping in flight)', async t => {
 	const {client, server} = await gluePair(t, {keepaliveInterval: 1, keepalivePongTimeout: 1, idleTimeout: 1});
 	client.setKeepaliveInterval(1);
