@@ -1,8 +1,8 @@
+// WebIDL conversions and interface shaping the web-shaped facades share (WebIDL §3.2, §3.7).
 
 // Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
 const {Blob} = process.getBuiltinModule('node:buffer');
 const {types} = process.getBuiltinModule('node:util');
-// WebIDL conversions and interface shaping the web-shaped facades share (WebIDL §3.2, §3.7).
 
 /** A lone surrogate: a high one not followed by a low one, or a low one not preceded by a high one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -1,9 +1,9 @@
-
-// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
-const {createRequire} = process.getBuiltinModule('node:module');
 // Buffer helpers for the frame codec: XOR masking a 32-bit word at a time (RFC 6455 §5.3).
 // Like ws, masking uses the optional native `bufferutil` package when it is installed, for large
 // payloads; the TypeScript path is complete on its own and is what runs without it.
+
+// Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
+const {createRequire} = process.getBuiltinModule('node:module');
 
 /** The part of `bufferutil`'s API websoup uses (the same signatures as {@link mask} and {@link unmask}). */
 interface NativeMasking {
