@@ -80,25 +80,13 @@ function onStreamClose(this: ConnectedStream): void {
 	this[kConnection]![kStreamClose]();
 }
 
-/** Connections made in this turn, waiting for the immediate that starts their reading; `null` when none is scheduled. */
-let startingReads: WebsocketConnection[] | null = null;
-
-/** Starts reading on `connection` from an immediate: one for every connection made in a turn. */
-function startReadingSoon(connection: WebsocketConnection): void {
-	if (startingReads === null) {
-		startingReads = [];
-		setImmediate(startReads);
-	}
-
-	startingReads.push(connection);
-}
-
-function startReads(): void {
-	const connections = startingReads!;
-	startingReads = null;
-	for (const connection of connections) {
-		connection[kStartReading]();
-	}
+/**
+ * The immediate after a connection's construction: its reading begins. One shared function, the
+ * connection its argument (no closure per connection); one immediate per connection, queued when
+ * it is made, so the immediates code queued before it still run first, and a throw strands no other.
+ */
+function startReading(connection: WebsocketConnection): void {
+	connection[kStartReading]();
 }
 
 /** Our side ended: listened to once the connection closes its stream, for the drain. */
@@ -508,7 +496,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 		// but from an immediate: like libsoup's input source dispatched by the main loop, it runs after
 		// the code that created the connection, including an `await` continuation, has connected its handlers.
 		stream.pause();
-		startReadingSoon(this);
+		setImmediate(startReading, this);
 		this.#startKeepalive();
 		this.#startIdleTimer();
 		if (openChannel.hasSubscribers) {

@@ -5,7 +5,7 @@ import {WebsocketError} from '../../lib/websocket/errors.ts';
 import {encodeFrame, generateMaskKey} from '../../lib/websocket/frame.ts';
 import {WebsocketFramer} from '../../lib/websocket/framer.ts';
 import {duplexPair} from '../helpers/duplex-pair.ts';
-import {both, connectionPair, rawPeer} from '../helpers/modes.ts';
+import {both, connectionPair, rawPeer, streamPair} from '../helpers/modes.ts';
 import {until, waitForSignal, withTimeout} from '../helpers/signals.ts';
 
 const uri = new URL('ws://127.0.0.1/');
@@ -300,4 +300,25 @@ test('a second connection on a stream that already has one throws, and the first
 	client.close(1000);
 	await withTimeout(server.closed);
 	t.deepEqual(received, ['once']);
+});
+
+test('reading starts from an immediate of its own: one queued before the connection was made still runs first, though another connection was made in the same turn', async t => {
+	const [[ourA, peerA], [ourB, peerB]] = await Promise.all([streamPair(t, 'tcp'), streamPair(t, 'tcp')]);
+	// Each peer's message is there before its connection is made.
+	for (const [peer, text] of [[peerA, 'a'], [peerB, 'b']] as const) {
+		peer.write(Buffer.concat(encodeFrame(0x1, Buffer.from(text), {maskKey: generateMaskKey()})));
+	}
+
+	await until(() => ourA.readableLength > 0 && ourB.readableLength > 0, 5000, 'the bytes on both sockets');
+	const received: string[] = [];
+	const a = new WebsocketConnection({ioStream: ourA, connectionType: WebsocketConnectionType.SERVER, uri});
+	a.connect('message', (_self, _type, data) => received.push(data.toString()));
+	let b: WebsocketConnection | undefined;
+	// Queued before b is made: b's handler is connected before b reads.
+	setImmediate(() => {
+		b!.connect('message', (_self, _type, data) => received.push(data.toString()));
+	});
+	b = new WebsocketConnection({ioStream: ourB, connectionType: WebsocketConnectionType.SERVER, uri});
+	await until(() => received.length === 2, 5000, 'both messages');
+	t.deepEqual(received.sort(), ['a', 'b']);
 });
