@@ -638,3 +638,25 @@ test('the callback\'s Message over HTTP/2: an address asked for is kept; first a
 	t.is(unasked!.msg.getRemoteHost(), null);
 	t.is(unasked!.msg.remoteAddress, null);
 });
+
+test('handler.close() over HTTP/2: a connection that closed before is not counted, the open ones get 1001; later streams get 503', async t => {
+	const server = h2cServer();
+	const connections: WebsocketConnection[] = [];
+	const handler = addWebsocketHandler(server, '/ws', null, null, echo(connections));
+	const port = await listenHttp2(t, server);
+	const session = await clientSession(t, `http://127.0.0.1:${port}`);
+	const gone = await websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session});
+	const open = await Promise.all([1, 2].map(async () => websocketConnect(`ws://127.0.0.1:${port}/ws`, null, null, {http2: session})));
+	gone.close(CloseCode.NORMAL);
+	await withTimeout(connections[0]!.closed, 10_000, 'the first server connection closed');
+	const result = await withTimeout(handler.close({timeout: 10_000}), 15_000, 'shutdown');
+	t.deepEqual(result, {clean: 2, dirty: 0, terminated: 0});
+	for (const client of open) {
+		t.is((await withTimeout(client.closed, 10_000, 'client closed')).code, CloseCode.GOING_AWAY);
+	}
+
+	const refused = await rawExtendedConnect(session, port, '/ws');
+	t.is(Number(refused.response[':status']), 503);
+	t.is(refused.response['retry-after'], '5');
+	t.false(session.closed);
+});
