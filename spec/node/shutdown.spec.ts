@@ -195,7 +195,7 @@ test('2,000 connections, websoup and ws clients mixed: close({timeout: 5000}) cl
 
 test('close(): connections that closed before it are not counted (the handler lets go of closed connections)', async t => {
 	const host = await handlerServer(t);
-	// 150 connections come and go (more than one sweep of the handler's set), one stays.
+	// 150 connections come and go (each leaves the handler's set as it closes), one stays.
 	for (let i = 0; i < 150; i++) {
 		// eslint-disable-next-line no-await-in-loop -- one after the other
 		const passing = await client(t, host.url);
