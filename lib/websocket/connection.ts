@@ -1360,10 +1360,14 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 
 	#armCloseTimer(): void {
 		if (this.#closeTimer === undefined && !this.#ioClosing) {
-			this.#closeTimer = setTimeout(() => {
-				this.#closeTimedOut();
-			}, this.getProperty('close-timeout'));
+			this.#startCloseTimer();
 		}
+	}
+
+	#startCloseTimer(): void {
+		this.#closeTimer = setTimeout(() => {
+			this.#closeTimedOut();
+		}, this.getProperty('close-timeout'));
 	}
 
 	/**
@@ -1494,9 +1498,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 	/** The drain's bound: the close timer restarted (`close-timeout` is construct-only, so its length is the same). */
 	#armCloseTimerForDestroy(): void {
 		if (this.#closeTimer === undefined) {
-			this.#closeTimer = setTimeout(() => {
-				this.#closeTimedOut();
-			}, this.getProperty('close-timeout'));
+			this.#startCloseTimer();
 		} else {
 			this.#closeTimer.refresh();
 		}
