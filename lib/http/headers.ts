@@ -320,7 +320,7 @@ export class MessageHeaders implements Iterable<[string, string]> {
 		let result: string | null = null;
 		for (let i = this.#indexOf(name); i < entries.length && i !== -1; i++) {
 			const entry = entries[i]!;
-			if (entry.key.length === name.length && asciiEqualsIgnoreCase(entry.key, name)) {
+			if (asciiEqualsIgnoreCase(entry.key, name)) {
 				result = result === null ? entry.value : `${result}, ${entry.value}`;
 			}
 		}
@@ -335,8 +335,7 @@ export class MessageHeaders implements Iterable<[string, string]> {
 	#indexOf(name: string): number {
 		const entries = this.#entries;
 		for (let i = 0; i < entries.length; i++) {
-			const key = entries[i]!.key;
-			if (key.length === name.length && asciiEqualsIgnoreCase(key, name)) {
+			if (asciiEqualsIgnoreCase(entries[i]!.key, name)) {
 				return i;
 			}
 		}

@@ -3,14 +3,13 @@
 import type {IncomingMessage} from 'node:http';
 import type {Http2SecureServer, Http2Server, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream} from 'node:http2';
 import type {Duplex} from 'node:stream';
-import {WebsocketConnectionType} from '../websocket/constants.ts';
-import {WebsocketConnection} from '../websocket/connection.ts';
 import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
 import {closeAfterResponse, messageFromHttp2Headers, refuseHttp2Stream as writeRefusal, respondHttp2Stream} from './http2-message.ts';
 import {Message} from '../http/message.ts';
 import {mapStreamEnd} from './http2-stream.ts';
 import {
+	acceptedConnection,
 	appendHeaders,
 	checkInTime,
 	handOver,
@@ -194,22 +193,8 @@ async function handleStream(
 	stream.setTimeout(0);
 	respondHttp2Stream(stream, msg);
 
-	let connection: WebsocketConnection;
-	try {
-		connection = new WebsocketConnection({
-			ioStream: stream,
-			connectionType: WebsocketConnectionType.SERVER,
-			uri: msg.uri,
-			origin: msg.requestHeaders.getOne('Origin'),
-			protocol: result.protocol,
-			// None negotiated: the property's default, one array shared by every such connection.
-			...(result.extensions.length > 0 ? {extensions: result.extensions} : undefined),
-			...entry.limits,
-		});
-	} catch (error) {
-		stream.destroy();
-		throw error;
-	}
+	// A throw here rejects handleStream(), whose caller destroys the stream.
+	const connection = acceptedConnection(entry, stream, msg, result);
 
 	mapStreamEnd(connection, stream);
 	stream.removeListener('error', onError);

@@ -18,7 +18,7 @@ import {debug, publishHandshakeRefused} from '../websocket/diagnostics.ts';
 import {validateConnectionOptions, type ConnectionLimitOptions} from './connection-options.ts';
 import type {WebsocketExtension, WebsocketExtensionClass} from '../websocket/extensions/extension.ts';
 import {WebsocketExtensionDeflate} from '../websocket/extensions/deflate.ts';
-import {fillRefusal, serverProcessHandshake} from '../websocket/handshake.ts';
+import {fillRefusal, serverProcessHandshake, type ServerHandshakeResult} from '../websocket/handshake.ts';
 import {writeResponseHead} from '../http/head.ts';
 import {Message} from '../http/message.ts';
 import {messageFromIncomingMessage} from './incoming-message.ts';
@@ -405,6 +405,14 @@ function onHandshakeSocketError(error: Error): void {
 	debug('socket error during the handshake: %s', error.message);
 }
 
+/** An upgrade that threw (an invalid limit in the handler's options, say): nothing sensible can run on the socket. */
+function upgradeFailed(socket: Duplex, error: unknown): void {
+	debug('upgrade failed: %s', error instanceof Error ? error.message : String(error));
+	if (!socket.destroyed) {
+		socket.destroy();
+	}
+}
+
 /**
  * An upgrade request: refused, left to another listener, or made a connection. Without a check
  * hook all of it happens in this turn (no promise, no timer); errors surface only after it, on the
@@ -463,10 +471,7 @@ function handleUpgrade(
 
 	socket.on('error', onHandshakeSocketError);
 	checkThenAccept(server, registry, entry, msg, path, socket, head).catch((error: unknown) => {
-		debug('upgrade failed: %s', error instanceof Error ? error.message : String(error));
-		if (!socket.destroyed) {
-			socket.destroy();
-		}
+		upgradeFailed(socket, error);
 	});
 }
 
@@ -501,6 +506,38 @@ async function checkThenAccept(
 }
 
 /**
+ * The server connection of an accepted handshake on `stream` (the upgraded socket, or an HTTP/2
+ * stream). Every property given, in one order: one shape for every handshake's object. The values
+ * are checked already (the limits when the handler was added, the rest made by the handshake), so
+ * the constructor stores them as they are. Shared with the HTTP/2 glue.
+ */
+export function acceptedConnection(
+	entry: HandlerEntry,
+	stream: Duplex,
+	msg: Message,
+	result: Extract<ServerHandshakeResult, {accepted: true}>,
+): WebsocketConnection {
+	const {limits} = entry;
+	return new WebsocketConnection(checkedConstructProperties({
+		ioStream: stream,
+		connectionType: WebsocketConnectionType.SERVER,
+		uri: msg.uri,
+		origin: msg.requestHeaders.getOne('Origin'),
+		protocol: result.protocol,
+		// None negotiated: the property's default, one array shared by every such connection.
+		extensions: result.extensions.length > 0 ? result.extensions : NO_EXTENSIONS,
+		maxIncomingPayloadSize: limits.maxIncomingPayloadSize,
+		maxTotalMessageSize: limits.maxTotalMessageSize,
+		keepaliveInterval: limits.keepaliveInterval,
+		keepalivePongTimeout: limits.keepalivePongTimeout,
+		maxIncomingFragments: limits.maxIncomingFragments,
+		maxBufferedAmount: limits.maxBufferedAmount,
+		closeTimeout: limits.closeTimeout,
+		idleTimeout: limits.idleTimeout,
+	}));
+}
+
+/**
  * The handshake's checks (a failure is refused), then the 101 and the connection handed to the
  * callback.
  *
@@ -530,36 +567,8 @@ function accept(server: WebsocketServer, entry: HandlerEntry, msg: Message, path
 		socket.unshift(head);
 	}
 
-	const {limits} = entry;
-	let connection: WebsocketConnection;
-	try {
-		// Every property given, in one order: one shape for every handshake's object.
-		// Values checked already: the limits when the handler was added, the rest made here.
-		connection = new WebsocketConnection(checkedConstructProperties({
-			ioStream: socket,
-			connectionType: WebsocketConnectionType.SERVER,
-			uri: msg.uri,
-			origin: msg.requestHeaders.getOne('Origin'),
-			protocol: result.protocol,
-			// None negotiated: the property's default, one array shared by every such connection.
-			extensions: result.extensions.length > 0 ? result.extensions : NO_EXTENSIONS,
-			maxIncomingPayloadSize: limits.maxIncomingPayloadSize,
-			maxTotalMessageSize: limits.maxTotalMessageSize,
-			keepaliveInterval: limits.keepaliveInterval,
-			keepalivePongTimeout: limits.keepalivePongTimeout,
-			maxIncomingFragments: limits.maxIncomingFragments,
-			maxBufferedAmount: limits.maxBufferedAmount,
-			closeTimeout: limits.closeTimeout,
-			idleTimeout: limits.idleTimeout,
-		}));
-	} catch (error) {
-		// An invalid limit in the options: nothing sensible can run on this socket.
-		socket.destroy();
-		throw error;
-	}
-
-	handOver(entry, server, msg, path, connection);
-
+	// A throw here reaches upgradeFailed(), which destroys the socket.
+	handOver(entry, server, msg, path, acceptedConnection(entry, socket, msg, result));
 	return true;
 }
 
@@ -688,10 +697,7 @@ export function addWebsocketHandler<S extends WebsocketServer>(
 				try {
 					handleUpgrade(server, created, req, socket, head);
 				} catch (error) {
-					debug('upgrade failed: %s', error instanceof Error ? error.message : String(error));
-					if (!socket.destroyed) {
-						socket.destroy();
-					}
+					upgradeFailed(socket, error);
 				}
 			},
 			onRequest(req, res) {
