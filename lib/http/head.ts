@@ -3,7 +3,7 @@
 import {describe} from '../gobject/param-spec.ts';
 import {toBuffer} from '../websocket/buffer-util.ts';
 import {WebsocketError, WebsocketErrorCode} from '../websocket/errors.ts';
-import {isToken} from '../websocket/validation.ts';
+import {isAscii, isToken} from '../websocket/validation.ts';
 import {MessageHeaders, asciiEqualsIgnoreCase, fieldValuePattern, isOws, reasonPhrasePattern, trimOws} from './headers.ts';
 import type {Message} from './message.ts';
 
@@ -124,7 +124,7 @@ export function formatResponseHead(msg: Message): string {
 export function writeResponseHead(socket: {write(data: string | Buffer): unknown}, msg: Message): void {
 	const text = formatResponseHead(msg);
 	const body = hasNoBody(msg.statusCode) ? null : msg.responseBody;
-	if ((body === null || body.length === 0) && asciiPattern.test(text)) {
+	if ((body === null || body.length === 0) && isAscii(text)) {
 		// An ASCII head (a 101, nearly always) is its own UTF-8: written as the string, with no Buffer made for it.
 		socket.write(text);
 		return;
@@ -133,8 +133,6 @@ export function writeResponseHead(socket: {write(data: string | Buffer): unknown
 	const head = Buffer.from(text, 'latin1');
 	socket.write(body === null || body.length === 0 ? head : Buffer.concat([head, body]));
 }
-
-const asciiPattern = /^[\x00-\x7f]*$/;
 
 /**
  * Finds the end of an HTTP head in the bytes received so far, to split the head from what

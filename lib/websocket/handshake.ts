@@ -12,6 +12,7 @@ import {
 } from './extensions/manager.ts';
 import {asciiEqualsIgnoreCase} from '../http/headers.ts';
 import type {Message} from '../http/message.ts';
+import {isAscii} from './validation.ts';
 
 // Builtins through process.getBuiltinModule(), not import: see docs/architecture.md, “Node's builtins”.
 const {createHash, hash, randomBytes} = process.getBuiltinModule('node:crypto');
@@ -72,12 +73,10 @@ function validateExtensions(
 export function computeAcceptKey(key: string): string {
 	// crypto.hash() is the one-shot form (no Hash object; about half the time of createHash): it
 	// reads a string as UTF-8, which is the key's Latin-1 whenever the key is ASCII, as a valid one is.
-	return asciiPattern.test(key)
+	return isAscii(key)
 		? hash('sha1', `${key}${WEBSOCKET_GUID}`, 'base64')
 		: createHash('sha1').update(`${key}${WEBSOCKET_GUID}`, 'latin1').digest('base64');
 }
-
-const asciiPattern = /^[\x00-\x7f]*$/;
 
 /**
  * Prepares a client request for the handshake (libsoup's `soup_websocket_client_prepare_handshake`).

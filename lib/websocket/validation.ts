@@ -265,3 +265,13 @@ export function isToken(value: string): boolean {
 
 	return true;
 }
+
+const asciiPattern = /^[\x00-\x7f]*$/;
+
+/**
+ * Whether every character of `text` is ASCII (U+0000–U+007F): such a string's UTF-8 and Latin-1
+ * are the same bytes. Internal (not exported from the package).
+ */
+export function isAscii(text: string): boolean {
+	return asciiPattern.test(text);
+}
