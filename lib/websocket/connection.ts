@@ -18,14 +18,14 @@ import {
 	WebsocketState,
 } from './constants.ts';
 import {closeChannel, debug, errorChannel, openChannel, type WebsocketCloseMessage, type WebsocketErrorMessage, type WebsocketOpenMessage} from './diagnostics.ts';
-import {badDataError, closedBeforePongError, extensionError, notSentError, pongTimeoutError, protocolError, WebsocketError, type Peer} from './errors.ts';
+import {badDataError, closedBeforePongError, extensionError, pongTimeoutError, protocolError, WebsocketError, type Peer} from './errors.ts';
 import {WebsocketExtension} from './extensions/extension.ts';
 import {encodeClosePayload} from './frame.ts';
 import {toBuffer} from './buffer-util.ts';
 import {QueueFlags} from './outgoing-queue.ts';
 import {PingTracker, type PingSettle} from './ping-tracker.ts';
 import {kReadFailed, kReadHeld, kReadReleased, kReceivedControl, kReceivedMessage, Receiver} from './receiver.ts';
-import {kLastFrameWritten, kQueueFlushed, kSendFailed, Sender} from './sender.ts';
+import {kLastFrameWritten, kQueueFlushed, kSendFailed, notWritten, Sender} from './sender.ts';
 import {IdleTimer, LongTimer} from './timer.ts';
 import {isValidReceivedCloseCode, isValidSentCloseCode, isValidUtf8} from './validation.ts';
 
@@ -1513,10 +1513,7 @@ export class WebsocketConnection extends GObject<WebsocketConnectionProperties, 
 			return true;
 		}
 
-		if (written !== null) {
-			process.nextTick(written, notSentError());
-		}
-
+		notWritten(written);
 		debug('%s: not open, dropping', method);
 		if (!this.#warnedSendAfterClose) {
 			this.#warnedSendAfterClose = true;

@@ -346,8 +346,8 @@ export class Sender {
 	}
 }
 
-/** Tells a send's callback, from a later tick, that its message will not be written. */
-function notWritten(written: WebsocketWrittenCallback | null): void {
+/** Tells a send's callback, from a later tick, that its message will not be written. Shared with the connection. */
+export function notWritten(written: WebsocketWrittenCallback | null): void {
 	if (written !== null) {
 		process.nextTick(written, notSentError());
 	}
