@@ -8,40 +8,20 @@
 // in every figure, so compare differences, and against `socket` (the bare upgrade, no library).
 // Pin it to one core for steadier figures: `taskset -c 0 node --import tsx bench/handshake-cpu.ts`.
 
-import http from 'node:http';
 import net, {type AddressInfo} from 'node:net';
 import {setTimeout as sleep} from 'node:timers/promises';
-import type {WebsocketConnection} from '../lib/websocket/connection.ts';
 import {serveBareUpgrades} from './bare-upgrade.ts';
-import {buildLibrary, PAYLOAD_LIMIT} from './settings.ts';
+import {hardenedServer, serveWebsoupEcho, serveWsEcho} from './echo-servers.ts';
+import {buildLibrary, type Library} from './settings.ts';
 
 const impl = process.argv[2] ?? 'websoup';
 const windows = Number(process.argv[3] ?? 4);
-const server = http.createServer({headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 16 * 1024});
+const server = hardenedServer();
 if (impl === 'websoup') {
 	// The compiled build, as users run it (bench/settings.ts).
-	const {addWebsocketHandler} = (await import(buildLibrary())) as typeof import('../lib/index.ts');
-	const open = new Set<WebsocketConnection>();
-	addWebsocketHandler(
-		server,
-		null,
-		null,
-		null,
-		(_server, _msg, _path, connection) => {
-			open.add(connection);
-			connection.connect('message', (self, type, data) => self.sendMessage(type, data));
-			connection.connect('closed', () => open.delete(connection));
-		},
-		{maxIncomingPayloadSize: PAYLOAD_LIMIT, maxTotalMessageSize: PAYLOAD_LIMIT},
-	);
+	serveWebsoupEcho(server, (await import(buildLibrary())) as Library);
 } else if (impl === 'ws') {
-	const {WebSocketServer} = await import('ws');
-	const wss = new WebSocketServer({server, perMessageDeflate: false, maxPayload: PAYLOAD_LIMIT});
-	wss.on('connection', socket => {
-		socket.on('message', (data, isBinary) => {
-			socket.send(data as Buffer, {binary: isBinary});
-		});
-	});
+	await serveWsEcho(server, false);
 } else if (impl === 'socket') {
 	// The floor: the bare upgraded socket (bench/bare-upgrade.ts).
 	serveBareUpgrades(server);

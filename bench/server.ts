@@ -3,56 +3,27 @@
 // Usage (by run.ts only): node --import tsx --expose-gc bench/server.ts websoup|ws|uws|tcp|socket [deflate]
 // `deflate`: ws and uWebSockets.js with permessage-deflate on (websoup's addWebsocketHandler accepts it by default).
 
-import http from 'node:http';
 import net from 'node:net';
 import type {AddressInfo} from 'node:net';
 import {Session} from 'node:inspector';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {getHeapSpaceStatistics, writeHeapSnapshot} from 'node:v8';
-import type {WebsocketConnection} from '../lib/websocket/connection.ts';
 import {cpuMs, serve} from './child.ts';
+import {hardenedServer, serveWebsoupEcho, serveWsEcho} from './echo-servers.ts';
 import {loadLibrary, PAYLOAD_LIMIT, wsHelpers} from './settings.ts';
 
 const impl = process.argv[2];
 const deflate = process.argv[3] === 'deflate';
-// docs/node.md, "Limits that belong to the HTTP server": the hardened server.
-const server = http.createServer({
-	headersTimeout: 10_000,
-	requestTimeout: 10_000,
-	connectionsCheckingInterval: 1000,
-	maxHeaderSize: 16 * 1024,
-});
+const server = hardenedServer();
 /** The port listened on, when it is not `server`'s (uWebSockets.js, the TCP echo). */
 let ownPort: number | undefined;
 /** The open connections, as the application (websoup) or ws's clientTracking holds them. */
 let tracked: {readonly size: number} = new Set();
 
 if (impl === 'websoup') {
-	const {addWebsocketHandler} = await loadLibrary();
-	// An application keeps its connections somewhere; ws's server does the same (clientTracking).
-	const open = new Set<WebsocketConnection>();
-	addWebsocketHandler(
-		server,
-		null,
-		null,
-		null,
-		(_server, _msg, _path, connection) => {
-			open.add(connection);
-			connection.connect('message', (self, type, data) => self.sendMessage(type, data));
-			connection.connect('closed', () => open.delete(connection));
-		},
-		{maxIncomingPayloadSize: PAYLOAD_LIMIT, maxTotalMessageSize: PAYLOAD_LIMIT},
-	);
-	tracked = open;
+	tracked = serveWebsoupEcho(server, await loadLibrary());
 } else if (impl === 'ws') {
-	const {WebSocketServer} = await import('ws');
-	const wss = new WebSocketServer({server, perMessageDeflate: deflate, maxPayload: PAYLOAD_LIMIT});
-	wss.on('connection', socket => {
-		socket.on('message', (data, isBinary) => {
-			socket.send(data as Buffer, {binary: isBinary});
-		});
-	});
-	tracked = wss.clients;
+	tracked = await serveWsEcho(server, deflate);
 } else if (impl === 'uws') {
 	// uWebSockets.js from the npm package uws-pack (a devDependency; run.ts checks it loads first).
 	const uwsName = 'uws-pack';
