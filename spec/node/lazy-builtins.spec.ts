@@ -29,6 +29,27 @@ process.stdout.write(JSON.stringify(process.moduleLoadList.filter(entry => wante
 	return JSON.parse(stdout) as string[];
 }
 
+/**
+ * Script text: a client connects to the listening `server`'s `/echo` (`connectArgs` after the URL),
+ * sends `text`, waits for its echo (at most 30 s), and closes.
+ */
+function echoOnce(connectArgs: string, text: string): string {
+	return `const client = await websocketConnect(\`ws://127.0.0.1:\${server.address().port}/echo\`${connectArgs});
+const echoed = await new Promise((resolve, reject) => {
+	const timer = setTimeout(() => reject(new Error('no echo within 30 s')), 30_000);
+	client.connect('message', (_self, _type, data) => {
+		clearTimeout(timer);
+		resolve(data.toString());
+	});
+	client.sendText(${JSON.stringify(text)});
+});
+if (echoed !== ${JSON.stringify(text)}) {
+	throw new Error(\`echoed \${echoed}\`);
+}
+client.close(1000, null);
+await client.closed;`;
+}
+
 test('importing websoup loads neither node:http2 nor node:tls nor node:https', async t => {
 	t.deepEqual(await loadedAfter(`await import('./lib/index.ts');`), []);
 });
@@ -42,20 +63,7 @@ addWebsocketHandler(server, '/echo', null, null, (_server, _msg, _path, connecti
 	connection.connect('message', (self, type, data) => self.sendMessage(type, data));
 });
 await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
-const client = await websocketConnect(\`ws://127.0.0.1:\${server.address().port}/echo\`);
-const echoed = await new Promise((resolve, reject) => {
-	const timer = setTimeout(() => reject(new Error('no echo within 30 s')), 30_000);
-	client.connect('message', (_self, _type, data) => {
-		clearTimeout(timer);
-		resolve(data.toString());
-	});
-	client.sendText('hello');
-});
-if (echoed !== 'hello') {
-	throw new Error(\`echoed \${echoed}\`);
-}
-client.close(1000, null);
-await client.closed;
+${echoOnce('', 'hello')}
 server.closeAllConnections();
 await new Promise(resolve => server.close(resolve));
 `);
@@ -71,20 +79,7 @@ addWebsocketHandler(server, '/echo', null, null, (_server, _msg, _path, connecti
 	connection.connect('message', (self, type, data) => self.sendMessage(type, data));
 });
 await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
-const client = await websocketConnect(\`ws://127.0.0.1:\${server.address().port}/echo\`, null, null, {http2: true});
-const echoed = await new Promise((resolve, reject) => {
-	const timer = setTimeout(() => reject(new Error('no echo within 30 s')), 30_000);
-	client.connect('message', (_self, _type, data) => {
-		clearTimeout(timer);
-		resolve(data.toString());
-	});
-	client.sendText('over h2');
-});
-if (echoed !== 'over h2') {
-	throw new Error(\`echoed \${echoed}\`);
-}
-client.close(1000, null);
-await client.closed;
+${echoOnce(', null, null, {http2: true}', 'over h2')}
 await new Promise(resolve => server.close(resolve));
 `);
 	t.true(loaded.includes('http2'));
